@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nightjar needs to build, test and demo. Idempotent: when every
+# package is present it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libuv1-dev liblmdb-dev libsodium-dev libc-ares-dev libyaml-cpp-dev
+  libboost-test-dev libssl-dev
+  # tests and demo: real peers and clients
+  lmdb-utils swaks unbound rbldnsd postfix tor python3 openssl dnsutils hashcash procps iproute2
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# postfix must not ask questions, and must not run as a system MTA for our tests.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" </dev/null
