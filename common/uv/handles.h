@@ -1,0 +1,90 @@
+// uv handles without I/O of their own: timers, signals, cross-thread wakeups and fd polls.
+// Each is a non-copyable, non-movable owner (hold it in a std::unique_ptr to move it around).
+// Destroying or close()-ing one is always safe, also from inside its own callback; no callback
+// runs after that. Trust: none needed; these carry no untrusted data.
+#pragma once
+
+#include <functional>
+
+#include "common/base/result.h"
+#include "common/uv/loop.h"
+
+namespace nj::uv {
+
+class Timer {
+ public:
+  explicit Timer(Loop& loop);
+  ~Timer() = default;
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // First run after timeout_ms, then every repeat_ms (0: once). Replaces any earlier callback.
+  void start(uint64_t timeout_ms, uint64_t repeat_ms, std::function<void()> cb);
+  void stop();
+  // Restart a repeating timer from now (see uv_timer_again).
+  void again();
+  bool active() const;
+  void close() { s_.reset(); }
+  bool closed() const { return !s_; }
+
+  struct State;
+
+ private:
+  detail::Owned<State> s_;
+};
+
+class Signal {
+ public:
+  explicit Signal(Loop& loop);
+  Signal(const Signal&) = delete;
+  Signal& operator=(const Signal&) = delete;
+
+  Status start(int signum, std::function<void(int)> cb);
+  void stop();
+  void close() { s_.reset(); }
+
+  struct State;
+
+ private:
+  detail::Owned<State> s_;
+};
+
+// Wakes the loop from another thread; the callback runs on the loop thread. Several send()s
+// before the loop runs may be merged into one callback, as with uv_async_t.
+class Async {
+ public:
+  Async(Loop& loop, std::function<void()> cb);
+  Async(const Async&) = delete;
+  Async& operator=(const Async&) = delete;
+
+  // Thread-safe while this object is alive (the owner must outlive every sender).
+  void send();
+  void close() { s_.reset(); }
+
+  struct State;
+
+ private:
+  detail::Owned<State> s_;
+};
+
+// Readiness of a foreign socket (used by the c-ares resolver).
+class Poll {
+ public:
+  // status is 0 or a negative libuv error; events a mask of UV_READABLE / UV_WRITABLE.
+  using Callback = std::function<void(int status, int events)>;
+  Poll(Loop& loop, uv_os_sock_t sock);
+  Poll(const Poll&) = delete;
+  Poll& operator=(const Poll&) = delete;
+
+  bool ok() const { return static_cast<bool>(s_); }
+  Status start(int events, Callback cb);
+  void stop();
+  void close() { s_.reset(); }
+
+  struct State;
+
+ private:
+  detail::Owned<State> s_;
+};
+
+}  // namespace nj::uv
