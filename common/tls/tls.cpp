@@ -2,7 +2,12 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace nj::tls {
 
@@ -49,6 +54,23 @@ bool is_ip_literal(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+// Reads the key separately so "unreadable key" and "key does not match" are told apart.
+Status use_key(SSL_CTX* c, const std::string& cert_file, const std::string& key_file) {
+  FILE* f = std::fopen(key_file.c_str(), "r");
+  if (!f)
+    return make_error("tls: cannot open private key '" + key_file + "': " + std::strerror(errno));
+  EVP_PKEY* k = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (!k)
+    return make_error("tls: cannot load private key from '" + key_file + "': " + openssl_errors());
+  bool ok = SSL_CTX_use_PrivateKey(c, k) == 1 && SSL_CTX_check_private_key(c) == 1;
+  EVP_PKEY_free(k);
+  if (!ok)
+    return make_error("tls: private key '" + key_file + "' does not match certificate '" +
+                      cert_file + "': " + openssl_errors());
+  return {};
+}
+
 }  // namespace
 
 Result<Context> Context::server(const std::string& cert_file, const std::string& key_file) {
@@ -59,11 +81,7 @@ Result<Context> Context::server(const std::string& cert_file, const std::string&
   if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1)
     return make_error("tls: cannot load certificate chain from '" + cert_file +
                       "': " + openssl_errors());
-  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-    return make_error("tls: cannot load private key from '" + key_file + "': " + openssl_errors());
-  if (SSL_CTX_check_private_key(c) != 1)
-    return make_error("tls: private key '" + key_file + "' does not match certificate '" +
-                      cert_file + "': " + openssl_errors());
+  if (auto st = use_key(c, cert_file, key_file); !st) return make_error(st.error());
   // Session tickets would be keyed per process anyway; no resumption keeps state small.
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(c, 0);
@@ -90,12 +108,7 @@ Result<Context> Context::client(const ClientOptions& o) {
     if (SSL_CTX_use_certificate_chain_file(c, o.cert_file.c_str()) != 1)
       return make_error("tls: cannot load certificate chain from '" + o.cert_file +
                         "': " + openssl_errors());
-    if (SSL_CTX_use_PrivateKey_file(c, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-      return make_error("tls: cannot load private key from '" + o.key_file +
-                        "': " + openssl_errors());
-    if (SSL_CTX_check_private_key(c) != 1)
-      return make_error("tls: private key '" + o.key_file + "' does not match certificate '" +
-                        o.cert_file + "'");
+    if (auto st = use_key(c, o.cert_file, o.key_file); !st) return make_error(st.error());
   }
   return ctx;
 }
