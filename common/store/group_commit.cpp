@@ -141,7 +141,7 @@ void GroupCommitter::run_batch(std::vector<Item>& batch) {
         grown = env_.grow_map(next);
         if (grown) {
           ++grows_;
-          NJ_LOG_INFO("store: map grown to %zu MiB", next >> 20);
+          NJ_LOG_INFO("store: map grown to %zu KiB", next >> 10);
           continue;  // re-run the whole batch in a fresh parent
         }
       }
