@@ -128,6 +128,8 @@ class Proc:
 
     def stop(self, timeout=10):
         """SIGTERM the group, SIGKILL it if it has not gone after timeout. Returns exit status."""
+        if self._log.closed:
+            return self.p.returncode
         if self.alive():
             self.signal(signal.SIGTERM)
             if self.wait(timeout) is None:
@@ -761,6 +763,53 @@ class RawSmtp:
         self.close()
 
 
+def send_message(port, source, helo, mail_from, rcpts, message, banner_timeout=15):
+    """One SMTP transaction over a raw socket; returns {step: reply lines} for "banner", "ehlo",
+    "mail", "rcpt:<addr>", "data", "." (the end of data). Stops at the first refusal. The
+    message is sent as given (bytes or str), with dot-stuffing, so tests control line endings.
+    message None: stop after RCPT (QUIT without DATA)."""
+    out = {}
+    with RawSmtp(port, source=source, timeout=banner_timeout + 15) as c:
+        out["banner"] = c.reply()
+        if not out["banner"] or not out["banner"][-1].startswith("220"):
+            return out
+        out["ehlo"] = c.cmd("EHLO " + helo)
+        if not out["ehlo"][-1:] or not out["ehlo"][-1].startswith("250"):
+            return out
+        out["mail"] = c.cmd("MAIL FROM:<%s>" % mail_from)
+        if not out["mail"][-1:] or not out["mail"][-1].startswith("250"):
+            return out
+        ok = 0
+        for r in rcpts:
+            out["rcpt:" + r] = c.cmd("RCPT TO:<%s>" % r)
+            ok += bool(out["rcpt:" + r][-1:] and out["rcpt:" + r][-1].startswith("250"))
+        if not ok or message is None:
+            c.cmd("QUIT")
+            return out
+        out["data"] = c.cmd("DATA")
+        if not out["data"][-1:] or not out["data"][-1].startswith("354"):
+            return out
+        if isinstance(message, str):
+            message = message.encode()
+        body = b"\n".join(b"." + l if l.startswith(b".") else l for l in message.split(b"\n"))
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        try:
+            c.send(body + b".\r\n")
+            out["."] = c.reply()
+        except (BrokenPipeError, ConnectionResetError):
+            # refused mid-stream (size): the reply was sent before the close
+            try:
+                out["."] = c.reply()
+            except OSError:
+                out["."] = []
+        try:
+            c.cmd("QUIT")
+        except OSError:
+            pass
+    return out
+
+
 def expect_reply(lines, code, enhanced=None, what=""):
     check(lines, "%s: connection closed, wanted %s %s" % (what, code, enhanced or ""))
     last = lines[-1]
@@ -982,6 +1031,27 @@ def edge_world(name, overrides=None, dnsbl_listed=("127.0.0.2",)):
                     raise
                 finally:
                     edge.stop()
+
+
+def pass_greylist(edge, source, mail_from, rcpt, helo="mta.sender.test"):
+    """Make the edge's greylist know (client, sender, recipient): try once, wait out the delay.
+    Returns the reply lines of the first try (450 4.2.0 when greylisting is on)."""
+    r = send_message(edge.port, source, helo, mail_from, [rcpt], None)
+    first = r.get("rcpt:" + rcpt)
+    check(first is not None, "greylist: the transaction did not reach RCPT: %r" % r)
+    if first and first[-1].startswith("450"):
+        delay = str(edge.config["checks"]["greylist"]["delay"])
+        time.sleep(float(delay.rstrip("s")) + 1.0)
+    return first
+
+
+def message(subject, body, headers=(), to="alice@example.test", frm="bob@sender.test"):
+    """An RFC 5322 message with CRLF line endings."""
+    lines = ["From: <%s>" % frm, "To: <%s>" % to, "Subject: %s" % subject,
+             "Date: Sun, 22 Nov 2026 04:00:00 +0000",
+             "Message-ID: <%d.%d@sender.test>" % (time.time_ns(), random.randint(0, 1 << 30))]
+    lines += list(headers)
+    return "\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n") + "\r\n"
 
 
 def main(fn):
