@@ -38,9 +38,7 @@ class SecureBytes {
   const unsigned char* data() const { return p_; }
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
-  std::string_view view() const {
-    return std::string_view(reinterpret_cast<const char*>(p_), n_);
-  }
+  std::string_view view() const { return std::string_view(reinterpret_cast<const char*>(p_), n_); }
 
  private:
   unsigned char* p_ = nullptr;

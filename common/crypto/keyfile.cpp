@@ -14,7 +14,9 @@ namespace {
 
 constexpr size_t kMaxKeyFileBytes = 512;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 Status write_all(int fd, const char* p, size_t n) {
   while (n > 0) {

@@ -31,7 +31,9 @@ GroupCommitter::GroupCommitter(Env& env, uv_loop_t* loop, Options options)
   writer_ = std::thread([this] { writer_main(); });
 }
 
-GroupCommitter::~GroupCommitter() { shutdown(); }
+GroupCommitter::~GroupCommitter() {
+  shutdown();
+}
 
 void GroupCommitter::submit(Work work, Done done) {
   if (!loop_) {
@@ -55,8 +57,8 @@ Status GroupCommitter::commit_now(Work work) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return make_error("store: shutting down");
-    pending_.push_back(Item{std::move(work), nullptr,
-                            [&promise](Status st) { promise.set_value(std::move(st)); }, {}});
+    pending_.push_back(Item{
+        std::move(work), nullptr, [&promise](Status st) { promise.set_value(std::move(st)); }, {}});
     cv_.notify_one();
   }
   return fut.get();
@@ -145,7 +147,7 @@ void GroupCommitter::run_batch(std::vector<Item>& batch) {
           continue;  // re-run the whole batch in a fresh parent
         }
       }
-      NJ_LOG_WARN("store: %s", grown.error().c_str());
+      NJ_LOG_WARN("%s", grown.error().c_str());
       batch_error = grown;
     }
     if (!batch_error) {

@@ -64,7 +64,7 @@ class GroupCommitter {
  private:
   struct Item {
     Work work;
-    Done done;                      // for submit()
+    Done done;                           // for submit()
     std::function<void(Status)> notify;  // for commit_now(), called on the writer thread
     Status status;
   };

@@ -203,10 +203,18 @@ Status Env::grow_map(size_t new_size, unsigned wait_ms) {
   return {};
 }
 
-size_t Env::map_size() const { return s_->options.map_size; }
-const Options& Env::options() const { return s_->options; }
-const std::string& Env::path() const { return s_->path; }
-MDB_env* Env::raw() const { return s_->env; }
+size_t Env::map_size() const {
+  return s_->options.map_size;
+}
+const Options& Env::options() const {
+  return s_->options;
+}
+const std::string& Env::path() const {
+  return s_->path;
+}
+MDB_env* Env::raw() const {
+  return s_->env;
+}
 
 // ---- Txn ----
 
@@ -237,7 +245,9 @@ Txn& Txn::operator=(Txn&& o) noexcept {
   return *this;
 }
 
-Txn::~Txn() { abort(); }
+Txn::~Txn() {
+  abort();
+}
 
 void Txn::release() {
   txn_ = nullptr;
@@ -328,7 +338,9 @@ Result<Cursor> Cursor::open(Txn& txn, Dbi db) {
   return Cursor(c);
 }
 
-Cursor::Cursor(Cursor&& o) noexcept : c_(o.c_), key_(o.key_), value_(o.value_) { o.c_ = nullptr; }
+Cursor::Cursor(Cursor&& o) noexcept : c_(o.c_), key_(o.key_), value_(o.value_) {
+  o.c_ = nullptr;
+}
 Cursor& Cursor::operator=(Cursor&& o) noexcept {
   if (this != &o) {
     if (c_) mdb_cursor_close(c_);
@@ -356,11 +368,21 @@ Result<bool> Cursor::move(MDB_cursor_op op, std::string_view seek_key) {
   return true;
 }
 
-Result<bool> Cursor::first() { return move(MDB_FIRST); }
-Result<bool> Cursor::last() { return move(MDB_LAST); }
-Result<bool> Cursor::next() { return move(MDB_NEXT); }
-Result<bool> Cursor::prev() { return move(MDB_PREV); }
-Result<bool> Cursor::current() { return move(MDB_GET_CURRENT); }
+Result<bool> Cursor::first() {
+  return move(MDB_FIRST);
+}
+Result<bool> Cursor::last() {
+  return move(MDB_LAST);
+}
+Result<bool> Cursor::next() {
+  return move(MDB_NEXT);
+}
+Result<bool> Cursor::prev() {
+  return move(MDB_PREV);
+}
+Result<bool> Cursor::current() {
+  return move(MDB_GET_CURRENT);
+}
 Result<bool> Cursor::seek(std::string_view key) {
   // LMDB rejects zero-length keys; "the first key >= empty" is simply the first key.
   if (key.empty()) return first();

@@ -1,6 +1,5 @@
 #define BOOST_TEST_MODULE crypto
 #include <boost/test/unit_test.hpp>
-
 #include <set>
 #include <string>
 
@@ -70,7 +69,7 @@ BOOST_AUTO_TEST_CASE(aead_round_trip_and_failures) {
   auto pt = c::aead_decrypt(key, boxed, "id-1");
   BOOST_REQUIRE(pt.ok());
   BOOST_CHECK_EQUAL(*pt, "outbound message");
-  BOOST_CHECK(!c::aead_decrypt(key, boxed, "id-2").ok());              // other record id
+  BOOST_CHECK(!c::aead_decrypt(key, boxed, "id-2").ok());                     // other record id
   BOOST_CHECK(!c::aead_decrypt(c::AeadKey::generate(), boxed, "id-1").ok());  // other key
   std::string bad = boxed;
   bad[30] ^= 0x80;
@@ -134,8 +133,8 @@ BOOST_AUTO_TEST_CASE(hex_and_base64) {
   BOOST_CHECK_EQUAL(c::to_base64("fo"), "Zm8=");
   BOOST_CHECK_EQUAL(c::to_base64(""), "");
   BOOST_CHECK_EQUAL(*c::from_base64("Zm8="), "fo");
-  BOOST_CHECK(!c::from_base64("Zm8").ok());     // missing padding
-  BOOST_CHECK(!c::from_base64("Zm8=x").ok());   // trailing garbage
+  BOOST_CHECK(!c::from_base64("Zm8").ok());    // missing padding
+  BOOST_CHECK(!c::from_base64("Zm8=x").ok());  // trailing garbage
   BOOST_CHECK(!c::from_base64("Z!8=").ok());
   auto s = c::from_base64_secure("Zm9vYmFy");
   BOOST_REQUIRE(s.ok());

@@ -119,17 +119,29 @@ BOOST_AUTO_TEST_CASE(failing_item_is_rolled_back_alone) {
         released.wait();
         return {};
       },
-      [&](Status st) { results[0] = st.ok() ? "ok" : st.error(); ++done; });
+      [&](Status st) {
+        results[0] = st.ok() ? "ok" : st.error();
+        ++done;
+      });
   started.get_future().wait();
-  gc.submit(put_work(*db, "a"), [&](Status st) { results[1] = st.ok() ? "ok" : st.error(); ++done; });
+  gc.submit(put_work(*db, "a"), [&](Status st) {
+    results[1] = st.ok() ? "ok" : st.error();
+    ++done;
+  });
   gc.submit(
       [d = *db](Txn& txn) -> Status {
         // Writes, then fails: its write must vanish with it.
         if (auto st = txn.put(d, "b", "partial"); !st) return st;
         return nj::make_error("item b refused");
       },
-      [&](Status st) { results[2] = st.ok() ? "ok" : st.error(); ++done; });
-  gc.submit(put_work(*db, "c"), [&](Status st) { results[3] = st.ok() ? "ok" : st.error(); ++done; });
+      [&](Status st) {
+        results[2] = st.ok() ? "ok" : st.error();
+        ++done;
+      });
+  gc.submit(put_work(*db, "c"), [&](Status st) {
+    results[3] = st.ok() ? "ok" : st.error();
+    ++done;
+  });
   release.set_value();
   l.run_until([&] { return done == 4; });
   BOOST_CHECK_EQUAL(results[0], "ok");
@@ -206,7 +218,8 @@ BOOST_AUTO_TEST_CASE(map_full_at_maximum_is_a_clear_temporary_error) {
   const std::string big(4000, 'x');
   Status last;
   int i = 0;
-  for (; i < 400 && last.ok(); ++i) last = gc.commit_now(put_work(*db, "big" + std::to_string(i), big));
+  for (; i < 400 && last.ok(); ++i)
+    last = gc.commit_now(put_work(*db, "big" + std::to_string(i), big));
   BOOST_REQUIRE(!last.ok());
   BOOST_CHECK(last.error().find("temporarily full") != std::string::npos);
   // Earlier commits are intact; the store is usable for deletes.

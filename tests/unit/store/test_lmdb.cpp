@@ -1,8 +1,7 @@
 #define BOOST_TEST_MODULE store
-#include <boost/test/unit_test.hpp>
-
 #include <sys/stat.h>
 
+#include <boost/test/unit_test.hpp>
 #include <string>
 #include <vector>
 
