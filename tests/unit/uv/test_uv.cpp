@@ -54,7 +54,9 @@ BOOST_AUTO_TEST_CASE(parse_host_port_forms) {
   BOOST_TEST(b->port == 5353);
   BOOST_TEST(parse_host_port("::1", 53)->port == 53);
   BOOST_TEST(parse_host_port("mx.example:587")->host == "mx.example");
-  BOOST_TEST(!parse_host_port("::1:25").ok());
+  BOOST_TEST(!parse_host_port("::1:25").ok());  // ambiguous without a default port
+  // With one, a bare IPv6 literal is the whole address ("::1:25" is itself an address).
+  BOOST_TEST(parse_host_port("::1:25", 53)->host == "::1:25");
   BOOST_TEST(!parse_host_port("1.2.3.4:99999").ok());
   BOOST_TEST(!parse_host_port("1.2.3.4:").ok());
   BOOST_TEST(!parse_host_port("1.2.3.4").ok());
