@@ -221,12 +221,15 @@ class Table {
   }
 
   // Fills `out` from `n` (a map, or null for an empty map). `path` is this map's dotted key
-  // ("" at the top), `line` the line to blame when `n` has none.
+  // ("" at the top); `line` is the map's own line for errors about the whole map (its key's
+  // line for a section, the item's line in a list), so a missing key points at "tls:", not at
+  // whichever key happens to come first inside it.
   void decode(const Node& n, S& out, Context& ctx, const std::string& path, int line) const {
-    int here = n.line ? n.line : line;
+    int here = line ? line : n.line;
     std::string shown_path = path.empty() ? "(top)" : path;
     if (n.kind != Node::Kind::map && n.kind != Node::Kind::null) {
-      ctx.error(here, shown_path, std::string("expected a map, got ") + kind_name(n.kind));
+      ctx.error(n.line ? n.line : here, shown_path,
+                std::string("expected a map, got ") + kind_name(n.kind));
       return;
     }
     std::size_t before = ctx.error_count();

@@ -1,0 +1,239 @@
+#include "edge/config/config.h"
+
+#include <pwd.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "common/config/table.h"
+
+namespace nj::edge {
+
+namespace {
+
+using namespace std::chrono_literals;
+using config::Checker;
+using config::Items;
+using config::PathCheck;
+using config::Table;
+
+// User names as useradd accepts them; the account itself must exist on the host.
+std::string check_user(const std::string& u) {
+  if (u.size() > 32) return "longer than 32 bytes";
+  for (char c : u) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return "\"" + u + "\" is not a valid user name";
+  }
+  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
+  if (u == "root") return "must not be root (it is the user to drop root to)";
+  return "";
+}
+
+Table<DomainMap> domain_table() {
+  return Table<DomainMap>()
+      .key("public", &DomainMap::public_domain, config::domain(), config::required)
+      .key("internal", &DomainMap::internal_domain, config::domain(), config::required)
+      .check([](const DomainMap& d, Checker& c) {
+        if (d.public_domain == d.internal_domain)
+          c.fail("internal", "must differ from the public domain");
+      });
+}
+
+Table<ListenConfig> listen_table() {
+  Items nonempty{.min = 1, .unique = true};
+  Items any{.unique = true};
+  return Table<ListenConfig>()
+      .list("mx", &ListenConfig::mx, config::endpoint(), nonempty)
+      .list("onion_mx", &ListenConfig::onion_mx, config::endpoint(), any)
+      .list("link", &ListenConfig::link, config::endpoint(), any)
+      .check([](const ListenConfig& l, Checker& c) {
+        // One socket cannot serve two listeners.
+        std::map<std::string, std::string> used;
+        auto claim = [&](const std::vector<Endpoint>& eps, const std::string& name) {
+          for (std::size_t i = 0; i < eps.size(); ++i) {
+            std::string at = name + "[" + std::to_string(i) + "]";
+            auto [it, fresh] = used.emplace(eps[i].str(), at);
+            if (!fresh) c.fail(at, "same address as listen." + it->second);
+          }
+        };
+        claim(l.mx, "mx");
+        claim(l.onion_mx, "onion_mx");
+        claim(l.link, "link");
+      });
+}
+
+Table<DnsConfig> dns_table() {
+  return Table<DnsConfig>()
+      .list("servers", &DnsConfig::servers, config::endpoint(), Items{.max = 16, .unique = true})
+      .key("timeout", &DnsConfig::timeout, config::duration(100ms, 60s), 5s)
+      .key("tries", &DnsConfig::tries, config::integer(1, 10), 3);
+}
+
+Table<TlsConfig> tls_table() {
+  return Table<TlsConfig>()
+      .key("cert", &TlsConfig::cert, config::path(PathCheck::readable_file), config::optional)
+      .key("key", &TlsConfig::key, config::path(PathCheck::readable_file), config::optional)
+      .check([](const TlsConfig& t, Checker& c) {
+        if (t.cert.empty() != t.key.empty())
+          c.fail(t.cert.empty() ? "key" : "cert",
+                 "tls.cert and tls.key go together: set both or neither");
+      });
+}
+
+Table<KeysConfig> keys_table() {
+  return Table<KeysConfig>()
+      .key("edge_secret", &KeysConfig::edge_secret, config::path(PathCheck::readable_file),
+           config::required)
+      .key("inner_public", &KeysConfig::inner_public, config::path(PathCheck::readable_file),
+           config::required);
+}
+
+Table<HeloChecks> helo_table() {
+  return Table<HeloChecks>()
+      .key("require_fqdn", &HeloChecks::require_fqdn, config::boolean(), true)
+      .key("allow_address_literal", &HeloChecks::allow_address_literal, config::boolean(), true)
+      .key("reject_our_names", &HeloChecks::reject_our_names, config::boolean(), true)
+      .key("require_resolvable", &HeloChecks::require_resolvable, config::boolean(), false);
+}
+
+Table<SenderAllowlist> allowlist_table() {
+  return Table<SenderAllowlist>()
+      .key("domain", &SenderAllowlist::domain, config::domain(), config::required)
+      .list("clients", &SenderAllowlist::clients, config::client_pattern(),
+            Items{.min = 1, .unique = true});
+}
+
+Table<SenderChecks> sender_table() {
+  return Table<SenderChecks>()
+      .key("require_resolvable", &SenderChecks::require_resolvable, config::boolean(), true)
+      .key("reject_private_mx_ns", &SenderChecks::reject_private_mx_ns, config::boolean(), true)
+      .key("allow_loopback_dns", &SenderChecks::allow_loopback_dns, config::boolean(), false)
+      .list("allowlists", &SenderChecks::allowlists, allowlist_table())
+      .check([](const SenderChecks& s, Checker& c) {
+        std::map<std::string, std::size_t> seen;
+        for (std::size_t i = 0; i < s.allowlists.size(); ++i) {
+          auto [it, fresh] = seen.emplace(s.allowlists[i].domain, i);
+          if (!fresh)
+            c.fail("allowlists[" + std::to_string(i) + "].domain",
+                   "duplicate of allowlists[" + std::to_string(it->second) + "].domain");
+        }
+      });
+}
+
+Table<DnsblZone> zone_table() {
+  return Table<DnsblZone>()
+      .key("zone", &DnsblZone::zone, config::domain(), config::required)
+      .key("weight", &DnsblZone::weight, config::integer(-100, 100), 1,
+           [](const int& w) { return w == 0 ? std::string("must not be 0") : std::string(); })
+      .list("match", &DnsblZone::match, config::ipv4_range(), Items{.max = 64});
+}
+
+Table<DnsblChecks> dnsbl_table() {
+  return Table<DnsblChecks>()
+      .list("zones", &DnsblChecks::zones, zone_table(), Items{.max = 64})
+      .key("threshold", &DnsblChecks::threshold, config::integer(1, 1000), 1);
+}
+
+Table<GreylistChecks> greylist_table() {
+  return Table<GreylistChecks>()
+      .key("enabled", &GreylistChecks::enabled, config::boolean(), true)
+      .key("delay", &GreylistChecks::delay, config::duration(1s, 24h), 300s)
+      .key("retry_window", &GreylistChecks::retry_window, config::duration(1min, 30 * 24h), 48h)
+      .key("max_age", &GreylistChecks::max_age, config::duration(1h, 365 * 24h), 35 * 24h)
+      .key("auto_allow_after", &GreylistChecks::auto_allow_after, config::integer(0, 1000), 5)
+      .check([](const GreylistChecks& g, Checker& c) {
+        // A retry must be able to arrive after the delay and before the window closes.
+        if (g.retry_window <= g.delay)
+          c.fail("retry_window",
+                 "must be longer than greylist.delay (" + config::format_duration(g.delay) + ")");
+        else if (g.max_age < g.retry_window)
+          c.fail("max_age", "must not be shorter than greylist.retry_window (" +
+                                config::format_duration(g.retry_window) + ")");
+      });
+}
+
+Table<Checks> checks_table() {
+  return Table<Checks>()
+      .key("greet_wait", &Checks::greet_wait, config::duration(0ms, 60s), 6s)
+      .section("helo", &Checks::helo, helo_table())
+      .section("sender", &Checks::sender, sender_table())
+      .section("dnsbl", &Checks::dnsbl, dnsbl_table())
+      .section("greylist", &Checks::greylist, greylist_table());
+}
+
+Table<Limits> limits_table() {
+  return Table<Limits>()
+      .key("max_message_size", &Limits::max_message_size, config::size(64 << 10, 1ull << 30),
+           35ull << 20)
+      .key("max_recipients", &Limits::max_recipients, config::integer(1, 10000), 100)
+      .key("max_connections", &Limits::max_connections, config::integer(1, 100000), 1000)
+      .key("max_connections_per_client", &Limits::max_connections_per_client,
+           config::integer(1, 100000), 20)
+      .key("max_errors", &Limits::max_errors, config::integer(1, 1000), 10)
+      .key("command_timeout", &Limits::command_timeout, config::duration(10s, 1h), 300s)
+      .check([](const Limits& l, Checker& c) {
+        if (l.max_connections_per_client > l.max_connections)
+          c.fail("max_connections_per_client", "must not exceed limits.max_connections (" +
+                                                   std::to_string(l.max_connections) + ")");
+      });
+}
+
+Table<LogConfig> log_table() {
+  return Table<LogConfig>()
+      .key("level", &LogConfig::level,
+           config::one_of<nj::log::Level>({{"debug", nj::log::Level::debug},
+                                           {"info", nj::log::Level::info},
+                                           {"warn", nj::log::Level::warn},
+                                           {"error", nj::log::Level::error}}),
+           nj::log::Level::info)
+      .key("redact", &LogConfig::redact, config::boolean(), true);
+}
+
+const Table<EdgeConfig>& edge_table() {
+  static const Table<EdgeConfig> t =
+      Table<EdgeConfig>()
+          .key("hostname", &EdgeConfig::hostname, config::domain(), config::required)
+          .key("data_dir", &EdgeConfig::data_dir, config::path(PathCheck::directory),
+               config::required)
+          .key("user", &EdgeConfig::user, config::text(32), config::optional, check_user)
+          .list("domains", &EdgeConfig::domains, domain_table(), Items{.min = 1, .max = 256})
+          .section("listen", &EdgeConfig::listen, listen_table())
+          .section("dns", &EdgeConfig::dns, dns_table())
+          .section("tls", &EdgeConfig::tls, tls_table())
+          .section("keys", &EdgeConfig::keys, keys_table())
+          .section("checks", &EdgeConfig::checks, checks_table())
+          .section("limits", &EdgeConfig::limits, limits_table())
+          .section("log", &EdgeConfig::log, log_table())
+          .check([](const EdgeConfig& e, Checker& c) {
+            // Each public and each internal domain names exactly one mapping, and the two sides
+            // never share a name (a rewrite would then be ambiguous).
+            std::map<std::string, std::string> seen;
+            for (std::size_t i = 0; i < e.domains.size(); ++i) {
+              for (const char* side : {"public", "internal"}) {
+                const std::string& d =
+                    side[0] == 'p' ? e.domains[i].public_domain : e.domains[i].internal_domain;
+                std::string at = "domains[" + std::to_string(i) + "]." + side;
+                auto [it, fresh] = seen.emplace(d, at);
+                if (!fresh) c.fail(at, "\"" + d + "\" is already used by " + it->second);
+              }
+            }
+          });
+  return t;
+}
+
+}  // namespace
+
+Result<EdgeConfig> load(const std::string& path) {
+  return config::load_file(path, edge_table());
+}
+
+Result<EdgeConfig> load_text(std::string_view text, const std::string& name) {
+  return config::load_text(text, name, edge_table());
+}
+
+std::string print_effective(const EdgeConfig& c) {
+  return config::print(c, edge_table());
+}
+
+}  // namespace nj::edge

@@ -1,0 +1,132 @@
+// The edge's configuration: one struct, filled from one YAML file by one table (config.cpp),
+// which is the only list of the edge's keys, their types, defaults and checks. It trusts nothing
+// in the file; a problem stops start-up with "file:line: key: problem" lines (see
+// common/config/table.h). edge/edge.example.yaml documents every key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/base/result.h"
+#include "common/config/types.h"
+
+namespace nj::edge {
+
+using config::ClientPattern;
+using config::Duration;
+using config::Endpoint;
+using config::Ipv4Range;
+
+struct DomainMap {
+  std::string public_domain;    // key `public`: the domain the Internet sends to
+  std::string internal_domain;  // key `internal`: the same users' domain on the inner
+};
+
+struct ListenConfig {
+  std::vector<Endpoint> mx;        // public port 25; at least one
+  std::vector<Endpoint> onion_mx;  // where the overlay forwards the OnionMX service
+  std::vector<Endpoint> link;      // where the overlay forwards the inner's link connections
+};
+
+struct DnsConfig {
+  std::vector<Endpoint> servers;  // empty: the system's /etc/resolv.conf
+  Duration timeout{5000};
+  int tries = 3;
+};
+
+struct TlsConfig {
+  std::string cert;  // both empty: no STARTTLS
+  std::string key;
+};
+
+struct KeysConfig {
+  std::string edge_secret;   // this edge's static secret key file
+  std::string inner_public;  // the paired inner's public key file
+};
+
+struct HeloChecks {
+  bool require_fqdn = true;
+  bool allow_address_literal = true;
+  bool reject_our_names = true;
+  bool require_resolvable = false;
+};
+
+struct SenderAllowlist {
+  std::string domain;                  // mail claiming a sender in this domain (or below it)...
+  std::vector<ClientPattern> clients;  // ...is accepted only from these clients
+};
+
+struct SenderChecks {
+  bool require_resolvable = true;
+  bool reject_private_mx_ns = true;
+  bool allow_loopback_dns = false;  // tests only: a private test DNS answers 127.0.0.1
+  std::vector<SenderAllowlist> allowlists;
+};
+
+struct DnsblZone {
+  std::string zone;
+  int weight = 1;
+  std::vector<Ipv4Range> match;  // empty: any answer counts (as postscreen without a filter)
+};
+
+struct DnsblChecks {
+  std::vector<DnsblZone> zones;
+  int threshold = 1;
+};
+
+struct GreylistChecks {
+  bool enabled = true;
+  Duration delay{300 * 1000};
+  Duration retry_window{2LL * 86400 * 1000};
+  Duration max_age{35LL * 86400 * 1000};
+  int auto_allow_after = 5;  // 0: never
+};
+
+struct Checks {
+  Duration greet_wait{6000};  // 0: no pregreet test
+  HeloChecks helo;
+  SenderChecks sender;
+  DnsblChecks dnsbl;
+  GreylistChecks greylist;
+};
+
+struct Limits {
+  std::uint64_t max_message_size = 35ull << 20;
+  int max_recipients = 100;
+  int max_connections = 1000;
+  int max_connections_per_client = 20;  // per IPv4 /24 or IPv6 /64
+  int max_errors = 10;
+  Duration command_timeout{300 * 1000};
+};
+
+struct LogConfig {
+  nj::log::Level level = nj::log::Level::info;
+  bool redact = true;
+};
+
+struct EdgeConfig {
+  std::string hostname;  // the public name in the banner, HELO and Received
+  std::string data_dir;
+  std::string user;  // after binding, drop root to this user; empty: keep the starting user
+  std::vector<DomainMap> domains;
+  ListenConfig listen;
+  DnsConfig dns;
+  TlsConfig tls;
+  KeysConfig keys;
+  Checks checks;
+  Limits limits;
+  LogConfig log;
+};
+
+// Reads and checks the edge's configuration file. On error, the message holds one
+// "file:line: key: problem" line per problem.
+Result<EdgeConfig> load(const std::string& path);
+Result<EdgeConfig> load_text(std::string_view text, const std::string& name);
+
+// The effective configuration as YAML, every key including defaults; it loads back to the same
+// configuration. For operators (--check-config prints it).
+std::string print_effective(const EdgeConfig& c);
+
+}  // namespace nj::edge

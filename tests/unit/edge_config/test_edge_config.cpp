@@ -1,0 +1,242 @@
+#define BOOST_TEST_MODULE edge_config
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "edge/config/config.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_dir() {
+  const char* d = std::getenv("NJ_SOURCE_DIR");
+  BOOST_REQUIRE_MESSAGE(d != nullptr, "NJ_SOURCE_DIR is not set (run through ctest)");
+  return d;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+// A scratch directory holding the files a configuration points to, so the loader's real
+// existence checks run against real files.
+struct Scratch {
+  fs::path dir;
+  Scratch() {
+    char tmpl[] = "/tmp/nj-edge-config-XXXXXX";
+    BOOST_REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    fs::create_directories(dir / "data");
+    fs::create_directories(dir / "keys");
+    fs::create_directories(dir / "tls");
+    for (const char* f : {"keys/edge.secret", "keys/inner.public", "tls/cert.pem", "tls/key.pem"})
+      std::ofstream(dir / f) << "x\n";
+  }
+  ~Scratch() { fs::remove_all(dir); }
+
+  // Points a configuration's paths into the scratch directory and writes it there.
+  fs::path write(const std::string& name, std::string text) const {
+    replace_all(text, "@DIR@", dir.string());
+    replace_all(text, "/etc/nightjar/", dir.string() + "/");
+    replace_all(text, "/var/lib/nightjar", dir.string() + "/data");
+    fs::path p = dir / name;
+    std::ofstream(p) << text;
+    return p;
+  }
+};
+
+// A user that exists here and is not root, for the example's `user: nightjar`.
+std::string some_user() {
+  if (getpwnam("nobody")) return "nobody";
+  struct passwd* pw = getpwuid(getuid());
+  return pw && getuid() != 0 ? pw->pw_name : "";
+}
+
+const std::string kMinimal =
+    "hostname: mx.example.org\n"
+    "data_dir: @DIR@/data\n"
+    "domains:\n"
+    "  - {public: example.org, internal: example.i2p}\n"
+    "listen:\n"
+    "  mx: [\"127.0.0.1:2525\"]\n"
+    "keys:\n"
+    "  edge_secret: @DIR@/keys/edge.secret\n"
+    "  inner_public: @DIR@/keys/inner.public\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
+  Scratch s;
+  auto r = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  const nj::edge::EdgeConfig& c = *r;
+  BOOST_CHECK_EQUAL(c.hostname, "mx.example.org");
+  BOOST_CHECK_EQUAL(c.data_dir, (s.dir / "data").string());
+  BOOST_CHECK_EQUAL(c.user, "");
+  BOOST_REQUIRE_EQUAL(c.domains.size(), 1u);
+  BOOST_CHECK_EQUAL(c.domains[0].internal_domain, "example.i2p");
+  BOOST_CHECK(c.listen.onion_mx.empty() && c.listen.link.empty());
+  BOOST_CHECK(c.dns.servers.empty());
+  BOOST_CHECK(c.dns.timeout == 5s);
+  BOOST_CHECK_EQUAL(c.dns.tries, 3);
+  BOOST_CHECK(c.tls.cert.empty() && c.tls.key.empty());
+  BOOST_CHECK(c.checks.greet_wait == 6s);
+  BOOST_CHECK(c.checks.helo.require_fqdn);
+  BOOST_CHECK(!c.checks.helo.require_resolvable);
+  BOOST_CHECK(c.checks.sender.require_resolvable);
+  BOOST_CHECK(c.checks.sender.reject_private_mx_ns);
+  BOOST_CHECK(!c.checks.sender.allow_loopback_dns);
+  BOOST_CHECK(c.checks.dnsbl.zones.empty());
+  BOOST_CHECK_EQUAL(c.checks.dnsbl.threshold, 1);
+  BOOST_CHECK(c.checks.greylist.enabled);
+  BOOST_CHECK(c.checks.greylist.delay == 300s);
+  BOOST_CHECK(c.checks.greylist.retry_window == 48h);
+  BOOST_CHECK(c.checks.greylist.max_age == 35 * 24h);
+  BOOST_CHECK_EQUAL(c.checks.greylist.auto_allow_after, 5);
+  BOOST_CHECK_EQUAL(c.limits.max_message_size, 35u << 20);
+  BOOST_CHECK_EQUAL(c.limits.max_recipients, 100);
+  BOOST_CHECK_EQUAL(c.limits.max_connections, 1000);
+  BOOST_CHECK_EQUAL(c.limits.max_connections_per_client, 20);
+  BOOST_CHECK_EQUAL(c.limits.max_errors, 10);
+  BOOST_CHECK(c.limits.command_timeout == 300s);
+  BOOST_CHECK(c.log.level == nj::log::Level::info);
+  BOOST_CHECK(c.log.redact);
+}
+
+BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
+  Scratch s;
+  std::string text = slurp(fs::path(source_dir()) / "edge/edge.example.yaml");
+  BOOST_REQUIRE(text.find("user: nightjar\n") != std::string::npos);
+  std::string user = some_user();
+  if (user.empty()) {
+    replace_all(text, "user: nightjar\n", "");
+  } else {
+    replace_all(text, "user: nightjar\n", "user: " + user + "\n");
+  }
+  auto r = nj::edge::load(s.write("edge.yaml", text).string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  const nj::edge::EdgeConfig& c = *r;
+  BOOST_CHECK_EQUAL(c.hostname, "mx1.example.org");
+  BOOST_CHECK_EQUAL(c.listen.mx.size(), 2u);
+  BOOST_CHECK_EQUAL(c.tls.key, (s.dir / "tls/key.pem").string());
+  BOOST_REQUIRE_EQUAL(c.checks.sender.allowlists.size(), 2u);
+  BOOST_REQUIRE_EQUAL(c.checks.sender.allowlists[1].clients.size(), 2u);
+  BOOST_REQUIRE(c.checks.sender.allowlists[1].clients[1].network);
+  BOOST_CHECK_EQUAL(c.checks.sender.allowlists[1].clients[1].network->prefix, 21);
+  BOOST_REQUIRE_EQUAL(c.checks.dnsbl.zones.size(), 2u);
+  BOOST_REQUIRE_EQUAL(c.checks.dnsbl.zones[0].match.size(), 1u);
+  BOOST_CHECK(c.checks.dnsbl.zones[0].match[0].contains(0x7f00000b));
+  BOOST_CHECK(!c.checks.dnsbl.zones[0].match[0].contains(0x7f00000c));
+  BOOST_CHECK(c.checks.dnsbl.zones[1].match.empty());
+
+  // print_effective gives YAML that loads to the same configuration.
+  std::string printed = nj::edge::print_effective(c);
+  auto again = nj::edge::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), printed + (again.ok() ? std::string() : again.error()));
+  BOOST_CHECK_EQUAL(nj::edge::print_effective(*again), printed);
+  BOOST_CHECK(printed.find("    delay: 5m\n") != std::string::npos);
+  BOOST_CHECK(printed.find("        match: [127.0.0.2-127.0.0.11]\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(example_documents_every_key) {
+  // Every key print_effective knows is set (not just mentioned in a comment) in the example
+  // file, so the file stays complete when a key is added to the table.
+  auto key_of = [](std::string line, bool allow_comment) {
+    std::size_t at = line.find_first_not_of(" ");
+    if (at == std::string::npos) return std::string();
+    line.erase(0, at);
+    if (line.rfind("# ", 0) == 0) {
+      if (!allow_comment) return std::string();
+      line.erase(0, 2);
+    }
+    if (line.rfind("- ", 0) == 0) line.erase(0, 2);
+    std::size_t colon = line.find(':');
+    return colon == std::string::npos ? std::string() : line.substr(0, colon);
+  };
+  std::set<std::string> example_keys;
+  std::istringstream example(slurp(fs::path(source_dir()) / "edge/edge.example.yaml"));
+  std::string line;
+  while (std::getline(example, line)) example_keys.insert(key_of(line, false));
+
+  Scratch s;
+  auto r = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE(r.ok());
+  std::istringstream printed(nj::edge::print_effective(*r));
+  int keys = 0;
+  while (std::getline(printed, line)) {
+    std::string key = key_of(line, true);
+    BOOST_REQUIRE(!key.empty());
+    ++keys;
+    BOOST_CHECK_MESSAGE(example_keys.count(key), "example lacks " + key);
+  }
+  BOOST_CHECK_GT(keys, 40);
+}
+
+BOOST_AUTO_TEST_CASE(several_problems_are_all_reported) {
+  Scratch s;
+  fs::path p = s.write("two.yaml", kMinimal + "limits:\n  max_errors: 0\nlog:\n  level: loud\n");
+  auto r = nj::edge::load(p.string());
+  BOOST_REQUIRE(!r.ok());
+  BOOST_CHECK_EQUAL(r.error(),
+                    p.string() + ":11: limits.max_errors: 0 is out of range (1 to 1000)\n" +
+                        p.string() + ":13: log.level: must be one of debug, info, warn, error");
+}
+
+BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
+  Scratch s;
+  auto r = nj::edge::load(
+      s.write("tls.yaml", kMinimal + "tls:\n  cert: @DIR@/tls/cert.pem\n  key: @DIR@/tls/key.pem\n")
+          .string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  BOOST_CHECK_EQUAL(r->tls.cert, (s.dir / "tls/cert.pem").string());
+}
+
+// Each file in bad/ starts with one "# expect: :LINE: key: problem" line per expected error
+// (the file's own path comes first in the real message; @DIR@ is the scratch directory).
+BOOST_AUTO_TEST_CASE(bad_configs) {
+  Scratch s;
+  std::vector<fs::path> files;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(source_dir()) / "tests/unit/edge_config/bad"))
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  BOOST_REQUIRE_GE(files.size(), 30u);
+  for (const fs::path& f : files) {
+    BOOST_TEST_CONTEXT("bad config " << f.filename().string()) {
+      std::string text = slurp(f);
+      fs::path copy = s.write(f.filename().string(), text);
+      std::string expected;
+      std::istringstream lines(text);
+      std::string line;
+      while (std::getline(lines, line) && line.rfind("# expect: ", 0) == 0) {
+        std::string e = line.substr(10);
+        replace_all(e, "@DIR@", s.dir.string());
+        expected += (expected.empty() ? "" : "\n") + copy.string() + e;
+      }
+      BOOST_REQUIRE(!expected.empty());
+      auto r = nj::edge::load(copy.string());
+      BOOST_REQUIRE(!r.ok());
+      BOOST_CHECK_EQUAL(r.error(), expected);
+    }
+  }
+}
