@@ -39,7 +39,9 @@ class GroupCommitter {
     uint64_t map_grows = 0;
   };
 
-  // `loop` may be null for tools that only use commit_now(). The env must outlive this object.
+  // `loop` may be null for tools that only use commit_now(). The env must outlive this object
+  // and must not be moved while it exists. Destroy it (or call shutdown()) on the loop thread
+  // before the loop is closed; the async handle is freed by the loop's next iteration.
   GroupCommitter(Env& env, uv_loop_t* loop, Options options);
   GroupCommitter(Env& env, uv_loop_t* loop) : GroupCommitter(env, loop, Options{}) {}
   GroupCommitter(const GroupCommitter&) = delete;
@@ -51,8 +53,9 @@ class GroupCommitter {
   // once with an error.
   void submit(Work work, Done done);
 
-  // Blocking: runs `work` in the next batch and returns once it is committed. Any thread; from
-  // the loop thread it blocks the loop, so daemons use submit().
+  // Blocking: runs `work` in the next batch and returns once it is committed. Any thread but the
+  // writer (never from inside a work item: it would wait for itself); from the loop thread it
+  // blocks the loop, so daemons use submit().
   Status commit_now(Work work);
 
   // Stops taking work, lets the writer finish and commit everything already queued, joins it,
