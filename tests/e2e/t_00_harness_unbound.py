@@ -44,8 +44,12 @@ def test():
         status, answers = h.dig(ub.port, "mx.sender.test", "MX")
         h.check(status == "NOERROR" and answers == [], "NODATA: %s %r" % (status, answers))
         # the harness's own UDP client agrees with dig
-        rcode, ans = h.dns_query(ub.port, "mx.sender.test", "A")
-        h.check(rcode == 0 and ans == [(1, bytes([11, 0, 0, 2]))], "dns_query: %r" % ans)
+        for name, qtype, want in cases:
+            rcode, ans = h.dns_query(ub.port, name, qtype)
+            h.check(rcode == 0 and [a for _, a in ans] == want,
+                    "dns_query %s %s: %d %r, wanted %r" % (name, qtype, rcode, ans, want))
+        rcode, ans = h.dns_query(ub.port, "nothere.sender.test", "A")
+        h.check(rcode == 3 and ans == [], "dns_query NXDOMAIN: %d %r" % (rcode, ans))
         # nothing outside the test data is resolved (no query leaves the machine)
         status, _ = h.dig(ub.port, "example.com", "A")
         h.check(status == "REFUSED", "outside names must be refused, got %s" % status)

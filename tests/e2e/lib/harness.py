@@ -190,13 +190,19 @@ def free_port(kind=socket.SOCK_STREAM):
     raise TestFailure("no free port")
 
 
+# Readiness probes come from their own /24 so that they never count against a test's
+# per-client limits while the server notices that they have gone.
+PROBE_SOURCE = "127.255.255.1"
+
+
 def wait_tcp(port, timeout=20, proc=None, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
             raise TestFailure("%s exited before listening:\n%s" % (proc.argv[0], proc.output()))
         try:
-            with socket.create_connection((host, port), timeout=1):
+            with socket.create_connection((host, port), timeout=1,
+                                          source_address=(PROBE_SOURCE, 0)):
                 return
         except OSError:
             time.sleep(0.05)
@@ -234,16 +240,19 @@ class TestDir:
 # DNS
 
 
+_DNS_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
+              "SRV": 33}
+
+
 def dns_query(port, name, qtype, host="127.0.0.1", timeout=2.0):
-    """One UDP DNS query. Returns (rcode, [(type, rdata bytes, message, rdata offset)])."""
-    types = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
-             "SRV": 33}
+    """One UDP DNS query. Returns (rcode, [(type number, rdata as text)]), the text as dig
+    prints it for A, AAAA, NS, PTR, CNAME, MX, SRV and TXT."""
     qid = random.randint(0, 0xFFFF)
     q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
         if label:
             q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", types[qtype], 1)
+    q += b"\0" + struct.pack(">HH", _DNS_TYPES[qtype], 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         s.sendto(q, (host, port))
@@ -252,25 +261,55 @@ def dns_query(port, name, qtype, host="127.0.0.1", timeout=2.0):
     check(rid == qid, "DNS id mismatch")
     off = 12
     for _ in range(qd):
-        off = _skip_name(msg, off) + 4
+        off = _read_name(msg, off)[1] + 4
     answers = []
     for _ in range(an):
-        off = _skip_name(msg, off)
+        off = _read_name(msg, off)[1]
         t, _c, _ttl, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
         off += 10
-        answers.append((t, msg[off:off + rdlen]))
+        answers.append((t, _rdata_text(msg, t, off, rdlen)))
         off += rdlen
     return flags & 0xF, answers
 
 
-def _skip_name(msg, off):
+def _read_name(msg, off):
+    """(name with trailing dot, offset after the name), following compression pointers."""
+    labels, end, hops = [], None, 0
     while True:
         n = msg[off]
+        if n & 0xC0 == 0xC0:
+            if end is None:
+                end = off + 2
+            off = ((n & 0x3F) << 8) | msg[off + 1]
+            hops += 1
+            check(hops < 64, "DNS compression loop")
+            continue
         if n == 0:
-            return off + 1
-        if n & 0xC0:
-            return off + 2
+            return ".".join(labels) + ".", (end if end is not None else off + 1)
+        labels.append(msg[off + 1:off + 1 + n].decode("ascii", "replace"))
         off += n + 1
+
+
+def _rdata_text(msg, t, off, rdlen):
+    rd = msg[off:off + rdlen]
+    if t == 1:
+        return socket.inet_ntop(socket.AF_INET, rd)
+    if t == 28:
+        return socket.inet_ntop(socket.AF_INET6, rd)
+    if t in (2, 5, 12):
+        return _read_name(msg, off)[0]
+    if t == 15:
+        return "%d %s" % (struct.unpack(">H", rd[:2])[0], _read_name(msg, off + 2)[0])
+    if t == 33:
+        pr, w, p = struct.unpack(">HHH", rd[:6])
+        return "%d %d %d %s" % (pr, w, p, _read_name(msg, off + 6)[0])
+    if t == 16:
+        parts, i = [], 0
+        while i < len(rd):
+            parts.append('"%s"' % rd[i + 1:i + 1 + rd[i]].decode("utf-8", "replace"))
+            i += rd[i] + 1
+        return " ".join(parts)
+    return rd.hex()
 
 
 def dig(port, name, qtype):
@@ -854,8 +893,9 @@ def to_yaml(obj, indent=0):
             elif isinstance(v, list) and v and any(isinstance(x, (dict, list)) for x in v):
                 out.append("%s%s:" % (pad, k))
                 for item in v:
-                    sub = to_yaml(item, indent + 2).lstrip()
-                    out.append("%s  - %s" % (pad, sub.replace("\n", "\n  ")))
+                    lines = to_yaml(item, 0).split("\n")
+                    out.append("%s  - %s" % (pad, lines[0]))
+                    out += ["%s    %s" % (pad, l) for l in lines[1:]]
             elif isinstance(v, list):
                 out.append("%s%s: [%s]" % (pad, k, ", ".join(_yaml_scalar(x) for x in v)))
             elif isinstance(v, dict):
