@@ -134,16 +134,20 @@ class Proc:
             self.signal(signal.SIGTERM)
             if self.wait(timeout) is None:
                 log("did not stop on SIGTERM, killing:", self.argv[0])
-                self.kill()
+                self.signal(signal.SIGKILL)
+                self.p.wait()
         self._reap_group()
         _unregister(self)
         self._log.close()
         return self.p.returncode
 
     def kill(self):
+        """SIGKILL the group (a crash); the process is finished with afterwards."""
         self.signal(signal.SIGKILL)
         self.p.wait()
         self._reap_group()
+        _unregister(self)
+        self._log.close()
 
     def _reap_group(self):
         # Children that outlived the leader (forked workers) are still in the group.
