@@ -77,11 +77,13 @@ AddressClass classify6(const uint8_t* a) {
   if (std::memcmp(a, zero, 16) == 0) return AddressClass::unspecified;
   if (std::memcmp(a, zero, 15) == 0 && a[15] == 1) return AddressClass::loopback;
   // ::ffff:0:0/96 mapped
-  if (std::memcmp(a, zero, 10) == 0 && a[10] == 0xFF && a[11] == 0xFF) return classify4(be32(a + 12));
+  if (std::memcmp(a, zero, 10) == 0 && a[10] == 0xFF && a[11] == 0xFF)
+    return classify4(be32(a + 12));
   // ::/96 IPv4-compatible (deprecated)
   if (std::memcmp(a, zero, 12) == 0) return AddressClass::reserved;
   // 64:ff9b::/96 well-known NAT64 prefix
-  if (prefix6(a, {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96)) return classify4(be32(a + 12));
+  if (prefix6(a, {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96))
+    return classify4(be32(a + 12));
   if (prefix6(a, {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48)) return AddressClass::private_use;
   if (prefix6(a, {0x20, 0x02}, 16)) return classify4(be32(a + 2));  // 6to4
   if (prefix6(a, {0x20, 0x01, 0x0d, 0xb8}, 32)) return AddressClass::documentation;
@@ -137,16 +139,26 @@ bool plausible_zone(std::string_view z) {
 
 const char* address_class_name(AddressClass c) {
   switch (c) {
-    case AddressClass::global: return "global";
-    case AddressClass::unspecified: return "unspecified";
-    case AddressClass::loopback: return "loopback";
-    case AddressClass::private_use: return "private";
-    case AddressClass::shared: return "shared";
-    case AddressClass::link_local: return "link-local";
-    case AddressClass::multicast: return "multicast";
-    case AddressClass::broadcast: return "broadcast";
-    case AddressClass::documentation: return "documentation";
-    case AddressClass::reserved: return "reserved";
+    case AddressClass::global:
+      return "global";
+    case AddressClass::unspecified:
+      return "unspecified";
+    case AddressClass::loopback:
+      return "loopback";
+    case AddressClass::private_use:
+      return "private";
+    case AddressClass::shared:
+      return "shared";
+    case AddressClass::link_local:
+      return "link-local";
+    case AddressClass::multicast:
+      return "multicast";
+    case AddressClass::broadcast:
+      return "broadcast";
+    case AddressClass::documentation:
+      return "documentation";
+    case AddressClass::reserved:
+      return "reserved";
   }
   return "?";
 }

@@ -20,16 +20,22 @@ std::once_flag g_library_once;
 
 Status map_status(int ares) {
   switch (ares) {
-    case ARES_SUCCESS: return Status::ok;
-    case ARES_ENOTFOUND: return Status::nxdomain;
-    case ARES_ENODATA: return Status::nodata;
+    case ARES_SUCCESS:
+      return Status::ok;
+    case ARES_ENOTFOUND:
+      return Status::nxdomain;
+    case ARES_ENODATA:
+      return Status::nodata;
     case ARES_ESERVFAIL:
     case ARES_EREFUSED:
     // No server reachable is as temporary as a server failure; treating it as permanent
     // would bounce mail during a resolver restart.
-    case ARES_ECONNREFUSED: return Status::servfail;
-    case ARES_ETIMEOUT: return Status::timeout;
-    default: return Status::error;
+    case ARES_ECONNREFUSED:
+      return Status::servfail;
+    case ARES_ETIMEOUT:
+      return Status::timeout;
+    default:
+      return Status::error;
   }
 }
 
@@ -46,7 +52,8 @@ bool valid_query_name(std::string_view name) {
       continue;
     }
     // Printable ASCII except space; DNS allows more, mail names never need it.
-    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7F) return false;
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7F)
+      return false;
     if (++label > 63) return false;
   }
   return label > 0;
@@ -54,13 +61,20 @@ bool valid_query_name(std::string_view name) {
 
 int ns_type(Type t) {
   switch (t) {
-    case Type::A: return ns_t_a;
-    case Type::AAAA: return ns_t_aaaa;
-    case Type::MX: return ns_t_mx;
-    case Type::TXT: return ns_t_txt;
-    case Type::NS: return ns_t_ns;
-    case Type::SRV: return ns_t_srv;
-    case Type::PTR: return ns_t_ptr;
+    case Type::A:
+      return ns_t_a;
+    case Type::AAAA:
+      return ns_t_aaaa;
+    case Type::MX:
+      return ns_t_mx;
+    case Type::TXT:
+      return ns_t_txt;
+    case Type::NS:
+      return ns_t_ns;
+    case Type::SRV:
+      return ns_t_srv;
+    case Type::PTR:
+      return ns_t_ptr;
   }
   return ns_t_a;
 }
@@ -146,8 +160,7 @@ struct CaresResolver::Query {
   Callback cb;
 };
 
-CaresResolver::CaresResolver(uv::Loop& loop)
-    : loop_(loop), timer_(loop), deferred_timer_(loop) {}
+CaresResolver::CaresResolver(uv::Loop& loop) : loop_(loop), timer_(loop), deferred_timer_(loop) {}
 
 Result<std::unique_ptr<CaresResolver>> CaresResolver::create(uv::Loop& loop,
                                                              const CaresOptions& o) {
@@ -183,7 +196,7 @@ Result<std::unique_ptr<CaresResolver>> CaresResolver::create(uv::Loop& loop,
   opts.ndots = 1;
   opts.ndomains = 0;
   opts.domains = nullptr;
-  opts.ednspsz = 1232;  // the DNS flag day 2020 size: avoids fragmented UDP
+  opts.ednspsz = 1232;   // the DNS flag day 2020 size: avoids fragmented UDP
   char lookups[] = "b";  // DNS only, never the hosts file
   opts.lookups = lookups;
   opts.sock_state_cb = &CaresResolver::sock_state_cb;

@@ -4,12 +4,18 @@ namespace nj::dns {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::ok: return "ok";
-    case Status::nxdomain: return "nxdomain";
-    case Status::nodata: return "nodata";
-    case Status::servfail: return "servfail";
-    case Status::timeout: return "timeout";
-    case Status::error: return "error";
+    case Status::ok:
+      return "ok";
+    case Status::nxdomain:
+      return "nxdomain";
+    case Status::nodata:
+      return "nodata";
+    case Status::servfail:
+      return "servfail";
+    case Status::timeout:
+      return "timeout";
+    case Status::error:
+      return "error";
   }
   return "?";
 }

@@ -221,7 +221,8 @@ Status Session::pump() {
 Status Session::flush_pending_writes() {
   while (!plain_out_pending_.empty()) {
     size_t written = 0;
-    int r = SSL_write_ex(ssl_.get(), plain_out_pending_.data(), plain_out_pending_.size(), &written);
+    int r =
+        SSL_write_ex(ssl_.get(), plain_out_pending_.data(), plain_out_pending_.size(), &written);
     if (r != 1) return fail("tls: write failed: " + openssl_errors());
     plain_out_pending_.erase(0, written);
   }
@@ -251,7 +252,9 @@ std::string Session::take_plaintext() {
   return out;
 }
 
-bool Session::has_ciphertext() const { return BIO_ctrl_pending(out_) > 0; }
+bool Session::has_ciphertext() const {
+  return BIO_ctrl_pending(out_) > 0;
+}
 
 std::string Session::take_ciphertext() {
   std::string out;
@@ -263,7 +266,9 @@ std::string Session::take_ciphertext() {
   return out;
 }
 
-std::string Session::protocol() const { return done_ ? SSL_get_version(ssl_.get()) : ""; }
+std::string Session::protocol() const {
+  return done_ ? SSL_get_version(ssl_.get()) : "";
+}
 
 std::string Session::cipher() const {
   if (!done_) return "";

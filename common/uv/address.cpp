@@ -122,8 +122,7 @@ std::string ip_text(const sockaddr_storage& sa) {
 
 uint16_t port_of(const sockaddr_storage& sa) {
   if (sa.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&sa)->sin_port);
-  if (sa.ss_family == AF_INET6)
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_port);
+  if (sa.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_port);
   return 0;
 }
 

@@ -50,6 +50,9 @@ Loop::Loop() {
 Loop::~Loop() {
   std::vector<detail::HandleState*> open(states_.begin(), states_.end());
   for (auto* s : open) {
+    // Teardown: owners still alive see a closed handle, and no user callback (on_close
+    // included) runs into objects that may themselves be half torn down.
+    s->detach();
     s->close();
   }
   // Handles not created through these wrappers: close them so the loop can be closed; their
@@ -65,8 +68,14 @@ Loop::~Loop() {
   uv_loop_close(&loop_);
 }
 
-bool Loop::run() { return uv_run(&loop_, UV_RUN_DEFAULT) != 0; }
-bool Loop::run_once() { return uv_run(&loop_, UV_RUN_ONCE) != 0; }
-bool Loop::run_nowait() { return uv_run(&loop_, UV_RUN_NOWAIT) != 0; }
+bool Loop::run() {
+  return uv_run(&loop_, UV_RUN_DEFAULT) != 0;
+}
+bool Loop::run_once() {
+  return uv_run(&loop_, UV_RUN_ONCE) != 0;
+}
+bool Loop::run_nowait() {
+  return uv_run(&loop_, UV_RUN_NOWAIT) != 0;
+}
 
 }  // namespace nj::uv

@@ -91,7 +91,8 @@ class Owned {
 class Loop {
  public:
   Loop();
-  // Closes every handle still open (owners see their handle as closed), runs the loop until
+  // Closes every handle still open (owners see their handle as closed; none of their callbacks
+  // run, not even Connection::on_close), runs the loop until
   // libuv has released all of them, then closes the loop.
   ~Loop();
   Loop(const Loop&) = delete;

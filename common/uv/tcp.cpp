@@ -13,7 +13,9 @@ constexpr size_t kDefaultHighWater = 1024 * 1024;
 // thread, so one buffer per thread serves every connection.
 thread_local char g_read_buffer[kReadChunk];
 
-std::string uv_err(const char* what, int rc) { return std::string(what) + ": " + uv_strerror(rc); }
+std::string uv_err(const char* what, int rc) {
+  return std::string(what) + ": " + uv_strerror(rc);
+}
 
 }  // namespace
 

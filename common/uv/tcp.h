@@ -28,8 +28,8 @@ class Connection {
   // Outgoing TCP to an IP literal (no DNS here). The callback reports the connect result;
   // after a failure the connection is closed and on_close does not fire. Destroying the
   // returned object cancels the attempt silently.
-  static Result<std::unique_ptr<Connection>> connect(Loop& loop, std::string_view ip,
-                                                     uint16_t port, DoneCallback on_connected);
+  static Result<std::unique_ptr<Connection>> connect(Loop& loop, std::string_view ip, uint16_t port,
+                                                     DoneCallback on_connected);
 
   // Closes without calling any callback.
   ~Connection();
@@ -46,7 +46,8 @@ class Connection {
   // object (also after close()).
   void on_close(CloseCallback cb);
 
-  // Queues bytes (plaintext once TLS is on). Error if the connection is closing.
+  // Queues bytes (plaintext once TLS is on). Error if the connection is closing or an
+  // outgoing connect has not completed yet.
   Status write(std::string data);
   size_t queued_bytes() const;
   // Reading pauses while more than this many bytes are queued and resumes below half of it.

@@ -115,6 +115,22 @@ BOOST_AUTO_TEST_CASE(loop_destruction_closes_live_handles) {
   t.start(1, 0, [] {});  // a no-op on a closed handle
 }
 
+BOOST_AUTO_TEST_CASE(loop_destruction_runs_no_user_callbacks) {
+  bool closed_cb = false;
+  std::unique_ptr<Connection> server_side;
+  {
+    Loop loop;
+    auto l = TcpListener::bind(loop, "127.0.0.1:0",
+                               [&](std::unique_ptr<Connection> c) { server_side = std::move(c); });
+    auto c = Connection::connect(loop, "127.0.0.1", (*l)->port(), [](const nj::Status&) {});
+    BOOST_REQUIRE(run_until(loop, [&] { return server_side != nullptr; }));
+    server_side->on_close([&](const nj::Status&) { closed_cb = true; });
+  }
+  BOOST_TEST(!closed_cb);
+  BOOST_TEST(!server_side->is_open());
+  BOOST_TEST(!server_side->write("x").ok());
+}
+
 BOOST_AUTO_TEST_CASE(async_wakes_from_another_thread) {
   Loop loop;
   std::atomic<int> seen{0};
@@ -216,7 +232,8 @@ BOOST_AUTO_TEST_CASE(large_write_applies_backpressure_and_drains) {
   for (int i = 0; i < 20; ++i) loop.run_nowait();
   BOOST_TEST(server_read == 0u);
   client.resume_reading();
-  BOOST_TEST(run_until(loop, [&] { return received == total; }, 20000));
+  BOOST_TEST(run_until(
+      loop, [&] { return received == total; }, 20000));
   BOOST_TEST(server_side->queued_bytes() == 0u);
   BOOST_TEST(drained >= 1);
   BOOST_TEST(run_until(loop, [&] { return server_read == 4; }));
@@ -249,8 +266,9 @@ BOOST_AUTO_TEST_CASE(peer_close_is_reported_and_alive_expires) {
 BOOST_AUTO_TEST_CASE(close_and_destroy_during_pending_write) {
   Loop loop;
   std::vector<std::unique_ptr<Connection>> accepted;
-  auto l = TcpListener::bind(loop, "127.0.0.1:0",
-                             [&](std::unique_ptr<Connection> c) { accepted.push_back(std::move(c)); });
+  auto l = TcpListener::bind(loop, "127.0.0.1:0", [&](std::unique_ptr<Connection> c) {
+    accepted.push_back(std::move(c));
+  });
   auto c1 = Connection::connect(loop, "127.0.0.1", (*l)->port(), [](const nj::Status&) {});
   auto c2 = Connection::connect(loop, "127.0.0.1", (*l)->port(), [](const nj::Status&) {});
   BOOST_REQUIRE(run_until(loop, [&] { return accepted.size() == 2; }));
@@ -279,7 +297,8 @@ BOOST_AUTO_TEST_CASE(shutdown_then_close_flushes_first) {
   bool eof = false;
   (*c)->on_read([&](std::string_view b) { got.append(b); });
   (*c)->on_close([&](const nj::Status& st) { eof = st.ok(); });
-  BOOST_TEST(run_until(loop, [&] { return eof; }, 20000));
+  BOOST_TEST(run_until(
+      loop, [&] { return eof; }, 20000));
   BOOST_TEST(got.size() == 3u * 1024 * 1024 + 9);
   BOOST_TEST(got.substr(got.size() - 9) == "221 bye\r\n");
 }
@@ -335,9 +354,8 @@ BOOST_AUTO_TEST_CASE(starttls_over_a_real_socket) {
       if (!s->tls()) {
         BOOST_TEST(b == "STARTTLS\r\n");
         (void)s->write("220 go ahead\r\n");
-        BOOST_REQUIRE(s->start_tls_server(*sctx, [&](const nj::Status& st) {
-                         server_tls = st.ok();
-                       }).ok());
+        BOOST_REQUIRE(
+            s->start_tls_server(*sctx, [&](const nj::Status& st) { server_tls = st.ok(); }).ok());
         return;
       }
       server_got.append(b);
@@ -355,9 +373,10 @@ BOOST_AUTO_TEST_CASE(starttls_over_a_real_socket) {
   client->on_read([&](std::string_view b) {
     if (!client->tls()) {
       BOOST_TEST(b == "220 go ahead\r\n");
-      BOOST_REQUIRE(client->start_tls_client(*cctx, "mx.test", [&](const nj::Status& st) {
-                             client_tls = st.ok();
-                           }).ok());
+      BOOST_REQUIRE(client
+                        ->start_tls_client(*cctx, "mx.test",
+                                           [&](const nj::Status& st) { client_tls = st.ok(); })
+                        .ok());
       (void)client->write("EHLO secret\r\n");  // held until the handshake completes
       return;
     }
@@ -384,12 +403,11 @@ BOOST_AUTO_TEST_CASE(tls_handshake_failure_closes_with_error) {
     server_side = std::move(c);
     server_side->on_read([](std::string_view) {});
     server_side->on_close([&](const nj::Status& st) { close_err = st.ok() ? "ok" : st.error(); });
-    BOOST_REQUIRE(server_side
-                      ->start_tls_server(*sctx,
-                                         [&](const nj::Status& st) {
-                                           tls_err = st.ok() ? "ok" : st.error();
-                                         })
-                      .ok());
+    BOOST_REQUIRE(
+        server_side
+            ->start_tls_server(*sctx,
+                               [&](const nj::Status& st) { tls_err = st.ok() ? "ok" : st.error(); })
+            .ok());
   });
   auto c = Connection::connect(loop, "127.0.0.1", (*l)->port(), [&](const nj::Status&) {});
   (*c)->on_read([](std::string_view) {});
