@@ -1,0 +1,215 @@
+#include "edge/server/edge_server.h"
+
+#include <algorithm>
+
+#include "common/base/log.h"
+#include "common/crypto/keyfile.h"
+#include "common/dns/cares_resolver.h"
+#include "edge/server/mx_session.h"
+
+namespace nj::edge {
+namespace {
+
+constexpr int64_t kGreylistPurgeMs = 3600 * 1000;
+
+int64_t seconds(config::Duration d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
+// Config ranges are full IPv4 addresses; DNSBL filters count 127.0.0.x answers only.
+Result<std::vector<std::pair<uint8_t, uint8_t>>> dnsbl_filter(const DnsblZone& z) {
+  std::vector<std::pair<uint8_t, uint8_t>> out;
+  for (const auto& r : z.match) {
+    if ((r.first >> 8) != 0x7f0000 || (r.last >> 8) != 0x7f0000)
+      return make_error("checks.dnsbl.zones: " + z.zone + ": match ranges must lie in 127.0.0.0/24");
+    out.emplace_back(static_cast<uint8_t>(r.first & 0xff), static_cast<uint8_t>(r.last & 0xff));
+  }
+  return out;
+}
+
+}  // namespace
+
+EdgeServer::EdgeServer(const EdgeConfig& config, uv::Loop& loop, const Clock& clock)
+    : cfg_(config),
+      loop_(loop),
+      clock_(clock),
+      limiter_(checks::ConnectionLimits{static_cast<size_t>(config.limits.max_connections),
+                                        static_cast<size_t>(
+                                            config.limits.max_connections_per_client)}) {}
+
+EdgeServer::~EdgeServer() {
+  shutdown();
+  sessions_.clear();
+  dead_.clear();
+}
+
+Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config, uv::Loop& loop,
+                                                       const Clock& clock) {
+  crypto::init();
+  std::unique_ptr<EdgeServer> s(new EdgeServer(config, loop, clock));
+
+  auto edge_key = crypto::load_secret_key(config.keys.edge_secret);
+  if (!edge_key) return make_error(edge_key.error());
+  s->edge_key_.emplace(std::move(*edge_key));
+  auto inner = crypto::load_public_key(config.keys.inner_public);
+  if (!inner) return make_error(inner.error());
+  s->inner_key_ = *inner;
+
+  auto env = store::Env::open(config.data_dir + "/queue");
+  if (!env) return make_error(config.data_dir + "/queue: " + env.error());
+  s->env_.emplace(std::move(*env));
+  auto q = InboundQueue::open(*s->env_, s->inner_key_);
+  if (!q) return make_error(config.data_dir + "/queue: " + q.error());
+  s->queue_ = std::move(*q);
+  s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
+
+  dns::CaresOptions dopt;
+  for (const auto& e : config.dns.servers) dopt.servers.push_back(e.str());
+  dopt.timeout_ms = static_cast<int>(config.dns.timeout.count());
+  dopt.tries = config.dns.tries;
+  auto resolver = dns::CaresResolver::create(loop, dopt);
+  if (!resolver) return make_error("dns: " + resolver.error());
+  s->resolver_ = std::move(*resolver);
+
+  if (!config.tls.cert.empty()) {
+    auto ctx = tls::Context::server(config.tls.cert, config.tls.key);
+    if (!ctx) return make_error("tls: " + ctx.error());
+    s->tls_.emplace(std::move(*ctx));
+  }
+
+  auto& smtp = s->smtp_;
+  smtp.hostname = config.hostname;
+  smtp.max_message_size = config.limits.max_message_size;
+  smtp.max_recipients = static_cast<size_t>(config.limits.max_recipients);
+  smtp.max_errors = static_cast<size_t>(config.limits.max_errors);
+  smtp.starttls_available = s->tls_.has_value();
+  smtp.command_timeout =
+      std::chrono::duration_cast<std::chrono::seconds>(config.limits.command_timeout);
+
+  s->our_names_.hostname = config.hostname;
+  for (const auto& d : config.domains) s->our_names_.domains.push_back(d.public_domain);
+  for (const auto& e : config.listen.mx) s->our_names_.listen_addresses.push_back(e.host);
+  for (const auto& e : config.listen.onion_mx) s->our_names_.listen_addresses.push_back(e.host);
+
+  const auto& ch = config.checks;
+  if (!ch.dnsbl.zones.empty()) {
+    checks::DnsblOptions o;
+    o.threshold = ch.dnsbl.threshold;
+    for (const auto& z : ch.dnsbl.zones) {
+      auto f = dnsbl_filter(z);
+      if (!f) return make_error(f.error());
+      o.zones.push_back(checks::DnsblZone{z.zone, z.weight, std::move(*f)});
+    }
+    s->dnsbl_ = std::make_unique<checks::DnsblScorer>(*s->resolver_, clock, std::move(o));
+  }
+  if (ch.sender.require_resolvable || ch.sender.reject_private_mx_ns) {
+    checks::SenderDomainOptions o;
+    o.allow_loopback = ch.sender.allow_loopback_dns;
+    s->sender_domain_ = std::make_unique<checks::SenderDomainCheck>(*s->resolver_, o);
+  }
+  checks::SenderAllowlistOptions ao;
+  for (const auto& a : ch.sender.allowlists) {
+    checks::AllowlistRule rule;
+    rule.domain = a.domain;
+    for (const auto& c : a.clients) {
+      if (c.network) {
+        auto cidr = checks::parse_cidr(c.network->str());
+        if (!cidr) return make_error("checks.sender.allowlists: " + cidr.error());
+        rule.networks.push_back(*cidr);
+      } else {
+        rule.ptr_suffixes.push_back(c.host_suffix);
+      }
+    }
+    ao.rules.push_back(std::move(rule));
+  }
+  s->allowlist_ = std::make_unique<checks::SenderAllowlist>(*s->resolver_, std::move(ao));
+  if (ch.greylist.enabled) {
+    checks::GreylistOptions o;
+    o.delay = seconds(ch.greylist.delay);
+    o.retry_window = seconds(ch.greylist.retry_window);
+    o.max_age = seconds(ch.greylist.max_age);
+    o.auto_allow_after = static_cast<uint32_t>(ch.greylist.auto_allow_after);
+    s->greylist_ = std::make_unique<checks::Greylist>(s->greylist_store_, clock, o);
+    s->greylist_purge_ = std::make_unique<uv::Timer>(loop);
+    auto* gl = s->greylist_.get();
+    s->greylist_purge_->start(kGreylistPurgeMs, kGreylistPurgeMs, [gl] {
+      auto n = gl->purge();
+      if (n) NJ_LOG_DEBUG("greylist purge removed=%zu", *n);
+    });
+  }
+  s->reaper_ = std::make_unique<uv::Timer>(loop);
+  return s;
+}
+
+Status EdgeServer::listen() {
+  auto bind_all = [&](const std::vector<config::Endpoint>& eps, bool onion) -> Status {
+    for (const auto& ep : eps) {
+      auto l = uv::TcpListener::bind(
+          loop_, ep.str(),
+          [this, onion](std::unique_ptr<uv::Connection> c) { accept(std::move(c), onion); }, 1024);
+      if (!l) return make_error((onion ? "listen.onion_mx " : "listen.mx ") + ep.str() + ": " +
+                                l.error());
+      NJ_LOG_INFO("listening %s on %s", onion ? "onion_mx" : "mx", ep.str().c_str());
+      listeners_.push_back(std::move(*l));
+    }
+    return {};
+  };
+  if (auto st = bind_all(cfg_.listen.mx, false); !st) return st;
+  return bind_all(cfg_.listen.onion_mx, true);
+}
+
+void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
+  if (stopping_) {
+    conn->close();
+    return;
+  }
+  auto adm = limiter_.acquire(conn->peer_ip());
+  if (!adm.admitted()) {
+    NJ_LOG_INFO("reject stage=connect code=421 reason=%s", adm.decision.reason.c_str());
+    // Closed right after the reply; the connection object lives until libuv lets it go.
+    (void)conn->write(smtp::Reply::make(adm.decision.code, adm.decision.enhanced, adm.decision.text)
+                    .serialize());
+    auto* raw = conn.get();
+    raw->on_close([c = std::shared_ptr<uv::Connection>(std::move(conn))](const Status&) {});
+    raw->shutdown_then_close();
+    return;
+  }
+  auto s = std::make_unique<MxSession>(*this, std::move(conn), std::move(adm.ticket), onion);
+  auto* raw = s.get();
+  sessions_.emplace(raw, std::move(s));
+  raw->start();
+}
+
+void EdgeServer::finished(MxSession* s) {
+  auto it = sessions_.find(s);
+  if (it == sessions_.end()) return;
+  dead_.push_back(std::move(it->second));
+  sessions_.erase(it);
+  // Deleted on the next loop turn: we may be inside the session's own callback now.
+  if (reaper_ && !reaper_->active()) reaper_->start(0, 0, [this] { dead_.clear(); });
+}
+
+std::optional<std::string> EdgeServer::internal_domain_for(std::string_view public_domain) const {
+  for (const auto& d : cfg_.domains) {
+    if (d.public_domain.size() == public_domain.size() &&
+        std::equal(d.public_domain.begin(), d.public_domain.end(), public_domain.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
+                                                std::tolower(static_cast<unsigned char>(b)); }))
+      return d.internal_domain;
+  }
+  return std::nullopt;
+}
+
+void EdgeServer::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& l : listeners_) l->close();
+  listeners_.clear();
+  std::vector<MxSession*> live;
+  for (auto& [p, _] : sessions_) live.push_back(p);
+  for (auto* p : live) p->close();
+  if (greylist_purge_) greylist_purge_->stop();
+  if (committer_) committer_->shutdown();
+}
+
+}  // namespace nj::edge

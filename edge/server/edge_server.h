@@ -1,0 +1,90 @@
+// EdgeServer: the edge's inbound MX. It owns the listeners (public MX and onion MX), the
+// anti-abuse checks, the resolver and the sealed inbound queue, and runs one MxSession per
+// connection. Everything runs on one libuv loop; durable commits happen on the store's writer
+// thread and come back to the loop.
+// Trust: every connection is hostile. The onion MX listener trusts its peer address even less:
+// every onion connection arrives from 127.0.0.1, so nothing is ever granted by address.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/base/result.h"
+#include "common/crypto/crypto.h"
+#include "common/dns/resolver.h"
+#include "common/smtp/server.h"
+#include "common/store/group_commit.h"
+#include "common/store/lmdb.h"
+#include "common/tls/tls.h"
+#include "common/uv/handles.h"
+#include "common/uv/tcp.h"
+#include "edge/checks/connection_limiter.h"
+#include "edge/checks/dnsbl.h"
+#include "edge/checks/greylist.h"
+#include "edge/checks/greylist_store.h"
+#include "edge/checks/helo.h"
+#include "edge/checks/sender_allowlist.h"
+#include "edge/checks/sender_domain.h"
+#include "edge/config/config.h"
+#include "edge/queue/inbound_queue.h"
+
+namespace nj::edge {
+
+class MxSession;
+
+class EdgeServer {
+ public:
+  // Loads keys, opens the store and builds the checks. Binds nothing yet.
+  static Result<std::unique_ptr<EdgeServer>> create(const EdgeConfig& config, uv::Loop& loop,
+                                                    const Clock& clock);
+  ~EdgeServer();
+
+  // Binds every configured listener (before privileges are dropped).
+  Status listen();
+  // Stops accepting, ends every session, drains the writer. The loop then runs out.
+  void shutdown();
+
+  size_t session_count() const { return sessions_.size(); }
+  const std::vector<std::unique_ptr<uv::TcpListener>>& listeners() const { return listeners_; }
+
+ private:
+  friend class MxSession;
+  EdgeServer(const EdgeConfig& config, uv::Loop& loop, const Clock& clock);
+  void accept(std::unique_ptr<uv::Connection> conn, bool onion);
+  void finished(MxSession* s);  // the session is deleted on the next loop turn
+  std::optional<std::string> internal_domain_for(std::string_view public_domain) const;
+
+  const EdgeConfig& cfg_;
+  uv::Loop& loop_;
+  const Clock& clock_;
+  smtp::ServerConfig smtp_;
+  checks::OurNames our_names_;
+
+  std::optional<crypto::KeyPair> edge_key_;
+  crypto::PublicKey inner_key_;
+  std::optional<store::Env> env_;
+  std::unique_ptr<store::GroupCommitter> committer_;
+  std::unique_ptr<InboundQueue> queue_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::optional<tls::Context> tls_;
+
+  checks::ConnectionLimiter limiter_;
+  std::unique_ptr<checks::DnsblScorer> dnsbl_;
+  std::unique_ptr<checks::SenderDomainCheck> sender_domain_;
+  std::unique_ptr<checks::SenderAllowlist> allowlist_;
+  checks::MemoryGreylistStore greylist_store_;
+  std::unique_ptr<checks::Greylist> greylist_;
+  std::unique_ptr<uv::Timer> greylist_purge_;
+
+  std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
+  std::unordered_map<MxSession*, std::unique_ptr<MxSession>> sessions_;
+  std::vector<std::unique_ptr<MxSession>> dead_;
+  std::unique_ptr<uv::Timer> reaper_;
+  bool stopping_ = false;
+};
+
+}  // namespace nj::edge

@@ -1,0 +1,315 @@
+#include "edge/server/mx_session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/base/log.h"
+#include "common/crypto/crypto.h"
+#include "common/mail/sanitize.h"
+#include "common/queue/envelope.h"
+#include "edge/server/edge_server.h"
+
+namespace nj::edge {
+namespace {
+
+bool has_param(const std::vector<smtp::EsmtpParam>& params, std::string_view keyword) {
+  return std::any_of(params.begin(), params.end(),
+                     [&](const smtp::EsmtpParam& p) { return p.keyword == keyword; });
+}
+
+}  // namespace
+
+MxSession::MxSession(EdgeServer& server, std::unique_ptr<uv::Connection> conn,
+                     checks::ConnectionLimiter::Ticket ticket, bool onion)
+    : srv_(server),
+      conn_(std::move(conn)),
+      ticket_(std::move(ticket)),
+      onion_(onion),
+      id_(crypto::random_id()),
+      client_ip_(conn_->peer_ip()),
+      smtp_(server.smtp_, *this),
+      timer_(server.loop_) {}
+
+MxSession::~MxSession() { timer_.close(); }
+
+void MxSession::start() {
+  NJ_LOG_INFO("session=%s connect listener=%s client=%s", id_.c_str(),
+              onion_ ? "onion_mx" : "mx", log::ip(client_ip_).c_str());
+  conn_->on_read([this](std::string_view b) { on_bytes(b); });
+  conn_->on_close([this](const Status&) { finish(); });
+
+  // DNSBL answers are wanted at MAIL FROM; asking at connect time hides their latency behind
+  // the greeting delay. Onion peers all arrive from 127.0.0.1, so their address means nothing.
+  if (!onion_ && srv_.dnsbl_) {
+    dnsbl_pending_ = srv_.dnsbl_->score(client_ip_, [this](checks::Decision d) {
+      dnsbl_ = std::move(d);
+      if (mail_waits_for_dnsbl_) {
+        mail_waits_for_dnsbl_ = false;
+        mail_after_dnsbl();
+      }
+    });
+  } else {
+    dnsbl_ = checks::Decision::pass();
+  }
+
+  auto wait = srv_.cfg_.checks.greet_wait;
+  if (wait.count() > 0) {
+    timer_.start(static_cast<uint64_t>(wait.count()), 0, [this] { greet(); });
+  } else {
+    greet();
+  }
+}
+
+void MxSession::greet() {
+  if (closed_) return;
+  greeted_ = true;
+  smtp_.greet();
+  flush();
+}
+
+void MxSession::on_bytes(std::string_view bytes) {
+  if (closed_) return;
+  if (!greeted_) {
+    // postscreen's pregreet test: a real MTA waits for the banner; a bot that talks first
+    // gives itself away.
+    NJ_LOG_INFO("session=%s reject stage=connect reason=pregreet", id_.c_str());
+    (void)conn_->write(
+        smtp::Reply::make(554, "5.5.1", "Protocol error: talked before the greeting").serialize());
+    closed_ = true;
+    timer_.stop();
+    conn_->shutdown_then_close();
+    return;
+  }
+  smtp_.feed(bytes);
+  flush();
+}
+
+void MxSession::flush() {
+  if (closed_) return;
+  std::string out = smtp_.take_output();
+  if (!out.empty() && !conn_->write(std::move(out))) {
+    close();
+    return;
+  }
+  if (smtp_.want_close()) {
+    closed_ = true;
+    timer_.stop();
+    conn_->shutdown_then_close();
+    return;
+  }
+  if (smtp_.want_starttls() && !starting_tls_ && srv_.tls_) {
+    starting_tls_ = true;
+    auto alive = std::weak_ptr<bool>(alive_);
+    auto s = conn_->start_tls_server(*srv_.tls_, [this, alive](const Status& st) {
+      if (alive.expired() || closed_) return;
+      if (!st) {
+        NJ_LOG_INFO("session=%s tls handshake failed", id_.c_str());
+        close();
+        return;
+      }
+      starting_tls_ = false;
+      smtp_.tls_started();
+      flush();
+    });
+    if (!s) {
+      NJ_LOG_WARN("session=%s cannot start tls: %s", id_.c_str(), s.error().c_str());
+      close();
+      return;
+    }
+  }
+  arm_timeout();
+}
+
+void MxSession::arm_timeout() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(smtp_.timeout()).count();
+  timer_.start(static_cast<uint64_t>(ms), 0, [this] {
+    NJ_LOG_INFO("session=%s timeout", id_.c_str());
+    smtp_.on_timeout();
+    flush();
+  });
+}
+
+void MxSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  timer_.stop();
+  conn_->close();
+}
+
+void MxSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  closed_ = true;
+  timer_.stop();
+  dnsbl_pending_.cancel();
+  domain_pending_.cancel();
+  allow_pending_.cancel();
+  const auto& st = smtp_.stats();
+  NJ_LOG_INFO("session=%s disconnect messages=%u refused=%u rcpts=%u errors=%u", id_.c_str(),
+              st.messages_accepted, st.messages_refused, st.recipients_accepted, st.errors);
+  srv_.finished(this);
+}
+
+void MxSession::answer(const smtp::Reply& r) {
+  smtp_.resolve(r);
+  flush();
+}
+
+smtp::Reply MxSession::reject(const char* stage, const checks::Decision& d) {
+  NJ_LOG_INFO("session=%s reject stage=%s code=%d %s reason=%s", id_.c_str(), stage, d.code,
+              d.enhanced.c_str(), d.reason.c_str());
+  return smtp::Reply::make(d.code, d.enhanced, d.text);
+}
+
+std::optional<smtp::Reply> MxSession::on_helo(std::string_view name, bool esmtp) {
+  auto d = checks::check_helo(name, client_ip_, srv_.our_names_);
+  if (!d.accept) return reject("helo", d);
+  helo_.assign(name);
+  esmtp_ = esmtp;
+  return smtp::Reply::ok();
+}
+
+std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
+                                              const std::vector<smtp::EsmtpParam>& params) {
+  bool utf8 = has_param(params, "SMTPUTF8");
+  auto mb = mail::parse_reverse_path(path, utf8);
+  if (!mb) {
+    NJ_LOG_INFO("session=%s reject stage=mail code=501 reason=syntax: %s", id_.c_str(),
+                mb.error().c_str());
+    return smtp::Reply::make(501, "5.1.7", "Bad sender address syntax");
+  }
+  sender_ = std::move(*mb);
+  sender_smtputf8_ = utf8;
+  recipients_.clear();
+  if (!dnsbl_) {
+    mail_waits_for_dnsbl_ = true;
+    return std::nullopt;
+  }
+  mail_after_dnsbl();
+  return std::nullopt;
+}
+
+void MxSession::mail_after_dnsbl() {
+  if (!dnsbl_->accept) {
+    answer(reject("mail", *dnsbl_));
+    return;
+  }
+  if (!srv_.sender_domain_ || sender_.null_path) {
+    mail_after_domain();
+    return;
+  }
+  domain_pending_ = srv_.sender_domain_->check(sender_, [this](checks::Decision d) {
+    if (!d.accept) {
+      answer(reject("mail", d));
+      return;
+    }
+    mail_after_domain();
+  });
+}
+
+void MxSession::mail_after_domain() {
+  if (sender_.null_path) {
+    answer(smtp::Reply::make(250, "2.1.0", "Sender ok"));
+    return;
+  }
+  allow_pending_ = srv_.allowlist_->check(sender_, client_ip_, [this](checks::Decision d) {
+    if (!d.accept) {
+      answer(reject("mail", d));
+      return;
+    }
+    answer(smtp::Reply::make(250, "2.1.0", "Sender ok"));
+  });
+}
+
+std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
+                                              const std::vector<smtp::EsmtpParam>& params) {
+  auto mb = mail::parse_forward_path(path, sender_smtputf8_);
+  if (!mb) {
+    NJ_LOG_INFO("session=%s reject stage=rcpt code=501 reason=syntax: %s", id_.c_str(),
+                mb.error().c_str());
+    return smtp::Reply::make(501, "5.1.3", "Bad recipient address syntax");
+  }
+  std::optional<std::string> internal;
+  std::string local = mb->normalized_local();
+  if (mb->is_postmaster_only()) {
+    // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
+    internal = srv_.cfg_.domains.front().internal_domain;
+  } else {
+    internal = srv_.internal_domain_for(mb->domain);
+  }
+  if (!internal) {
+    // No relaying, whatever the client address: 127.0.0.1 is where every onion peer comes from.
+    return reject("rcpt", checks::Decision::reply(554, "5.7.1", "Relay access denied",
+                                                  "relay denied"));
+  }
+  if (srv_.greylist_) {
+    auto d = srv_.greylist_->check(client_ip_, sender_, *mb);
+    if (!d.accept) return reject("rcpt", d);
+  }
+  std::string rewritten = local + "@" + *internal;
+  if (std::find(recipients_.begin(), recipients_.end(), rewritten) == recipients_.end())
+    recipients_.push_back(std::move(rewritten));
+  return smtp::Reply::make(250, "2.1.5", "Recipient ok");
+}
+
+std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
+  mail::InboundPolicy policy;
+  policy.our_hostname = srv_.cfg_.hostname;
+  auto clean = mail::sanitize_inbound(m.data, policy);
+  if (!clean) {
+    NJ_LOG_INFO("session=%s reject stage=data code=550 reason=headers: %s", id_.c_str(),
+                clean.error().c_str());
+    return smtp::Reply::make(550, "5.6.0", "Message header section is malformed");
+  }
+  queue::Envelope e;
+  e.id = crypto::random_id();
+  e.received_at = srv_.clock_.now();
+  e.mail_from = sender_.null_path ? std::string() : sender_.address();
+  e.recipients = recipients_;
+  e.smtputf8 = m.smtputf8;
+  e.eight_bit = m.body == smtp::BodyType::eight_bit_mime;
+  mail::ReceivedInfo ri;
+  ri.helo = helo_;
+  ri.our_hostname = srv_.cfg_.hostname;
+  ri.esmtp = esmtp_;
+  ri.tls = smtp_.tls_active();
+  ri.smtputf8 = m.smtputf8;
+  ri.id = e.id;
+  ri.when = static_cast<std::time_t>(e.received_at);
+  e.message = mail::received_line(ri);
+  e.message += *clean;
+
+  std::string id = e.id;
+  size_t size = e.message.size();
+  size_t rcpts = e.recipients.size();
+  auto alive = std::weak_ptr<bool>(alive_);
+  std::string sid = id_;
+  srv_.queue_->enqueue(*srv_.committer_, std::move(e),
+                       [this, alive, id, sid, size, rcpts](Status s) {
+                         if (!s) {
+                           NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(),
+                                        id.c_str(), s.error().c_str());
+                           if (!alive.expired())
+                             answer(smtp::Reply::make(451, "4.3.0",
+                                                      "Queue write failed, try again later"));
+                           return;
+                         }
+                         NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(),
+                                     id.c_str(), size, rcpts);
+                         if (alive.expired()) return;
+                         answer(smtp::Reply::make(250, "2.0.0", "Ok: queued as " + id));
+                       });
+  return std::nullopt;
+}
+
+void MxSession::on_rset() { recipients_.clear(); }
+
+void MxSession::on_quit() {}
+
+bool MxSession::on_violation(smtp::Violation v) {
+  NJ_LOG_INFO("session=%s violation=%s", id_.c_str(), smtp::violation_name(v));
+  // Real MTAs never do these; bots do. Drop them (postscreen's deep protocol tests).
+  return true;
+}
+
+}  // namespace nj::edge
