@@ -235,6 +235,12 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   return out;
 }
 
+// An SRS hash or timestamp field becomes '#'; an empty one is not a token and stays empty, so
+// the key is never longer than the address.
+void fold_field(std::string& f) {
+  if (!f.empty()) f = "#";
+}
+
 bool looks_like_batv_tag(std::string_view s) {
   // postgrey: /^[0-9a-z]{10}/ (a prefix match on the lowercased local part).
   if (s.size() < 10) return false;
@@ -473,17 +479,17 @@ std::string normalize_for_greylist(const Mailbox& m) {
     // SRS0=HHH=TT=domain=local
     auto a = split(user, '=');
     if (a.size() >= 5) {
-      a[1] = "#";
-      a[2] = "#";
+      fold_field(a[1]);
+      fold_field(a[2]);
       user = join(a, '=');
     }
   } else if (user.rfind("srs1=", 0) == 0) {
     // SRS1=HHH=forwarder==HHH=TT=domain=local
     auto a = split(user, '=');
     if (a.size() >= 8 && a[3].empty()) {
-      a[1] = "#";
-      a[4] = "#";
-      a[5] = "#";
+      fold_field(a[1]);
+      fold_field(a[4]);
+      fold_field(a[5]);
       user = join(a, '=');
     }
   }
