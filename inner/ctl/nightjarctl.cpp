@@ -9,6 +9,7 @@
 
 #include "common/crypto/crypto.h"
 #include "common/crypto/keyfile.h"
+#include "inner/ctl/edge_queue.h"
 
 namespace nj::ctl {
 namespace {
@@ -69,6 +70,8 @@ int cmd_keygen(const Args& args) {
 
 const Command kCommands[] = {
     {"keygen", "--out PREFIX", "create a key pair (PREFIX.secret, PREFIX.pub)", cmd_keygen},
+    {"edge-queue", "--data-dir DIR --inner-secret FILE list|show ID",
+     "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
 };
 
 void print_help(FILE* out) {
@@ -77,7 +80,7 @@ void print_help(FILE* out) {
                "       nightjarctl COMMAND --help\n\n"
                "commands:\n");
   for (const auto& c : kCommands) {
-    std::fprintf(out, "  %-10s %-22s %s\n", c.name, c.usage, c.summary);
+    std::fprintf(out, "  %-10s %-50s %s\n", c.name, c.usage, c.summary);
   }
 }
 
