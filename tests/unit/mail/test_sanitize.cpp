@@ -2,6 +2,7 @@
 #include <string>
 
 #include "common/mail/headers.h"
+#include "common/mail/message.h"
 #include "common/mail/sanitize.h"
 
 using namespace nj::mail;
@@ -75,6 +76,7 @@ BOOST_AUTO_TEST_CASE(our_authentication_results_dropped) {
       "Authentication-Results: (forged) MX.OURS.EXAMPLE 1;\r\n"
       " spf=pass smtp.mailfrom=bank.example\r\n"
       "Authentication-Results: \"mx.ours.example\"; dmarc=pass\r\n"
+      "Authentication-Results: mx.ours.example.; dmarc=pass\r\n"
       "Authentication-Results: mx.sender.example; spf=fail\r\n"
       "Authentication-Results: mx.ours.example.evil.example; spf=pass\r\n"
       "ARC-Authentication-Results: i=1; mx.ours.example; dkim=pass\r\n"
@@ -101,6 +103,65 @@ BOOST_AUTO_TEST_CASE(authserv_id_parsing) {
   BOOST_TEST(!authserv_id("; spf=pass", false).ok());
   BOOST_TEST(!authserv_id("i=x; mx.b.example", true).ok());
   BOOST_TEST(!authserv_id("mx.b.example; dkim=pass", true).ok());
+}
+
+BOOST_AUTO_TEST_CASE(realistic_forwarded_message) {
+  const std::string kept_top =
+      "ARC-Seal: i=1; a=rsa-sha256; t=1700000000; cv=none; d=google.example; s=arc-20160816;\r\n"
+      "        b=Zm9vYmFy\r\n"
+      "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=google.example;\r\n"
+      "        h=to:subject:message-id:date:from:mime-version; bh=YmFy; b=YmF6\r\n"
+      "ARC-Authentication-Results: i=1; mx.google.example;\r\n"
+      "       dkim=pass header.i=@sender.example header.s=s1;\r\n"
+      "       spf=pass (google.example: domain of a@sender.example designates 192.0.2.1)\r\n"
+      "Received: from mail-sor-f41.google.example (mail-sor-f41.google.example. [192.0.2.41])\r\n"
+      "        by mx.google.example with SMTPS id x;\r\n"
+      "        Tue, 14 Nov 2023 22:13:20 -0800 (PST)\r\n";
+  const std::string forged =
+      "Authentication-Results: mx.ours.example;\r\n"
+      "\tdkim=pass header.d=bank.example;\r\n"
+      "\tdmarc=pass\r\n"
+      "X-Nightjar-Verdict: clean\r\n"
+      "Return-Path: <a@sender.example>\r\n";
+  const std::string kept_bottom =
+      "DKIM-Signature: v=1; a=rsa-sha256; d=sender.example; s=s1; h=from:to:subject;\r\n"
+      "        bh=YmFy; b=YmF6\r\n"
+      "MIME-Version: 1.0\r\n"
+      "From: Alice <a@sender.example>\r\n"
+      "Date: Tue, 14 Nov 2023 22:13:19 -0800\r\n"
+      "Message-ID: <CAF=abc@mail.sender.example>\r\n"
+      "Subject: Lunch?\r\n"
+      "To: bob@ours.example\r\n"
+      "Content-Type: multipart/alternative; boundary=\"000000000000a1b2c3\"\r\n";
+  const std::string body =
+      "\r\n"
+      "--000000000000a1b2c3\r\n"
+      "Content-Type: text/plain; charset=\"UTF-8\"\r\n"
+      "\r\n"
+      "Noon?\r\n"
+      "\r\n"
+      "--000000000000a1b2c3\r\n"
+      "Content-Type: text/html; charset=\"UTF-8\"\r\n"
+      "\r\n"
+      "<div dir=\"ltr\">Noon?</div>\r\n"
+      "\r\n"
+      "--000000000000a1b2c3--\r\n";
+  const std::string m = kept_top + forged + kept_bottom + body;
+  const std::string clean = sanitize(m);
+  BOOST_TEST(clean == kept_top + kept_bottom + body);
+  // The MIME structure and every part's body come through unchanged.
+  auto before = parse_mime(m);
+  auto after = parse_mime(clean);
+  BOOST_REQUIRE(before.ok());
+  BOOST_REQUIRE(after.ok());
+  BOOST_REQUIRE_EQUAL(after->parts.size(), 3u);
+  BOOST_REQUIRE_EQUAL(before->parts.size(), after->parts.size());
+  for (size_t i = 0; i < after->parts.size(); ++i) {
+    BOOST_TEST(before->parts[i].body(m) == after->parts[i].body(clean));
+  }
+  BOOST_TEST(after->parts[2].body(clean) == "<div dir=\"ltr\">Noon?</div>\r\n");
+  // Sanitizing again changes nothing.
+  BOOST_TEST(sanitize(clean) == clean);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_header_is_an_error) {
