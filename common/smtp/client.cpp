@@ -71,8 +71,9 @@ ClientSession::ClientSession(ClientConfig config)
 uint64_t ClientSession::add_message(OutboundMessage m) {
   const uint64_t id = next_id_++;
   if (failed_ || done_) {
-    fail_message(id, m, session_error_ ? *session_error_
-                                       : Reply::local_reply(421, "4.4.2", "session closed"));
+    fail_message(
+        id, m,
+        session_error_ ? *session_error_ : Reply::local_reply(421, "4.4.2", "session closed"));
     return id;
   }
   queue_.emplace_back(id, std::move(m));
@@ -244,7 +245,9 @@ void ClientSession::on_reply(const Reply& r) {
   }
 }
 
-void ClientSession::send_ehlo() { send("EHLO " + config_.helo_name, Expect::ehlo); }
+void ClientSession::send_ehlo() {
+  send("EHLO " + config_.helo_name, Expect::ehlo);
+}
 
 void ClientSession::parse_capabilities(const Reply& r) {
   caps_ = ServerCapabilities{};
@@ -361,8 +364,7 @@ void ClientSession::start_next() {
     }
     if (utf8 && !caps_.smtputf8) {
       // RFC 6531 3.2: no downgrade exists for non-ASCII addresses; the message must bounce.
-      fail_message(id, msg,
-                   Reply::local_reply(553, "5.6.7", "server does not support SMTPUTF8"));
+      fail_message(id, msg, Reply::local_reply(553, "5.6.7", "server does not support SMTPUTF8"));
       continue;
     }
     if (caps_.size && caps_.size_limit && msg.data.size() > caps_.size_limit) {
@@ -370,7 +372,7 @@ void ClientSession::start_next() {
                    Reply::local_reply(552, "5.3.4", "message exceeds the server's SIZE limit"));
       continue;
     }
-    txn_.emplace();
+    txn_ = Txn();
     txn_->id = id;
     txn_->smtputf8 = utf8;
     txn_->rcpt.resize(msg.recipients.size());

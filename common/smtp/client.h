@@ -116,8 +116,20 @@ class ClientSession {
   void on_connection_closed();  // same, "connection lost"
 
  private:
-  enum class Expect { greeting, ehlo, helo, starttls, auth, rset, mail, rcpt, data, data_end,
-                      data_end_ignored, quit };
+  enum class Expect {
+    greeting,
+    ehlo,
+    helo,
+    starttls,
+    auth,
+    rset,
+    mail,
+    rcpt,
+    data,
+    data_end,
+    data_end_ignored,
+    quit
+  };
   struct Txn {
     uint64_t id = 0;
     OutboundMessage msg;

@@ -112,7 +112,8 @@ size_t DataReader::feed(std::string_view in) {
 
 std::optional<Reply> DataReader::verdict() const {
   if (problems_ & (kBareLf | kBareCr))
-    return Reply::make(554, "5.5.2", "Message refused: bare CR or LF in data (lines must end with CRLF)");
+    return Reply::make(554, "5.5.2",
+                       "Message refused: bare CR or LF in data (lines must end with CRLF)");
   if (problems_ & kLineTooLong)
     return Reply::make(554, "5.6.0", "Message refused: line longer than 998 characters");
   if (problems_ & kTooBig)

@@ -90,8 +90,8 @@ void ReplyParser::fail(std::string why) {
 Status ReplyParser::feed(std::string_view bytes) {
   while (!bytes.empty() && !failed()) {
     const void* lf = std::memchr(bytes.data(), '\n', bytes.size());
-    const size_t take = lf ? static_cast<size_t>(static_cast<const char*>(lf) - bytes.data())
-                           : bytes.size();
+    const size_t take =
+        lf ? static_cast<size_t>(static_cast<const char*>(lf) - bytes.data()) : bytes.size();
     if (line_.size() + take > limits_.max_line) {
       fail("reply line too long");
       break;

@@ -39,8 +39,12 @@ std::optional<uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-Reply r503(std::string_view text) { return Reply::make(503, "5.5.1", text); }
-Reply r501(std::string_view text) { return Reply::make(501, "5.5.4", text); }
+Reply r503(std::string_view text) {
+  return Reply::make(503, "5.5.1", text);
+}
+Reply r501(std::string_view text) {
+  return Reply::make(501, "5.5.4", text);
+}
 
 }  // namespace
 
@@ -274,8 +278,7 @@ void ServerSession::cmd_mail(std::string_view arg) {
       const auto n = prm.value ? parse_u64(*prm.value) : std::nullopt;
       if (!n) return send(r501("Bad SIZE parameter"));
       if (config_.max_message_size && *n > config_.max_message_size)
-        return send(
-            Reply::make(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+        return send(Reply::make(552, "5.3.4", "Message size exceeds fixed maximum message size"));
     } else if (prm.keyword == "BODY" && config_.eight_bit_mime) {
       if (prm.value && iequals(*prm.value, "7BIT"))
         body = BodyType::seven_bit;
@@ -393,8 +396,7 @@ void ServerSession::cmd_auth(std::string_view arg) {
   std::optional<std::string> decoded;
   if (initial) {
     // RFC 4954 4: "=" is an empty initial response.
-    decoded = *initial == "=" ? std::optional<std::string>(std::string())
-                              : base64_decode(*initial);
+    decoded = *initial == "=" ? std::optional<std::string>(std::string()) : base64_decode(*initial);
     if (!decoded) return send(Reply::make(501, "5.5.2", "Cannot decode response"), true);
   }
   if (plain) {
@@ -448,8 +450,8 @@ void ServerSession::auth_plain(std::string_view d) {
   // RFC 4616: [authzid] NUL authcid NUL passwd
   const size_t a = d.find('\0');
   const size_t b = a == std::string_view::npos ? a : d.find('\0', a + 1);
-  if (b == std::string_view::npos || d.find('\0', b + 1) != std::string_view::npos ||
-      b == a + 1 || b + 1 == d.size())
+  if (b == std::string_view::npos || d.find('\0', b + 1) != std::string_view::npos || b == a + 1 ||
+      b + 1 == d.size())
     return send(Reply::make(501, "5.5.2", "Malformed PLAIN response"), true);
   auth_finish("PLAIN", d.substr(0, a), d.substr(a + 1, b - a - 1), d.substr(b + 1));
 }
@@ -531,9 +533,8 @@ void ServerSession::complete(const Reply& r) {
 Reply ServerSession::ehlo_reply() const {
   Reply r = Reply::make(250, "", config_.hostname);
   if (config_.pipelining) r.lines.emplace_back("PIPELINING");
-  r.lines.emplace_back(config_.max_message_size
-                           ? "SIZE " + std::to_string(config_.max_message_size)
-                           : std::string("SIZE"));
+  r.lines.emplace_back(config_.max_message_size ? "SIZE " + std::to_string(config_.max_message_size)
+                                                : std::string("SIZE"));
   if (config_.eight_bit_mime) r.lines.emplace_back("8BITMIME");
   r.lines.emplace_back("ENHANCEDSTATUSCODES");
   if (config_.smtputf8) r.lines.emplace_back("SMTPUTF8");

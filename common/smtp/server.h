@@ -78,9 +78,9 @@ struct ServerConfig {
   bool pipelining = true;
   bool smtputf8 = true;
   bool eight_bit_mime = true;
-  size_t max_command_line = 512;   // including CRLF (RFC 5321 4.5.3.1.4)
-  size_t max_auth_line = 12288;    // RFC 4954 4
-  size_t max_data_line = 1000;     // including CRLF (RFC 5321 4.5.3.1.6)
+  size_t max_command_line = 512;  // including CRLF (RFC 5321 4.5.3.1.4)
+  size_t max_auth_line = 12288;   // RFC 4954 4
+  size_t max_data_line = 1000;    // including CRLF (RFC 5321 4.5.3.1.6)
   size_t max_pipelined_bytes = 64 * 1024;
   std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7
   std::chrono::seconds data_timeout{180};     // RFC 5321 4.5.3.2.5 (between data blocks)

@@ -290,7 +290,8 @@ BOOST_AUTO_TEST_CASE(server_421_mid_transaction) {
   t.say("250-mx\r\n250 PIPELINING\r\n");
   c.add_message(msg({"bob@b.test"}));
   c.add_message(msg({"carol@b.test"}));
-  BOOST_CHECK_EQUAL(c.take_output(), "MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@b.test>\r\nDATA\r\n");
+  BOOST_CHECK_EQUAL(c.take_output(),
+                    "MAIL FROM:<alice@a.test>\r\nRCPT TO:<bob@b.test>\r\nDATA\r\n");
   BOOST_CHECK(t.say("250 ok\r\n421 4.3.2 shutting down\r\n").empty());
   BOOST_CHECK(c.done());
   BOOST_CHECK(c.want_close());
@@ -315,8 +316,9 @@ BOOST_AUTO_TEST_CASE(pipelined_mail_refused_and_empty_data) {
   // Next message: RSET first. The server wrongly accepts DATA with no valid recipient: the
   // client ends it with an empty body (RFC 2920 3.1) and reports the refusal.
   c.add_message(msg({"unknown@b.test"}));
-  BOOST_CHECK_EQUAL(c.take_output(),
-                    "RSET\r\nMAIL FROM:<alice@a.test> SIZE=18\r\nRCPT TO:<unknown@b.test>\r\nDATA\r\n");
+  BOOST_CHECK_EQUAL(
+      c.take_output(),
+      "RSET\r\nMAIL FROM:<alice@a.test> SIZE=18\r\nRCPT TO:<unknown@b.test>\r\nDATA\r\n");
   BOOST_CHECK_EQUAL(t.say("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n"), ".\r\n");
   t.say("554 5.5.1 no valid recipients\r\n");
   auto r2 = c.take_results();

@@ -61,8 +61,8 @@ struct FakeHooks : Hooks {
   }
   std::optional<Reply> on_auth(std::string_view mech, std::string_view authzid,
                                std::string_view authcid, std::string_view password) override {
-    auth_seen = std::string(mech) + "|" + std::string(authzid) + "|" + std::string(authcid) +
-                "|" + std::string(password);
+    auth_seen = std::string(mech) + "|" + std::string(authzid) + "|" + std::string(authcid) + "|" +
+                std::string(password);
     return answer(password == "secret" ? Reply::auth_ok() : Reply::auth_failed());
   }
   void on_rset() override { calls.push_back("RSET"); }
@@ -201,8 +201,8 @@ BOOST_AUTO_TEST_CASE(pipelined_transaction_in_one_feed) {
   Server t;
   t.start();
   t.ehlo();
-  auto c = codes(t.io(
-      "MAIL FROM:<a@a.test>\r\nRCPT TO:<b@b.test>\r\nRCPT TO:<unknown@b.test>\r\nDATA\r\n"));
+  auto c = codes(
+      t.io("MAIL FROM:<a@a.test>\r\nRCPT TO:<b@b.test>\r\nRCPT TO:<unknown@b.test>\r\nDATA\r\n"));
   BOOST_CHECK((c == std::vector<int>{250, 250, 550, 354}));
   auto d = codes(t.io("hello\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<c@b.test>\r\nDATA\r\n"));
   BOOST_CHECK((d == std::vector<int>{250, 250, 250, 354}));
