@@ -36,6 +36,7 @@ struct Connection::State final : detail::HandleState {
   DoneCallback on_tls_ready;
 
   std::optional<tls::Session> tls;
+  std::unique_ptr<Timer> linger;  // only while shutting down
   std::shared_ptr<int> alive = std::make_shared<int>(0);
   Status close_reason;
   size_t queued = 0;
@@ -63,6 +64,7 @@ struct Connection::State final : detail::HandleState {
     if (closing()) return;
     close_reason = std::move(why);
     alive.reset();
+    linger.reset();
     close();
   }
 
@@ -298,7 +300,7 @@ void Connection::close() {
   if (State* s = s_.get()) s->end({});
 }
 
-void Connection::shutdown_then_close() {
+void Connection::shutdown_then_close(uint64_t linger_ms) {
   State* s = s_.get();
   if (!s || s->closing() || s->shutting_down) return;
   if (!s->connected) {
@@ -311,7 +313,15 @@ void Connection::shutdown_then_close() {
     s->tls->shutdown();
     (void)s->flush_tls();
   }
-  if (!s->closing() && s->queued == 0) s->start_shutdown();
+  if (s->closing()) return;
+  if (s->queued == 0) {
+    s->start_shutdown();
+  }
+  if (!s->closing()) {
+    // Also bounds uv_shutdown itself, which waits for the kernel to take the last bytes.
+    s->linger = std::make_unique<Timer>(s->loop());
+    s->linger->start(linger_ms, 0, [s] { s->end(make_error("shutdown timed out")); });
+  }
 }
 
 bool Connection::is_open() const {

@@ -14,6 +14,7 @@
 #include "common/base/result.h"
 #include "common/tls/tls.h"
 #include "common/uv/address.h"
+#include "common/uv/handles.h"
 #include "common/uv/loop.h"
 
 namespace nj::uv {
@@ -56,8 +57,9 @@ class Connection {
   // Immediate close; queued writes are dropped.
   void close();
   // Stop reading, send what is queued (and TLS close_notify), shut down the write side, then
-  // close. The caller's own timeout must guard against a peer that never reads.
-  void shutdown_then_close();
+  // close. If that has not finished after linger_ms (a peer that never reads), the connection
+  // is closed anyway and on_close gets an error.
+  void shutdown_then_close(uint64_t linger_ms = 30000);
   bool is_open() const;
   // Expires when the connection starts closing; async work (DNS, disk) holds it to know.
   std::weak_ptr<void> alive() const;

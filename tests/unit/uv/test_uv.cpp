@@ -303,6 +303,25 @@ BOOST_AUTO_TEST_CASE(shutdown_then_close_flushes_first) {
   BOOST_TEST(got.substr(got.size() - 9) == "221 bye\r\n");
 }
 
+BOOST_AUTO_TEST_CASE(shutdown_then_close_gives_up_on_a_peer_that_never_reads) {
+  Loop loop;
+  std::unique_ptr<Connection> server_side;
+  auto l = TcpListener::bind(loop, "127.0.0.1:0",
+                             [&](std::unique_ptr<Connection> c) { server_side = std::move(c); });
+  auto c = Connection::connect(loop, "127.0.0.1", (*l)->port(), [](const nj::Status&) {});
+  (*c)->on_read([](std::string_view) {});
+  (*c)->pause_reading();
+  BOOST_REQUIRE(run_until(loop, [&] { return server_side != nullptr; }));
+  for (int i = 0; i < 32; ++i) BOOST_REQUIRE(server_side->write(std::string(1 << 20, 'w')).ok());
+  std::string why;
+  server_side->on_close([&](const nj::Status& st) { why = st.ok() ? "ok" : st.error(); });
+  auto start = loop.now_ms();
+  server_side->shutdown_then_close(100);
+  BOOST_TEST(run_until(loop, [&] { return !why.empty(); }));
+  BOOST_TEST(why == "shutdown timed out");
+  BOOST_TEST(loop.now_ms() - start < 2000u);
+}
+
 BOOST_AUTO_TEST_CASE(connect_refused_is_an_error) {
   Loop loop;
   // Find a port nobody listens on: bind, note it, close.
