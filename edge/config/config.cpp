@@ -93,8 +93,7 @@ Table<HeloChecks> helo_table() {
   return Table<HeloChecks>()
       .key("require_fqdn", &HeloChecks::require_fqdn, config::boolean(), true)
       .key("allow_address_literal", &HeloChecks::allow_address_literal, config::boolean(), true)
-      .key("reject_our_names", &HeloChecks::reject_our_names, config::boolean(), true)
-      .key("require_resolvable", &HeloChecks::require_resolvable, config::boolean(), false);
+      .key("reject_our_names", &HeloChecks::reject_our_names, config::boolean(), true);
 }
 
 Table<SenderAllowlist> allowlist_table() {
@@ -126,12 +125,19 @@ Table<DnsblZone> zone_table() {
       .key("zone", &DnsblZone::zone, config::domain(), config::required)
       .key("weight", &DnsblZone::weight, config::integer(-100, 100), 1,
            [](const int& w) { return w == 0 ? std::string("must not be 0") : std::string(); })
-      .list("match", &DnsblZone::match, config::ipv4_range(), Items{.max = 64});
+      .list("match", &DnsblZone::match, config::ipv4_range(), Items{.max = 32})
+      .check([](const DnsblZone& z, Checker& c) {
+        // edge/checks matches on the last octet of 127.0.0.x answers; a range elsewhere
+        // could never count, and silently never matching is worse than refusing to start.
+        for (std::size_t i = 0; i < z.match.size(); ++i)
+          if ((z.match[i].first >> 8) != 0x7f0000 || (z.match[i].last >> 8) != 0x7f0000)
+            c.fail("match[" + std::to_string(i) + "]", "must lie within 127.0.0.0-127.0.0.255");
+      });
 }
 
 Table<DnsblChecks> dnsbl_table() {
   return Table<DnsblChecks>()
-      .list("zones", &DnsblChecks::zones, zone_table(), Items{.max = 64})
+      .list("zones", &DnsblChecks::zones, zone_table(), Items{.max = 32})
       .key("threshold", &DnsblChecks::threshold, config::integer(1, 1000), 1);
 }
 

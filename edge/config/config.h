@@ -50,7 +50,6 @@ struct HeloChecks {
   bool require_fqdn = true;
   bool allow_address_literal = true;
   bool reject_our_names = true;
-  bool require_resolvable = false;
 };
 
 struct SenderAllowlist {
@@ -68,7 +67,9 @@ struct SenderChecks {
 struct DnsblZone {
   std::string zone;
   int weight = 1;
-  std::vector<Ipv4Range> match;  // empty: any answer counts (as postscreen without a filter)
+  // Answers that count, all inside 127.0.0.0/24 (edge/checks compares the last octet).
+  // Empty: any 127.0.0.0/8 answer counts except 127.255.255.0/24 (DNSBL error codes).
+  std::vector<Ipv4Range> match;
 };
 
 struct DnsblChecks {

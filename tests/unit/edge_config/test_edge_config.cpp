@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
   BOOST_CHECK(c.tls.cert.empty() && c.tls.key.empty());
   BOOST_CHECK(c.checks.greet_wait == 6s);
   BOOST_CHECK(c.checks.helo.require_fqdn);
-  BOOST_CHECK(!c.checks.helo.require_resolvable);
+  BOOST_CHECK(c.checks.helo.reject_our_names);
   BOOST_CHECK(c.checks.sender.require_resolvable);
   BOOST_CHECK(c.checks.sender.reject_private_mx_ns);
   BOOST_CHECK(!c.checks.sender.allow_loopback_dns);
