@@ -1,5 +1,6 @@
 #include "common/config/document.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -171,6 +172,12 @@ Result<Node> parse_yaml(std::string_view text, std::string_view name) {
 }
 
 Result<Node> read_yaml_file(const std::string& path) {
+  // A directory opens as a stream on Linux and then reads as empty, which would look like an
+  // empty configuration; refuse anything that is not a regular file.
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return make_error(path + ": cannot read: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return make_error(path + ": cannot read: not a regular file");
   std::ifstream f(path, std::ios::binary);
   if (!f) return make_error(path + ": cannot read: " + std::strerror(errno));
   std::string text;

@@ -285,6 +285,9 @@ BOOST_AUTO_TEST_CASE(files_are_read_from_disk) {
   r = load_file(tmpl, toy_table());
   BOOST_REQUIRE(!r.ok());
   BOOST_CHECK_EQUAL(r.error(), std::string(tmpl) + ": cannot read: No such file or directory");
+  r = load_file("/tmp", toy_table());
+  BOOST_REQUIRE(!r.ok());
+  BOOST_CHECK_EQUAL(r.error(), "/tmp: cannot read: not a regular file");
 }
 
 BOOST_AUTO_TEST_CASE(quoted_text_round_trips_through_yaml) {
