@@ -178,6 +178,8 @@ struct Round {
 DnsblScorer::DnsblScorer(dns::Resolver& resolver, const Clock& clock, DnsblOptions options)
     : impl_(std::make_shared<Impl>(resolver, clock, std::move(options))) {
   if (impl_->opt.zones.size() > kMaxZones) impl_->opt.zones.resize(kMaxZones);
+  // A threshold of 0 or less would refuse every client, listed or not.
+  if (impl_->opt.threshold < 1) impl_->opt.threshold = 1;
 }
 
 DnsblScorer::~DnsblScorer() = default;

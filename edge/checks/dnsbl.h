@@ -42,7 +42,7 @@ Result<DnsblZone> parse_dnsbl_zone(std::string_view spec);
 
 struct DnsblOptions {
   std::vector<DnsblZone> zones;  // at most 32; the config check refuses more, extra are ignored
-  int threshold = 1;
+  int threshold = 1;  // at least 1 (lower values are raised to 1: they would refuse everyone)
   int64_t cache_seconds = 3600;  // the resolver seam carries no TTL, so this bounds it
   size_t max_cache_entries = 100'000;
 };

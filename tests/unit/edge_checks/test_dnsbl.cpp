@@ -252,3 +252,15 @@ BOOST_AUTO_TEST_CASE(no_zones_or_bad_address_pass) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dnsbl_limits)
+
+BOOST_AUTO_TEST_CASE(threshold_below_one_does_not_refuse_everyone) {
+  FakeResolver r;
+  nj::ManualClock clock;
+  DnsblOptions o = three_zones(0);
+  DnsblScorer s(r, clock, o);
+  BOOST_CHECK(score(s, r, kClient).accepted());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

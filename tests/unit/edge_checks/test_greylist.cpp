@@ -1,7 +1,10 @@
 #include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
 
 #include "check_capture.h"
 #include "common/base/clock.h"
+#include "common/base/log.h"
 #include "edge/checks/greylist.h"
 
 using namespace nj::checks;
@@ -180,13 +183,28 @@ class FailingStore final : public GreylistStore {
 };
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(store_errors_fail_open) {
+namespace {
+std::vector<std::string> g_logged;
+void capture_log(nj::log::Level, std::string_view line) {
+  g_logged.emplace_back(line);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(store_errors_fail_open_and_log_no_address) {
   FailingStore store;
   nj::ManualClock clock;
   Greylist g(store, clock, GreylistOptions{});
+  g_logged.clear();
+  nj::log::set_sink(capture_log);
   auto d = g.check("203.0.113.9", sender("alice", "example.org"), sender("bob", "users.example"));
+  nj::log::set_sink(nullptr);
   BOOST_CHECK(d.accept);
   BOOST_CHECK(d.reason.find("store error") != std::string::npos);
+  BOOST_REQUIRE_EQUAL(g_logged.size(), 1u);
+  BOOST_CHECK(g_logged[0].find("disk on fire") != std::string::npos);
+  for (const char* secret : {"203.0.113", "alice", "bob", "example.org"}) {
+    BOOST_CHECK(g_logged[0].find(secret) == std::string::npos);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(record_encoding_round_trips) {
