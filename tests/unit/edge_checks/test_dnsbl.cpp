@@ -264,3 +264,15 @@ BOOST_AUTO_TEST_CASE(threshold_below_one_does_not_refuse_everyone) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(dnsbl_mapped)
+
+BOOST_AUTO_TEST_CASE(ipv4_mapped_client_is_asked_as_ipv4) {
+  FakeResolver r;
+  nj::ManualClock clock;
+  r.set(kRev + "zen.example", Type::A, addresses({"127.0.0.2"}));
+  DnsblScorer s(r, clock, three_zones(3));
+  BOOST_CHECK_EQUAL(score(s, r, "::ffff:203.0.113.9").line(), kListed);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
