@@ -209,7 +209,14 @@ void EdgeServer::shutdown() {
   for (auto& [p, _] : sessions_) live.push_back(p);
   for (auto* p : live) p->close();
   if (greylist_purge_) greylist_purge_->stop();
-  if (committer_) committer_->shutdown();
+  if (committer_) {
+    committer_->shutdown();
+    auto st = committer_->stats();
+    NJ_LOG_INFO("store commits=%llu items=%llu failed=%llu",
+                static_cast<unsigned long long>(st.batches),
+                static_cast<unsigned long long>(st.items),
+                static_cast<unsigned long long>(st.failed_items));
+  }
 }
 
 }  // namespace nj::edge
