@@ -42,7 +42,7 @@ fuzz: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure -L fuzz
 
 demo: build
-	tests/demo/run $(if $(KEEP),--keep,)
+	NJ_BUILD_DIR=$(CURDIR)/$(BUILD) tests/demo/run $(if $(KEEP),--keep,)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
