@@ -92,7 +92,8 @@ Status ReplyParser::feed(std::string_view bytes) {
     const void* lf = std::memchr(bytes.data(), '\n', bytes.size());
     const size_t take =
         lf ? static_cast<size_t>(static_cast<const char*>(lf) - bytes.data()) : bytes.size();
-    if (line_.size() + take > limits_.max_line) {
+    // max_line counts the text before CRLF; one octet more leaves room for the CR.
+    if (line_.size() + take > limits_.max_line + 1) {
       fail("reply line too long");
       break;
     }
@@ -103,6 +104,10 @@ Status ReplyParser::feed(std::string_view bytes) {
     // carries no smuggling risk for us and some old servers send it.
     std::string_view line(line_);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > limits_.max_line) {
+      fail("reply line too long");
+      break;
+    }
     parse_line(line);
     line_.clear();
   }

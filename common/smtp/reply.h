@@ -52,7 +52,8 @@ bool is_enhanced_code(std::string_view s);
 class ReplyParser {
  public:
   struct Limits {
-    // RFC 5321 4.5.3.1.5 allows 512 octets per reply line; real servers exceed it a little.
+    // Octets per line before CRLF. RFC 5321 4.5.3.1.5 allows 512 per reply line including
+    // CRLF; real servers exceed it a little.
     size_t max_line = 2048;
     size_t max_lines = 128;
   };

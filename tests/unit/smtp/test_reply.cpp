@@ -86,6 +86,11 @@ BOOST_AUTO_TEST_CASE(enforces_line_and_count_limits) {
   BOOST_CHECK(!a.feed("250 " + std::string(100, 'x')).ok());  // no line end needed to fail
   ReplyParser b(l);
   BOOST_CHECK(!b.feed("250-a\r\n250-b\r\n250-c\r\n250 d\r\n").ok());
+  // The limit is on the text before CRLF, whether the line ends in CRLF or a bare LF.
+  ReplyParser d(l);
+  BOOST_CHECK(d.feed("250 " + std::string(60, 'x') + "\r\n").ok());
+  BOOST_CHECK(d.feed("250 " + std::string(60, 'x') + "\n").ok());
+  BOOST_CHECK(!d.feed("250 " + std::string(61, 'x') + "\n").ok());
   ReplyParser c(l);
   BOOST_CHECK(c.feed("250-a\r\n250-b\r\n250 c\r\n").ok());
   BOOST_CHECK_EQUAL(c.next()->lines.size(), 3u);
