@@ -42,8 +42,10 @@ struct ClientTimeouts {
 struct ClientConfig {
   std::string helo_name = "localhost";  // a fixed public name, never the machine's hostname
   TlsPolicy starttls = TlsPolicy::opportunistic;
-  std::optional<ClientCredentials> credentials;  // AUTH PLAIN after EHLO (after TLS if any)
-  bool use_pipelining = true;                    // when the server offers it
+  // AUTH PLAIN after EHLO (after TLS if any). Sent even without TLS when the policy allows
+  // clear text: over an onion service the overlay is the encryption.
+  std::optional<ClientCredentials> credentials;
+  bool use_pipelining = true;  // when the server offers it
   ReplyParser::Limits reply_limits;
   ClientTimeouts timeouts;
 };

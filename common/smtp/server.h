@@ -43,6 +43,11 @@ const char* violation_name(Violation v);
 // Policy decisions. A hook returning std::nullopt means "pending": the engine stops reading
 // input (it keeps buffering, up to max_pipelined_bytes) until the host calls
 // ServerSession::resolve(). resolve() may also be called from inside the hook.
+// Lifetimes: string_view and params arguments point into the engine's input buffer and are
+// valid only during the call (copy what a pending decision needs); the Message passed to
+// on_message stays valid until resolve() answers it. Hooks must not call feed().
+// Paths are handed over with their angle brackets ("<a@b.example>", "<>", "<postmaster>"),
+// the form common/mail's parse_reverse_path / parse_forward_path take.
 class Hooks {
  public:
   virtual ~Hooks() = default;
