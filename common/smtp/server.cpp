@@ -105,6 +105,11 @@ void ServerSession::feed(std::string_view bytes) {
     }
     in_process_ = false;
   }
+  if (!can_run() && in_.size() - pos_ + bytes.size() > config_.max_pipelined_bytes) {
+    // Waiting (for a hook or the greeting): refuse before copying, not after.
+    close_with(Reply::make(421, "4.7.0", config_.hostname + " Error: too much pipelined input"));
+    return;
+  }
   in_.append(bytes);
   process();
   if (!closing_ && in_.size() - pos_ > config_.max_pipelined_bytes)
