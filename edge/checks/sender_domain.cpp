@@ -33,6 +33,13 @@ bool is_root(std::string_view host) {
   return host.empty() || host == ".";
 }
 
+// Everything but the private-range refusal is about resolvability.
+Decision apply_options(Decision d, const SenderDomainOptions& o) {
+  if (!o.require_resolvable && !d.accept && d.enhanced != "5.7.1")
+    return Decision::pass("sender domain: resolvability not required");
+  return d;
+}
+
 // One check in flight. Every query callback holds a shared_ptr to it; the last one finishes.
 class State : public std::enable_shared_from_this<State> {
  public:
@@ -153,10 +160,12 @@ class State : public std::enable_shared_from_this<State> {
     }
   }
 
-  bool blocked(std::string_view addr) const { return blocked_address(addr, opt_.allow_loopback); }
+  bool blocked(std::string_view addr) const {
+    return opt_.reject_private && blocked_address(addr, opt_.allow_loopback);
+  }
 
   void finish_one() {
-    if (--outstanding_ == 0) done_.fire(decide());
+    if (--outstanding_ == 0) done_.fire(apply_options(decide(), opt_));
   }
 
   Decision decide() {
@@ -219,14 +228,14 @@ Pending SenderDomainCheck::check(const mail::Mailbox& sender, DecisionCallback c
   }
   std::string_view domain = strip_dot(sender.domain);
   if (domain.empty()) {
-    done.fire(does_not_resolve("sender domain: empty"));
+    done.fire(apply_options(does_not_resolve("sender domain: empty"), options_));
     return p;
   }
   if (domain.front() == '[') {
     // An address literal cannot be looked up; only its range can be judged.
     std::string_view lit = domain.substr(1, domain.size() - 2);
     if (lit.size() > 5 && iequals(lit.substr(0, 5), "IPv6:")) lit.remove_prefix(5);
-    bool ok = !blocked_address(lit, options_.allow_loopback);
+    bool ok = !options_.reject_private || !blocked_address(lit, options_.allow_loopback);
     done.fire(ok ? Decision::pass("sender domain: address literal")
                  : Decision::reply(550, "5.7.1", "Sender domain points into private address space",
                                    "sender domain: private address literal"));
@@ -239,7 +248,7 @@ Pending SenderDomainCheck::check(const mail::Mailbox& sender, DecisionCallback c
     return p;
   }
   if (!mail::is_valid_domain(domain)) {
-    done.fire(does_not_resolve("sender domain: invalid"));
+    done.fire(apply_options(does_not_resolve("sender domain: invalid"), options_));
     return p;
   }
   auto state = std::make_shared<State>(resolver_, options_, std::string(domain), std::move(done));

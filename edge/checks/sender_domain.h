@@ -18,6 +18,10 @@ struct SenderDomainOptions {
   // Tests only: the test DNS server answers 127.0.0.x. Lets loopback through; every other
   // private or reserved range is still refused.
   bool allow_loopback = false;
+  // The two halves of the check can be turned off separately (edge config
+  // checks.sender.require_resolvable / reject_private_mx_ns).
+  bool require_resolvable = true;  // off: 5.1.8, 5.7.27 and 4.4.3 become passes
+  bool reject_private = true;      // off: private and reserved ranges are not judged
   size_t max_hosts = 10;      // MX hosts and NS hosts resolved, each
   size_t max_zone_walk = 10;  // parent zones tried while looking for NS records
 };

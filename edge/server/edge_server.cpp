@@ -105,6 +105,8 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
   if (ch.sender.require_resolvable || ch.sender.reject_private_mx_ns) {
     checks::SenderDomainOptions o;
     o.allow_loopback = ch.sender.allow_loopback_dns;
+    o.require_resolvable = ch.sender.require_resolvable;
+    o.reject_private = ch.sender.reject_private_mx_ns;
     s->sender_domain_ = std::make_unique<checks::SenderDomainCheck>(*s->resolver_, o);
   }
   checks::SenderAllowlistOptions ao;

@@ -162,8 +162,14 @@ smtp::Reply MxSession::reject(const char* stage, const checks::Decision& d) {
 }
 
 std::optional<smtp::Reply> MxSession::on_helo(std::string_view name, bool esmtp) {
+  const auto& opt = srv_.cfg_.checks.helo;
+  if (!opt.allow_address_literal && !name.empty() && name.front() == '[')
+    return reject("helo", checks::Decision::reply(550, "5.7.1", "Address literals are not accepted",
+                                                  "helo: address literal"));
   auto d = checks::check_helo(name, client_ip_, srv_.our_names_);
-  if (!d.accept) return reject("helo", d);
+  // check_helo judges everything; the operator's switches forgive two of its refusals.
+  bool forgiven = (d.code == 504 && !opt.require_fqdn) || (d.code == 550 && !opt.reject_our_names);
+  if (!d.accept && !forgiven) return reject("helo", d);
   helo_.assign(name);
   esmtp_ = esmtp;
   return smtp::Reply::ok();

@@ -117,6 +117,24 @@ BOOST_AUTO_TEST_CASE(private_mx_host_v4_and_v6) {
   BOOST_CHECK_EQUAL(run(r, kUser), kPrivate);
 }
 
+BOOST_AUTO_TEST_CASE(each_half_of_the_check_can_be_turned_off) {
+  SenderDomainOptions lax_resolve;
+  lax_resolve.require_resolvable = false;
+  SenderDomainOptions lax_private;
+  lax_private.reject_private = false;
+  FakeResolver r;
+  // Unresolvable: refused by default, passed without require_resolvable, still refused when only
+  // the private-range half is off.
+  BOOST_CHECK_EQUAL(run(r, sender("user", "nonexistent.example.org"), lax_resolve), "accept");
+  BOOST_CHECK_EQUAL(run(r, sender("user", "nonexistent.example.org"), lax_private), kNoResolve);
+  // Private MX: refused without require_resolvable, passed without reject_private.
+  good_domain(r);
+  r.set("mx1.example.org", Type::A, addresses({"10.1.2.3"}));
+  BOOST_CHECK_EQUAL(run(r, kUser, lax_resolve), kPrivate);
+  BOOST_CHECK_EQUAL(run(r, kUser, lax_private), "accept");
+  BOOST_CHECK_EQUAL(run(r, sender("user", "[10.0.0.1]"), lax_private), "accept");
+}
+
 BOOST_AUTO_TEST_CASE(private_ns_host_of_closest_enclosing_zone) {
   FakeResolver r;
   good_domain(r);

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Edge: the operator's switches and start-up duties. HELO and sender-domain checks can be relaxed
+one rule at a time; the daemon drops root to `user:` after binding and keeps working; a bad
+configuration stops start-up with `file:line: key: problem`, and --check-config says so too."""
+import os, pwd, re, subprocess, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import harness as h
+
+RELAXED = {
+    "user": "nobody",
+    "checks": {"helo": {"require_fqdn": False, "allow_address_literal": False},
+               "sender": {"require_resolvable": False}},
+}
+
+
+def uid_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:]]
+    raise h.TestFailure("no Uid line")
+
+
+def test():
+    with h.edge_world("t_19", RELAXED) as (tdir, ub, edge):
+        nobody = pwd.getpwnam("nobody").pw_uid
+        h.check(uid_of(edge.proc.pid) == [nobody] * 4,
+                "edge did not drop to nobody: %r" % uid_of(edge.proc.pid))
+        with h.RawSmtp(edge.port) as c:
+            h.expect_reply(c.reply(), 220, what="banner")
+            h.expect_reply(c.cmd("EHLO localhost"), 250, what="dotless HELO allowed")
+            h.expect_reply(c.cmd("RSET"), 250, what="rset")
+        with h.RawSmtp(edge.port) as c:
+            h.expect_reply(c.reply(), 220, what="banner")
+            h.expect_reply(c.cmd("EHLO [127.0.0.1]"), 550, "5.7.1", what="literal refused")
+        t = h.swaks_edge(edge, "--from", "x@norecords.test", "--to", "alice@example.test")
+        t.expect("MAIL FROM", 250)
+        t = h.swaks_edge(edge, "--from", "x@privmx.test", "--to", "alice@example.test")
+        t.expect("MAIL FROM", 550, "5.7.1")
+        # After dropping root the store is still writable: a message is accepted durably.
+        h.pass_greylist(edge, "127.0.0.1", "bob@sender.test", "alice@example.test")
+        t = h.swaks_edge(edge, "--from", "bob@sender.test", "--to", "alice@example.test")
+        t.expect(".", 250, "2.0.0")
+        rc = edge.stop()
+        h.check(rc == 0, "edge exit status %r" % rc)
+        h.check(len(edge.queue_ids()) == 1, "queued message missing")
+
+        # A bad configuration: the real binary names file, line and key, and exits non-zero.
+        bad = os.path.join(tdir.path, "bad.yaml")
+        with open(edge.config_path) as f:
+            text = f.read()
+        bad_text, n = re.subn(r"max_recipients: *\d+", "max_recipients: -3", text)
+        h.check(n == 1, "no max_recipients line in the generated config")
+        with open(bad, "w") as f:
+            f.write(bad_text)
+        for extra in ([], ["--check-config"]):
+            r = subprocess.run([h.edge_bin(), "--config", bad] + extra, capture_output=True,
+                               text=True, timeout=30)
+            h.check(r.returncode != 0, "bad config accepted (%s)" % extra)
+            h.check(re.search(re.escape(bad) + r":\d+: limits\.max_recipients: ", r.stderr),
+                    "error does not name file, line and key: %r" % r.stderr)
+        r = subprocess.run([h.edge_bin(), "--config", edge.config_path, "--check-config"],
+                           capture_output=True, text=True, timeout=30)
+        h.check(r.returncode == 0 and "hostname:" in r.stdout,
+                "--check-config of a good file failed: %r %r" % (r.stdout, r.stderr))
+
+
+h.main(test)
