@@ -1,0 +1,190 @@
+#include "inner/config/config.h"
+
+#include <arpa/inet.h>
+#include <pwd.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "common/config/table.h"
+
+namespace nj::inner {
+
+namespace {
+
+using namespace std::chrono_literals;
+using config::Checker;
+using config::Items;
+using config::PathCheck;
+using config::Table;
+using config::Type;
+
+// User names as useradd accepts them; the account itself must exist on the host.
+// (The edge's table has the same check; both should move to a config::system_user() type.)
+std::string check_user(const std::string& u) {
+  if (u.size() > 32) return "longer than 32 bytes";
+  for (char c : u) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return "\"" + u + "\" is not a valid user name";
+  }
+  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
+  if (u == "root") return "must not be root (it is the user to drop root to)";
+  return "";
+}
+
+// A listen address that must be loopback. The check is in the type rather than in a cross-key
+// check so that every bad item is reported at its own line, together with other mistakes.
+// IPv6 hosts are stored in canonical form, so "[0::1]:587" and "[::1]:587" compare equal when
+// the table looks for an address used twice.
+Type<Endpoint> loopback_endpoint() {
+  Type<Endpoint> any = config::endpoint();
+  return Type<Endpoint>{
+      "a loopback address and port like 127.0.0.1:587 or [::1]:587",
+      [parse = any.parse](std::string_view s) -> Result<Endpoint> {
+        auto r = parse(s);
+        if (!r) return r;
+        Endpoint e = *r;
+        if (e.ipv6) {
+          unsigned char buf[16];
+          char canon[INET6_ADDRSTRLEN];
+          if (inet_pton(AF_INET6, e.host.c_str(), buf) == 1 &&
+              inet_ntop(AF_INET6, buf, canon, sizeof canon) != nullptr)
+            e.host = canon;
+        }
+        if (!is_loopback(e))
+          // The endpoint parser accepted it, so it holds only address characters.
+          return make_error("\"" + std::string(s) +
+                            "\" is not a loopback address: the inner listens only on "
+                            "127.0.0.0/8 or [::1]; the overlay daemon (Tor or I2P) is what "
+                            "exposes its listeners");
+        // The unit file gives the inner no CAP_NET_BIND_SERVICE: it binds high ports and the
+        // overlay maps the well-known ports (587, 110) onto them.
+        if (e.port < 1024)
+          return make_error("\"" + std::string(s) + "\": port " + std::to_string(e.port) +
+                            " is privileged; the inner binds only ports 1024 and up (let the "
+                            "overlay map the well-known port to it)");
+        return e;
+      },
+      any.print};
+}
+
+Table<DomainConfig> domain_table() {
+  return Table<DomainConfig>()
+      .key("internal", &DomainConfig::internal_domain, config::domain(), config::required)
+      .key("public", &DomainConfig::public_domain, config::domain(), config::required)
+      .check([](const DomainConfig& d, Checker& c) {
+        // Submission rewrites internal to public on the way out; one name cannot be both.
+        if (d.public_domain == d.internal_domain)
+          c.fail("public", "must differ from domain.internal");
+      });
+}
+
+Table<ListenConfig> listen_table() {
+  Items nonempty{.min = 1, .max = 16, .unique = true};
+  return Table<ListenConfig>()
+      .list("submission", &ListenConfig::submission, loopback_endpoint(), nonempty)
+      .list("pop3", &ListenConfig::pop3, loopback_endpoint(), nonempty)
+      .check([](const ListenConfig& l, Checker& c) {
+        // One socket cannot serve two protocols.
+        std::map<std::string, std::string> used;
+        auto claim = [&](const std::vector<Endpoint>& eps, const std::string& name) {
+          for (std::size_t i = 0; i < eps.size(); ++i) {
+            std::string at = name + "[" + std::to_string(i) + "]";
+            auto [it, fresh] = used.emplace(eps[i].str(), at);
+            if (!fresh) c.fail(at, "same address as listen." + it->second);
+          }
+        };
+        claim(l.submission, "submission");
+        claim(l.pop3, "pop3");
+      });
+}
+
+Table<KeysConfig> keys_table() {
+  return Table<KeysConfig>()
+      .key("inner_secret", &KeysConfig::inner_secret, config::path(PathCheck::readable_file),
+           config::required)
+      .key("edge_public", &KeysConfig::edge_public, config::path(PathCheck::readable_file),
+           config::required)
+      .check([](const KeysConfig& k, Checker& c) {
+        // A pairing needs two different key pairs; one file for both is a copy-paste slip.
+        if (k.inner_secret == k.edge_public)
+          c.fail("edge_public", "must not be the same file as keys.inner_secret");
+      });
+}
+
+Table<MailboxConfig> mailbox_table() {
+  // Small mailboxes are allowed (tests fill one quickly); a message larger than the space left
+  // is refused at delivery, so no relation to limits.max_message_size is required.
+  return Table<MailboxConfig>().key("max_size", &MailboxConfig::max_size,
+                                    config::size(1ull << 10, 1ull << 40), 50ull << 20);
+}
+
+Table<AuthConfig> auth_table() {
+  // Lockouts as short as a second are allowed so end-to-end tests can wait one out.
+  return Table<AuthConfig>()
+      .key("max_failures", &AuthConfig::max_failures, config::integer(1, 100), 5)
+      .key("lockout", &AuthConfig::lockout, config::duration(1s, 7 * 24h), 15min);
+}
+
+Table<Limits> limits_table() {
+  return Table<Limits>()
+      .key("max_message_size", &Limits::max_message_size, config::size(64 << 10, 1ull << 30),
+           35ull << 20)
+      .key("max_recipients", &Limits::max_recipients, config::integer(1, 10000), 100)
+      .key("max_connections", &Limits::max_connections, config::integer(1, 100000), 200);
+}
+
+Table<LogConfig> log_table() {
+  return Table<LogConfig>()
+      .key("level", &LogConfig::level,
+           config::one_of<nj::log::Level>({{"debug", nj::log::Level::debug},
+                                           {"info", nj::log::Level::info},
+                                           {"warn", nj::log::Level::warn},
+                                           {"error", nj::log::Level::error}}),
+           nj::log::Level::info)
+      .key("redact", &LogConfig::redact, config::boolean(), true);
+}
+
+const Table<InnerConfig>& inner_table() {
+  static const Table<InnerConfig> t =
+      Table<InnerConfig>()
+          .key("hostname", &InnerConfig::hostname, config::domain(), config::required)
+          .key("data_dir", &InnerConfig::data_dir, config::path(PathCheck::directory),
+               config::required)
+          .key("user", &InnerConfig::user, config::text(32), config::optional, check_user)
+          .section("domain", &InnerConfig::domain, domain_table())
+          .section("listen", &InnerConfig::listen, listen_table())
+          .section("keys", &InnerConfig::keys, keys_table())
+          .section("mailbox", &InnerConfig::mailbox, mailbox_table())
+          .section("auth", &InnerConfig::auth, auth_table())
+          .section("limits", &InnerConfig::limits, limits_table())
+          .section("log", &InnerConfig::log, log_table());
+  return t;
+}
+
+}  // namespace
+
+bool is_loopback(const Endpoint& e) {
+  unsigned char buf[16];
+  if (e.ipv6) {
+    static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return inet_pton(AF_INET6, e.host.c_str(), buf) == 1 &&
+           std::memcmp(buf, kLoopback6, sizeof buf) == 0;
+  }
+  return inet_pton(AF_INET, e.host.c_str(), buf) == 1 && buf[0] == 127;
+}
+
+Result<InnerConfig> load(const std::string& path) {
+  return config::load_file(path, inner_table());
+}
+
+Result<InnerConfig> load_text(std::string_view text, const std::string& name) {
+  return config::load_text(text, name, inner_table());
+}
+
+std::string print_effective(const InnerConfig& c) {
+  return config::print(c, inner_table());
+}
+
+}  // namespace nj::inner

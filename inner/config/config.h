@@ -1,0 +1,86 @@
+// The inner's configuration: one struct, filled from one YAML file by one table (config.cpp),
+// which is the only list of the inner's keys, their types, defaults and checks. It trusts nothing
+// in the file; a problem stops start-up with "file:line: key: problem" lines (see
+// common/config/table.h). inner/inner.example.yaml documents every key.
+//
+// The inner is reachable only through an anonymity overlay, so every listener must be a loopback
+// address: the overlay daemon (Tor onion service, I2P server tunnel) is what exposes it. A
+// non-loopback address is refused here, and is_loopback() is exported so the daemon can assert
+// the same thing again where it binds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/log.h"
+#include "common/base/result.h"
+#include "common/config/types.h"
+
+namespace nj::inner {
+
+using config::Duration;
+using config::Endpoint;
+
+struct DomainConfig {
+  std::string internal_domain;  // key `internal`: the users' domain on the overlay
+  std::string public_domain;    // key `public`: the same users' domain on the Internet (edge)
+};
+
+struct ListenConfig {
+  std::vector<Endpoint> submission;  // mail clients submit here (AUTH required); at least one
+  std::vector<Endpoint> pop3;        // mail clients retrieve here; at least one
+};
+
+struct KeysConfig {
+  std::string inner_secret;  // this inner's static secret key file (opens the edge's queue)
+  std::string edge_public;   // the paired edge's static public key file
+};
+
+struct MailboxConfig {
+  std::uint64_t max_size = 50ull << 20;  // per account, stored (sealed) bytes
+};
+
+struct AuthConfig {
+  int max_failures = 5;  // wrong passwords before logins are refused for `lockout`
+  Duration lockout{15 * 60 * 1000};
+};
+
+struct Limits {
+  std::uint64_t max_message_size = 35ull << 20;
+  int max_recipients = 100;
+  int max_connections = 200;  // simultaneous, over all listeners
+};
+
+struct LogConfig {
+  nj::log::Level level = nj::log::Level::info;
+  bool redact = true;
+};
+
+struct InnerConfig {
+  std::string hostname;  // the public name in greetings and Received lines, never the machine's
+  std::string data_dir;
+  std::string user;  // after binding, drop root to this user; empty: keep the starting user
+  DomainConfig domain;
+  ListenConfig listen;
+  KeysConfig keys;
+  MailboxConfig mailbox;
+  AuthConfig auth;
+  Limits limits;
+  LogConfig log;
+};
+
+// True for 127.0.0.0/8 and ::1 (an Endpoint from the config holds a numeric address).
+bool is_loopback(const Endpoint& e);
+
+// Reads and checks the inner's configuration file. On error, the message holds one
+// "file:line: key: problem" line per problem.
+Result<InnerConfig> load(const std::string& path);
+Result<InnerConfig> load_text(std::string_view text, const std::string& name);
+
+// The effective configuration as YAML, every key including defaults; it loads back to the same
+// configuration. For operators (--check-config prints it).
+std::string print_effective(const InnerConfig& c);
+
+}  // namespace nj::inner
