@@ -95,7 +95,9 @@ const Keys kMinimal = {
 // YAML, one "section:" line before the first key of each section.
 std::string render(const Keys& changes = {}) {
   Keys keys = kMinimal;
-  for (const auto& [k, v] : changes) {
+  for (const auto& change : changes) {
+    const std::string& k = change.first;  // not a structured binding: the lambda captures it
+    const std::optional<std::string>& v = change.second;
     auto it = std::find_if(keys.begin(), keys.end(), [&](const auto& e) { return e.first == k; });
     if (it != keys.end()) {
       it->second = v;
