@@ -8,7 +8,9 @@ import harness as h
 
 
 def test():
-    with h.edge_world("t_13") as (tdir, ub, edge):
+    # A longer delay than the harness default: each swaks run waits out greet_wait, and a slow
+    # (sanitizer) build must still make its "too early" retry inside the delay.
+    with h.edge_world("t_13", {"checks": {"greylist": {"delay": "6s"}}}) as (tdir, ub, edge):
         for client, sender in (("127.0.0.1", "bob@sender.test"), ("127.0.0.3", "alerts@bank.test"),
                                ("127.0.0.1", "")):
             r = h.send_message(edge.port, client, "mta.sender.test", sender,
@@ -30,7 +32,7 @@ def test():
         t = h.swaks_edge(edge, "--from", "bob@sender.test", "--to", "alice@example.test",
                          "--quit-after", "RCPT")
         t.expect("RCPT TO", 450, "4.2.0")
-        time.sleep(3.0)  # greylist delay 2s
+        time.sleep(7.0)  # greylist delay 6s
         t = h.swaks_edge(edge, "--from", "bob@sender.test", "--to", "alice@example.test",
                          "--body", "after the greylist delay")
         t.expect("RCPT TO", 250)

@@ -2,7 +2,7 @@
 """Edge: the operator's switches and start-up duties. HELO and sender-domain checks can be relaxed
 one rule at a time; the daemon drops root to `user:` after binding and keeps working; a bad
 configuration stops start-up with `file:line: key: problem`, and --check-config says so too."""
-import os, pwd, re, subprocess, sys
+import os, pwd, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
 
@@ -24,6 +24,10 @@ def uid_of(pid):
 def test():
     with h.edge_world("t_19", RELAXED) as (tdir, ub, edge):
         nobody = pwd.getpwnam("nobody").pw_uid
+        # Privileges go right after the listeners are bound, which is when the harness saw the port.
+        deadline = time.monotonic() + 10
+        while uid_of(edge.proc.pid) != [nobody] * 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
         h.check(uid_of(edge.proc.pid) == [nobody] * 4,
                 "edge did not drop to nobody: %r" % uid_of(edge.proc.pid))
         with h.RawSmtp(edge.port) as c:
