@@ -1,0 +1,279 @@
+#include "inner/mailbox/mailbox.h"
+
+#include <algorithm>
+
+namespace nj::inner {
+namespace {
+
+constexpr uint8_t kMetaVersion = 1;
+constexpr size_t kMetaBytes = 1 + 8 + 8 + 1;  // without the UIDL
+constexpr size_t kStateBytes = 24;
+
+std::string data_key(std::string_view id, uint64_t seq) {
+  std::string k(id);
+  k.push_back('/');
+  store::append_be64(k, seq);
+  return k;
+}
+std::string meta_prefix(std::string_view id) {
+  return "m/" + std::string(id) + "/";
+}
+std::string meta_key(std::string_view id, uint64_t seq) {
+  std::string k = meta_prefix(id);
+  store::append_be64(k, seq);
+  return k;
+}
+std::string state_key(std::string_view id) {
+  return "s/" + std::string(id);
+}
+
+struct State {
+  uint64_t next_seq = 1;
+  uint64_t stored_bytes = 0;
+  uint64_t messages = 0;
+};
+
+std::string encode_state(const State& s) {
+  std::string out;
+  store::append_be64(out, s.next_seq);
+  store::append_be64(out, s.stored_bytes);
+  store::append_be64(out, s.messages);
+  return out;
+}
+
+Result<State> read_state(store::Txn& txn, store::Dbi meta, std::string_view id) {
+  auto v = txn.get(meta, state_key(id));
+  if (!v) return make_error(v.error());
+  State s;
+  if (!*v) return s;
+  if ((*v)->size() != kStateBytes) return make_error("mailbox: state record damaged");
+  s.next_seq = *store::read_be64(**v, 0);
+  s.stored_bytes = *store::read_be64(**v, 8);
+  s.messages = *store::read_be64(**v, 16);
+  return s;
+}
+
+uint64_t stored_size(uint64_t plain) {
+  return plain + crypto::kSealOverhead;
+}
+
+bool valid_uidl(std::string_view u) {
+  // RFC 1939 7: 1 to 70 characters in the range 0x21 to 0x7E.
+  return !u.empty() && u.size() <= kMaxUidl &&
+         std::all_of(u.begin(), u.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+}  // namespace
+
+const char* to_string(DeliveryStatus s) {
+  switch (s) {
+    case DeliveryStatus::ok:
+      return "ok";
+    case DeliveryStatus::no_such_account:
+      return "no such account";
+    case DeliveryStatus::over_quota:
+      return "mailbox full";
+    case DeliveryStatus::too_large:
+      return "message larger than the mailbox quota";
+    case DeliveryStatus::temp_failure:
+      return "temporary store failure";
+  }
+  return "?";
+}
+
+std::string encode_meta(const MessageMeta& m) {
+  std::string out;
+  out.push_back(static_cast<char>(kMetaVersion));
+  store::append_be64(out, m.size);
+  store::append_be64(out, static_cast<uint64_t>(m.received));
+  out.push_back(static_cast<char>(m.uidl.size()));
+  out.append(m.uidl);
+  return out;
+}
+
+Result<MessageMeta> decode_meta(std::string_view in) {
+  if (in.size() < kMetaBytes || in.size() > kMetaBytes + kMaxUidl) {
+    return make_error("mailbox: meta record size");
+  }
+  if (static_cast<uint8_t>(in[0]) != kMetaVersion) return make_error("mailbox: meta version");
+  MessageMeta m;
+  m.size = *store::read_be64(in, 1);
+  m.received = static_cast<int64_t>(*store::read_be64(in, 9));
+  size_t n = static_cast<uint8_t>(in[17]);
+  if (in.size() != kMetaBytes + n) return make_error("mailbox: meta record length");
+  m.uidl.assign(in.substr(kMetaBytes));
+  if (!valid_uidl(m.uidl)) return make_error("mailbox: meta UIDL");
+  return m;
+}
+
+Result<std::unique_ptr<Mailbox>> Mailbox::open(store::Env& env, Accounts& accounts, Options options,
+                                               const Clock& clock) {
+  if (auto s = env.ensure_schema(kSchemaName, kSchemaVersion); !s) return make_error(s.error());
+  auto data = env.open_dbi("mailbox");
+  if (!data) return make_error(data.error());
+  auto meta = env.open_dbi("mailbox_meta");
+  if (!meta) return make_error(meta.error());
+  auto d = *data, m = *meta;
+  accounts.add_eraser(
+      [d, m](store::Txn& txn, std::string_view id) { return erase_all(txn, d, m, id); });
+  return std::unique_ptr<Mailbox>(new Mailbox(env, d, m, accounts, options, clock));
+}
+
+void Mailbox::deliver(store::GroupCommitter& gc, std::string account_id, std::string message,
+                      DeliverDone done) {
+  auto res = std::make_shared<DeliveryResult>();
+  auto msg = std::make_shared<const std::string>(std::move(message));
+  MessageMeta meta{msg->size(), clock_.now(), crypto::random_id()};
+  auto data = data_, mdb = meta_;
+  const uint64_t max = options_.max_size;
+  Accounts* accounts = &accounts_;
+  gc.submit(
+      [=](store::Txn& txn) -> Status {
+        // May run again after a map grow: start from nothing each time.
+        *res = DeliveryResult{};
+        if (stored_size(msg->size()) > max) {
+          res->status = DeliveryStatus::too_large;
+          return make_error("too large");
+        }
+        auto pub = accounts->public_key_in(txn, account_id);
+        if (!pub) return make_error(pub.error());
+        if (!*pub) {
+          res->status = DeliveryStatus::no_such_account;
+          return make_error("no such account");
+        }
+        auto st = read_state(txn, mdb, account_id);
+        if (!st) return make_error(st.error());
+        if (st->stored_bytes + stored_size(msg->size()) > max) {
+          res->status = DeliveryStatus::over_quota;
+          return make_error("over quota");
+        }
+        const uint64_t seq = st->next_seq++;
+        auto ins = txn.insert(data, data_key(account_id, seq), crypto::seal(**pub, *msg));
+        if (!ins) return make_error(ins.error());
+        if (!*ins) return make_error("mailbox: sequence number reused");
+        if (auto s = txn.put(mdb, meta_key(account_id, seq), encode_meta(meta)); !s) return s;
+        st->stored_bytes += stored_size(msg->size());
+        st->messages++;
+        if (auto s = txn.put(mdb, state_key(account_id), encode_state(*st)); !s) return s;
+        res->status = DeliveryStatus::ok;
+        res->seq = seq;
+        return {};
+      },
+      [res, done = std::move(done)](Status s) {
+        DeliveryResult out = *res;
+        if (s.ok()) {
+          out.status = DeliveryStatus::ok;
+        } else if (out.status == DeliveryStatus::ok || out.status == DeliveryStatus::temp_failure) {
+          // The work succeeded but its batch did not commit, or the store failed.
+          out.status = DeliveryStatus::temp_failure;
+          out.seq = 0;
+          out.error = s.error();
+        }
+        done(std::move(out));
+      });
+}
+
+Result<std::vector<MessageInfo>> Mailbox::list(std::string_view account_id) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  std::vector<MessageInfo> out;
+  std::string problem;
+  const std::string prefix = meta_prefix(account_id);
+  auto s = store::scan_prefix(*txn, meta_, prefix, [&](std::string_view k, std::string_view v) {
+    auto seq = store::read_be64(k, prefix.size());
+    auto m = decode_meta(v);
+    if (!seq || k.size() != prefix.size() + 8 || !m) {
+      problem = "mailbox: damaged meta record";
+      return false;
+    }
+    out.push_back(MessageInfo{*seq, m->size, m->received, m->uidl});
+    return true;
+  });
+  if (!s) return make_error(s.error());
+  if (!problem.empty()) return make_error(problem);
+  return out;
+}
+
+Result<Mailbox::Usage> Mailbox::usage(std::string_view account_id) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  auto st = read_state(*txn, meta_, account_id);
+  if (!st) return make_error(st.error());
+  return Usage{st->stored_bytes, st->messages};
+}
+
+Result<std::string> Mailbox::read(std::string_view account_id, uint64_t seq,
+                                  const crypto::KeyPair& key) {
+  std::string sealed;
+  {
+    auto txn = env_.begin_read();
+    if (!txn) return make_error(txn.error());
+    auto v = txn->get(data_, data_key(account_id, seq));
+    if (!v) return make_error(v.error());
+    if (!*v) return make_error("no such message");
+    sealed.assign(**v);
+  }
+  auto plain = crypto::open_sealed(key, sealed);
+  if (!plain) return make_error("message does not open with this key");
+  return plain;
+}
+
+void Mailbox::remove(store::GroupCommitter& gc, std::string account_id, std::vector<uint64_t> seqs,
+                     std::function<void(Result<uint64_t>)> done) {
+  auto removed = std::make_shared<uint64_t>(0);
+  auto data = data_, mdb = meta_;
+  gc.submit(
+      [=](store::Txn& txn) -> Status {
+        *removed = 0;
+        auto st = read_state(txn, mdb, account_id);
+        if (!st) return make_error(st.error());
+        for (uint64_t seq : seqs) {
+          auto mk = meta_key(account_id, seq);
+          auto v = txn.get(mdb, mk);
+          if (!v) return make_error(v.error());
+          if (!*v) continue;
+          auto m = decode_meta(**v);
+          if (!m) return make_error(m.error());
+          auto d = txn.del(data, data_key(account_id, seq));
+          if (!d) return make_error(d.error());
+          auto dm = txn.del(mdb, mk);
+          if (!dm) return make_error(dm.error());
+          st->stored_bytes -= std::min(st->stored_bytes, stored_size(m->size));
+          st->messages -= std::min<uint64_t>(st->messages, 1);
+          ++*removed;
+        }
+        if (*removed == 0) return {};
+        return txn.put(mdb, state_key(account_id), encode_state(*st));
+      },
+      [removed, done = std::move(done)](Status s) {
+        if (!s) {
+          done(make_error(s.error()));
+        } else {
+          done(*removed);
+        }
+      });
+}
+
+Status Mailbox::erase_all(store::Txn& txn, store::Dbi data, store::Dbi meta,
+                          std::string_view account_id) {
+  std::vector<std::string> keys;
+  std::string data_prefix(account_id);
+  data_prefix.push_back('/');
+  auto collect = [&keys](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  };
+  if (auto s = store::scan_prefix(txn, data, data_prefix, collect); !s) return s;
+  for (const auto& k : keys) {
+    if (auto d = txn.del(data, k); !d) return make_error(d.error());
+  }
+  keys.clear();
+  if (auto s = store::scan_prefix(txn, meta, meta_prefix(account_id), collect); !s) return s;
+  keys.push_back(state_key(account_id));
+  for (const auto& k : keys) {
+    if (auto s = zero_then_delete(txn, meta, k); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace nj::inner
