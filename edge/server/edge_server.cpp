@@ -39,8 +39,7 @@ EdgeServer::EdgeServer(const EdgeConfig& config, uv::Loop& loop, const Clock& cl
 
 EdgeServer::~EdgeServer() {
   shutdown();
-  sessions_.clear();
-  dead_.clear();
+  sessions_.reset();
 }
 
 Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config, uv::Loop& loop,
@@ -139,7 +138,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
       if (n) NJ_LOG_DEBUG("greylist purge removed=%zu", *n);
     });
   }
-  s->reaper_ = std::make_unique<uv::Timer>(loop);
+  s->sessions_ = std::make_unique<uv::SessionSet<MxSession>>(loop);
   return s;
 }
 
@@ -176,20 +175,11 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
     raw->shutdown_then_close();
     return;
   }
-  auto s = std::make_unique<MxSession>(*this, std::move(conn), std::move(adm.ticket), onion);
-  auto* raw = s.get();
-  sessions_.emplace(raw, std::move(s));
-  raw->start();
+  sessions_->add(std::make_unique<MxSession>(*this, std::move(conn), std::move(adm.ticket), onion))
+      ->start();
 }
 
-void EdgeServer::finished(MxSession* s) {
-  auto it = sessions_.find(s);
-  if (it == sessions_.end()) return;
-  dead_.push_back(std::move(it->second));
-  sessions_.erase(it);
-  // Deleted on the next loop turn: we may be inside the session's own callback now.
-  if (reaper_ && !reaper_->active()) reaper_->start(0, 0, [this] { dead_.clear(); });
-}
+void EdgeServer::finished(MxSession* s) { sessions_->finished(s); }
 
 std::optional<std::string> EdgeServer::internal_domain_for(std::string_view public_domain) const {
   for (const auto& d : cfg_.domains) {
@@ -207,9 +197,7 @@ void EdgeServer::shutdown() {
   stopping_ = true;
   for (auto& l : listeners_) l->close();
   listeners_.clear();
-  std::vector<MxSession*> live;
-  for (auto& [p, _] : sessions_) live.push_back(p);
-  for (auto* p : live) p->close();
+  for (auto* p : sessions_->snapshot()) p->close();
   if (greylist_purge_) greylist_purge_->stop();
   if (committer_) {
     committer_->shutdown();

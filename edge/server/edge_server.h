@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/base/clock.h"
@@ -21,6 +20,7 @@
 #include "common/store/lmdb.h"
 #include "common/tls/tls.h"
 #include "common/uv/handles.h"
+#include "common/uv/session_set.h"
 #include "common/uv/tcp.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/dnsbl.h"
@@ -48,7 +48,7 @@ class EdgeServer {
   // Stops accepting, ends every session, drains the writer. The loop then runs out.
   void shutdown();
 
-  size_t session_count() const { return sessions_.size(); }
+  size_t session_count() const { return sessions_ ? sessions_->size() : 0; }
   const std::vector<std::unique_ptr<uv::TcpListener>>& listeners() const { return listeners_; }
 
  private:
@@ -81,9 +81,7 @@ class EdgeServer {
   std::unique_ptr<uv::Timer> greylist_purge_;
 
   std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
-  std::unordered_map<MxSession*, std::unique_ptr<MxSession>> sessions_;
-  std::vector<std::unique_ptr<MxSession>> dead_;
-  std::unique_ptr<uv::Timer> reaper_;
+  std::unique_ptr<uv::SessionSet<MxSession>> sessions_;
   bool stopping_ = false;
 };
 
