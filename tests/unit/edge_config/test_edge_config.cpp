@@ -58,7 +58,7 @@ struct Scratch {
   fs::path write(const std::string& name, std::string text) const {
     replace_all(text, "@DIR@", dir.string());
     replace_all(text, "/etc/nightjar/", dir.string() + "/");
-    replace_all(text, "/var/lib/nightjar", dir.string() + "/data");
+    replace_all(text, "/var/lib/nightjar-edge", dir.string() + "/data");
     fs::path p = dir / name;
     std::ofstream(p) << text;
     return p;
