@@ -134,6 +134,7 @@ void Session::resume() {
 void Session::process() {
   if (in_process_) return;
   in_process_ = true;
+  stalled_ = false;
   while (can_run() && buffered()) {
     if (out_.size() >= config_.output_high_water) {
       stalled_ = true;

@@ -78,8 +78,9 @@ const char* end_name(End e);
 // further input (it keeps buffering, up to max_pipelined_bytes) until the host calls the
 // matching resolve_*(). A hook may also call resolve_*() itself before returning nullopt.
 // string_view arguments are valid only during the call. Hooks must not call feed() and must
-// not destroy the session. The Hooks object must outlive the session (its destructor may call
-// on_end).
+// not destroy the session. The Hooks object must outlive the session, whose destructor calls
+// on_end(dropped) if the session had not ended: a host that is itself the Hooks and owns the
+// Session calls abandon() in its own destructor, before its members go.
 class Hooks {
  public:
   virtual ~Hooks() = default;

@@ -448,6 +448,8 @@ BOOST_AUTO_TEST_CASE(session_ending_without_quit_deletes_nothing) {
     BOOST_TEST(p.s->want_close());
     BOOST_TEST(p.run("QUIT\r\n") == "");
     BOOST_TEST(p.hooks.commits.empty());
+    p.s.reset();
+    BOOST_TEST(p.hooks.ends.size() == 1u);
   }
   {
     Pop p;
@@ -734,6 +736,13 @@ BOOST_AUTO_TEST_CASE(output_backpressure) {
   Pop q;
   q.login();
   BOOST_TEST(first + second + third == q.run("RETR 1\r\nRETR 2\r\nRETR 3\r\n"));
+  // Input that arrives while stalled is run by feed() too once the output was taken.
+  p.run("RETR 1\r\nRETR 2\r\n");
+  BOOST_TEST(p.s->needs_resume());
+  p.run("NOOP\r\n");
+  BOOST_TEST(p.s->needs_resume());
+  BOOST_TEST(p.run("") == "+OK\r\n");
+  BOOST_TEST(!p.s->needs_resume());
 }
 
 BOOST_AUTO_TEST_CASE(bad_maildrop_from_host_is_refused) {
