@@ -119,44 +119,62 @@ Result<std::unique_ptr<Mailbox>> Mailbox::open(store::Env& env, Accounts& accoun
   return std::unique_ptr<Mailbox>(new Mailbox(env, d, m, accounts, options, clock));
 }
 
+DeliveryResult Mailbox::deliver_in(store::Txn& txn, std::string_view account_id,
+                                  std::string_view message) const {
+  DeliveryResult res;
+  if (stored_size(message.size()) > options_.max_size) {
+    res.status = DeliveryStatus::too_large;
+    return res;
+  }
+  auto pub = accounts_.public_key_in(txn, account_id);
+  if (!pub) {
+    res.error = pub.error();
+    return res;
+  }
+  if (!*pub) {
+    res.status = DeliveryStatus::no_such_account;
+    return res;
+  }
+  auto st = read_state(txn, meta_, account_id);
+  if (!st) {
+    res.error = st.error();
+    return res;
+  }
+  if (st->stored_bytes + stored_size(message.size()) > options_.max_size) {
+    res.status = DeliveryStatus::over_quota;
+    return res;
+  }
+  const uint64_t seq = st->next_seq++;
+  MessageMeta meta{message.size(), clock_.now(), crypto::random_id()};
+  auto ins = txn.insert(data_, data_key(account_id, seq), crypto::seal(**pub, message));
+  if (!ins || !*ins) {
+    res.error = ins ? "mailbox: sequence number reused" : ins.error();
+    return res;
+  }
+  st->stored_bytes += stored_size(message.size());
+  st->messages++;
+  Status put = txn.put(meta_, meta_key(account_id, seq), encode_meta(meta));
+  if (put) put = txn.put(meta_, state_key(account_id), encode_state(*st));
+  if (!put) {
+    res.error = put.error();
+    return res;
+  }
+  res.status = DeliveryStatus::ok;
+  res.seq = seq;
+  return res;
+}
+
 void Mailbox::deliver(store::GroupCommitter& gc, std::string account_id, std::string message,
                       DeliverDone done) {
   auto res = std::make_shared<DeliveryResult>();
   auto msg = std::make_shared<const std::string>(std::move(message));
-  MessageMeta meta{msg->size(), clock_.now(), crypto::random_id()};
-  auto data = data_, mdb = meta_;
-  const uint64_t max = options_.max_size;
-  Accounts* accounts = &accounts_;
+  const Mailbox* self = this;
   gc.submit(
       [=](store::Txn& txn) -> Status {
         // May run again after a map grow: start from nothing each time.
-        *res = DeliveryResult{};
-        if (stored_size(msg->size()) > max) {
-          res->status = DeliveryStatus::too_large;
-          return make_error("too large");
-        }
-        auto pub = accounts->public_key_in(txn, account_id);
-        if (!pub) return make_error(pub.error());
-        if (!*pub) {
-          res->status = DeliveryStatus::no_such_account;
-          return make_error("no such account");
-        }
-        auto st = read_state(txn, mdb, account_id);
-        if (!st) return make_error(st.error());
-        if (st->stored_bytes + stored_size(msg->size()) > max) {
-          res->status = DeliveryStatus::over_quota;
-          return make_error("over quota");
-        }
-        const uint64_t seq = st->next_seq++;
-        auto ins = txn.insert(data, data_key(account_id, seq), crypto::seal(**pub, *msg));
-        if (!ins) return make_error(ins.error());
-        if (!*ins) return make_error("mailbox: sequence number reused");
-        if (auto s = txn.put(mdb, meta_key(account_id, seq), encode_meta(meta)); !s) return s;
-        st->stored_bytes += stored_size(msg->size());
-        st->messages++;
-        if (auto s = txn.put(mdb, state_key(account_id), encode_state(*st)); !s) return s;
-        res->status = DeliveryStatus::ok;
-        res->seq = seq;
+        *res = self->deliver_in(txn, account_id, *msg);
+        if (res->status != DeliveryStatus::ok)
+          return make_error(res->error.empty() ? to_string(res->status) : res->error);
         return {};
       },
       [res, done = std::move(done)](Status s) {

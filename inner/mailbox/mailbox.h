@@ -82,6 +82,12 @@ class Mailbox {
   static Result<std::unique_ptr<Mailbox>> open(store::Env& env, Accounts& accounts, Options options,
                                                const Clock& clock);
 
+  // Delivers inside the caller's write transaction (a submission that also queues other copies
+  // commits them all at once). A result other than ok means the caller must fail its work item,
+  // so nothing of it is committed. Seals on the calling thread: call it from commit work.
+  DeliveryResult deliver_in(store::Txn& txn, std::string_view account_id,
+                            std::string_view message) const;
+
   using DeliverDone = std::function<void(DeliveryResult)>;
   void deliver(store::GroupCommitter& gc, std::string account_id, std::string message,
                DeliverDone done);
