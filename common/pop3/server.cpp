@@ -1,5 +1,6 @@
 #include "common/pop3/server.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -116,6 +117,15 @@ void Session::feed(std::string_view bytes) {
     end(End::input_overflow);
     return;
   }
+  if (in_.size() + bytes.size() > in_.capacity()) {
+    // Grow by hand so the old buffer, which may hold part of a password, is wiped before
+    // it is freed.
+    std::string grown;
+    grown.reserve(std::max(in_.capacity() * 2, in_.size() + bytes.size()));
+    grown.append(in_);
+    wipe(in_.data(), in_.size());
+    in_.swap(grown);
+  }
   in_.append(bytes);
   process();
   if (state_ != State::ended && in_.size() - pos_ > config_.max_pipelined_bytes)
@@ -190,7 +200,11 @@ void Session::process() {
     in_.clear();
     pos_ = 0;
   } else if (pos_ > 4096 && pos_ > in_.size() / 2) {
-    in_.erase(0, pos_);
+    // Not erase(): the moved-down bytes would leave a copy behind the new end.
+    const size_t left = in_.size() - pos_;
+    std::memmove(in_.data(), in_.data() + pos_, left);
+    wipe(in_.data() + left, in_.size() - left);
+    in_.resize(left);
     pos_ = 0;
   }
   in_process_ = false;

@@ -601,6 +601,19 @@ BOOST_AUTO_TEST_CASE(command_line_limit_is_255_with_crlf) {
   BOOST_TEST(p.s->stats().errors == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(partial_line_survives_buffer_compaction) {
+  Pop p;
+  p.login();
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += "NOOP\r\n";
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) expected += "+OK\r\n";
+  BOOST_TEST(p.run(many + "ST") == expected);
+  BOOST_TEST(p.run("AT\r\n") == "+OK 3 " + Pop::total() + "\r\n");
+  BOOST_TEST(p.run("USER a") == "");
+  BOOST_TEST(p.run("bc\r\nNOOP\r\n") == "-ERR already authenticated\r\n+OK\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(bare_lf_line_ends_are_accepted) {
   Pop p;
   BOOST_TEST(p.run("USER alice\nPASS secret pass\nSTAT\n") ==
