@@ -38,7 +38,9 @@ uint64_t LoginGuard::record_failure(std::string_view account, ConnectionId conn)
   auto& c = per_conn_[key];
   c.failures++;
   c.last = now;
-  if (c.failures >= o_.max_failures) c.locked_until = now + o_.lockout_ms;
+  // The lockout runs from when the client hears of its last failure, which is answered late:
+  // a lockout shorter than that delay would otherwise be over before it could refuse anything.
+  if (c.failures >= o_.max_failures) c.locked_until = now + backoff(c.failures) + o_.lockout_ms;
 
   auto a = per_account_.find(account);
   if (a == per_account_.end()) {

@@ -9,7 +9,9 @@
 
 #include "common/crypto/crypto.h"
 #include "common/crypto/keyfile.h"
+#include "inner/ctl/account.h"
 #include "inner/ctl/edge_queue.h"
+#include "inner/ctl/queue.h"
 
 namespace nj::ctl {
 namespace {
@@ -72,6 +74,9 @@ const Command kCommands[] = {
     {"keygen", "--out PREFIX", "create a key pair (PREFIX.secret, PREFIX.pub)", cmd_keygen},
     {"edge-queue", "--data-dir DIR --inner-secret FILE list|show ID",
      "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
+    {"account", "--config FILE add|passwd|reset|del|list|show|set|unset ADDRESS",
+     "manage the inner's accounts and sealed mailboxes", cmd_account},
+    {"queue", "--config FILE list", "list the inner's outbound queue", cmd_queue},
 };
 
 void print_help(FILE* out) {
@@ -93,13 +98,24 @@ int main(int argc, char** argv) {
     print_help(stderr);
     return kExitUsage;
   }
+  // `nightjarctl --config FILE COMMAND ...`: the global option goes to the command.
+  std::vector<std::string_view> global;
+  if (argc >= 4 && std::string_view(argv[1]) == "--config") {
+    global = {argv[1], argv[2]};
+    argv += 2;
+    argc -= 2;
+  }
   std::string_view cmd = argv[1];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     print_help(stdout);
     return 0;
   }
   for (const auto& c : kCommands) {
-    if (cmd == c.name) return c.run(Args(argv + 2, argv + argc));
+    if (cmd == c.name) {
+      Args args(argv + 2, argv + argc);
+      args.insert(args.end(), global.begin(), global.end());
+      return c.run(args);
+    }
   }
   std::fprintf(stderr, "nightjarctl: unknown command '%s' (try nightjarctl --help)\n", argv[1]);
   return kExitUsage;

@@ -32,12 +32,13 @@ BOOST_AUTO_TEST_CASE(failures_on_one_connection_lock_it_out_for_a_while) {
   clock.advance(2);
   BOOST_CHECK(g.before_attempt("alice", 1).verdict == Verdict::check);
   BOOST_CHECK_EQUAL(g.record_failure("alice", 1), 4000u);
-  // Third failure = max_failures: refused, without a password check, for the lockout.
+  // Third failure = max_failures: refused, without a password check, for the lockout, counted
+  // from when the (4 s late) failure reply went out.
   clock.advance(10);
   auto d = g.before_attempt("alice", 1);
   BOOST_CHECK(d.verdict == Verdict::refuse);
-  BOOST_CHECK_EQUAL(d.wait_ms, 590u * 1000);
-  clock.advance(589);
+  BOOST_CHECK_EQUAL(d.wait_ms, 594u * 1000);
+  clock.advance(593);
   BOOST_CHECK(g.before_attempt("alice", 1).verdict == Verdict::refuse);
   // The lockout is temporary.
   clock.advance(2);
@@ -46,6 +47,21 @@ BOOST_AUTO_TEST_CASE(failures_on_one_connection_lock_it_out_for_a_while) {
   BOOST_CHECK_EQUAL(g.record_failure("alice", 1), 1000u);
   clock.advance(10);
   BOOST_CHECK(g.before_attempt("alice", 1).verdict == Verdict::check);
+}
+
+BOOST_AUTO_TEST_CASE(a_lockout_shorter_than_the_reply_delay_still_bites) {
+  ManualClock clock;
+  auto o = opts();
+  o.lockout_ms = 3000;
+  LoginGuard g(clock, o);
+  g.record_failure("alice", 1);
+  g.record_failure("alice", 1);
+  uint64_t wait = g.record_failure("alice", 1);  // the third failure is answered 4 s later
+  BOOST_CHECK_EQUAL(wait, 4000u);
+  clock.advance(4);  // the client hears of it now and tries the right password at once
+  BOOST_CHECK(g.before_attempt("alice", 1).verdict == Verdict::refuse);
+  clock.advance(4);
+  BOOST_CHECK(g.before_attempt("alice", 1).verdict != Verdict::refuse);
 }
 
 BOOST_AUTO_TEST_CASE(the_lockout_is_per_account_and_connection) {

@@ -1,0 +1,46 @@
+// What both daemons do around their server: command-line handling (--config, --check-config,
+// --version), logging set-up, the open-file limit, dropping root after binding, and running the
+// loop until SIGTERM/SIGINT.
+// Trust: the arguments and the `user` come from the operator; the data directory is ours.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/base/log.h"
+#include "common/base/result.h"
+#include "common/uv/loop.h"
+
+namespace nj::daemon {
+
+inline constexpr int kExitUsage = 64;   // EX_USAGE
+inline constexpr int kExitConfig = 78;  // EX_CONFIG
+inline constexpr int kExitFailure = 1;
+
+struct Args {
+  std::string config;
+  bool check_only = false;
+};
+
+// Parses argv. Returns the exit status when the process should stop here (--help, --version,
+// a usage error), otherwise fills `args`.
+std::optional<int> parse_args(int argc, char** argv, const char* name, const char* version,
+                              const char* example, Args& args);
+
+// Sets up logging for a daemon (timestamps only outside the journal) and warns when redaction is
+// off.
+void init_logging(const char* name, log::Level level, bool redact);
+
+// Raises the open-file limit to its hard maximum: every session holds a descriptor.
+void raise_nofile();
+
+// Gives `data_dir` (and what is in it) to `user` and drops root for good. Nothing when `user` is
+// empty.
+Status drop_privileges(const std::string& user, const std::string& data_dir);
+
+// Runs the loop until SIGTERM or SIGINT, then calls `stop` (which must end every handle's work)
+// and returns.
+void run_until_signal(uv::Loop& loop, const std::function<void()>& stop);
+
+}  // namespace nj::daemon

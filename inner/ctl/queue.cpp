@@ -1,0 +1,74 @@
+// nightjarctl queue: what the inner holds for the Internet, waiting for the link to an edge.
+// Lists ids, queue times, recipient counts and sizes; no addresses, no content.
+// Trust: run by the operator beside the inner; reads the store, writes nothing.
+#include "inner/ctl/queue.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "common/crypto/keyfile.h"
+#include "common/store/lmdb.h"
+#include "inner/config/config.h"
+#include "inner/outbound/outbound_queue.h"
+
+namespace nj::ctl {
+namespace {
+
+constexpr const char* kUsage = "--config FILE list";
+
+int usage(const std::string& problem) {
+  std::fprintf(stderr, "nightjarctl queue: %s\nusage: nightjarctl queue %s\n", problem.c_str(),
+               kUsage);
+  return 2;
+}
+
+int fail(const std::string& problem) {
+  std::fprintf(stderr, "nightjarctl queue: %s\n", problem.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int cmd_queue(const std::vector<std::string_view>& args) {
+  std::string config, action;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::printf("usage: nightjarctl queue %s\nLists the inner's outbound queue.\n", kUsage);
+      return 0;
+    }
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config = std::string(args[++i]);
+    } else if (action.empty() && args[i] == "list") {
+      action = "list";
+    } else {
+      return usage("unexpected argument '" + std::string(args[i]) + "'");
+    }
+  }
+  if (config.empty() || action.empty()) return usage("missing arguments");
+  auto cfg = inner::load(config);
+  if (!cfg) return fail(cfg.error());
+  crypto::init();
+  auto pub = crypto::load_secret_key(cfg->keys.inner_secret);
+  if (!pub) return fail(pub.error());
+  std::string dir = cfg->data_dir + "/store";
+  if (!std::filesystem::exists(dir + "/data.mdb")) return 0;  // nothing was ever queued
+  auto env = store::Env::open(dir);
+  if (!env) return fail(dir + ": " + env.error());
+  auto q = inner::OutboundQueue::open(*env, pub->pub);
+  if (!q) return fail(dir + ": " + q.error());
+  auto items = (*q)->list();
+  if (!items) return fail(items.error());
+  for (const auto& it : *items) {
+    char when[32];
+    std::time_t t = static_cast<std::time_t>(it.queued_at);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::printf("%s %s rcpts=%u size=%zu\n", it.id.c_str(), when, it.recipients, it.sealed_size);
+  }
+  return 0;
+}
+
+}  // namespace nj::ctl
