@@ -1,5 +1,7 @@
 #include "inner/mailbox/mailbox.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 
 namespace nj::inner {
@@ -63,7 +65,26 @@ bool valid_uidl(std::string_view u) {
          std::all_of(u.begin(), u.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// A stored message is one format byte and its ciphertext:
+//   'S' sealed to the account's public key at delivery (the inner cannot read it);
+//   'A' XChaCha20-Poly1305 under the mailbox key, which is derived from the account's secret key
+//       and so exists only while the user is logged in. Messages are moved from 'S' to 'A' at
+//       login (unseal_all): opening a sealed box costs an X25519 operation, and paying it once per
+//       message instead of on every RETR is what makes retrieval fast.
+constexpr char kSealed = 'S';
+constexpr char kMailboxKey = 'A';
+
 }  // namespace
+
+crypto::AeadKey Mailbox::mailbox_key(const crypto::KeyPair& key) {
+  auto hk = crypto::HashKey::from_bytes(
+      std::string_view(reinterpret_cast<const char*>(key.sec.data()), key.sec.size()));
+  // A 32-byte secret key always makes a hash key; the digest is always 32 bytes.
+  auto d = crypto::keyed_hash(*hk, "nightjar mailbox key v1");
+  auto k = crypto::AeadKey::from_bytes(crypto::digest_view(d));
+  sodium_memzero(d.data(), d.size());
+  return std::move(*k);
+}
 
 const char* to_string(DeliveryStatus s) {
   switch (s) {
@@ -146,7 +167,7 @@ DeliveryResult Mailbox::deliver_in(store::Txn& txn, std::string_view account_id,
   }
   const uint64_t seq = st->next_seq++;
   MessageMeta meta{message.size(), clock_.now(), crypto::random_id()};
-  auto ins = txn.insert(data_, data_key(account_id, seq), crypto::seal(**pub, message));
+  auto ins = txn.insert(data_, data_key(account_id, seq), kSealed + crypto::seal(**pub, message));
   if (!ins || !*ins) {
     res.error = ins ? "mailbox: sequence number reused" : ins.error();
     return res;
@@ -222,18 +243,70 @@ Result<Mailbox::Usage> Mailbox::usage(std::string_view account_id) {
 
 Result<std::string> Mailbox::read(std::string_view account_id, uint64_t seq,
                                   const crypto::KeyPair& key) {
-  std::string sealed;
+  return read(account_id, seq, key, mailbox_key(key));
+}
+
+Result<std::string> Mailbox::read(std::string_view account_id, uint64_t seq,
+                                  const crypto::KeyPair& key, const crypto::AeadKey& mkey) {
+  std::string stored;
+  const std::string k = data_key(account_id, seq);
   {
     auto txn = env_.begin_read();
     if (!txn) return make_error(txn.error());
-    auto v = txn->get(data_, data_key(account_id, seq));
+    auto v = txn->get(data_, k);
     if (!v) return make_error(v.error());
     if (!*v) return make_error("no such message");
-    sealed.assign(**v);
+    stored.assign(**v);
   }
-  auto plain = crypto::open_sealed(key, sealed);
+  Result<std::string> plain = make_error("message record damaged");
+  if (!stored.empty() && stored[0] == kSealed)
+    plain = crypto::open_sealed(key, std::string_view(stored).substr(1));
+  else if (!stored.empty() && stored[0] == kMailboxKey)
+    plain = crypto::aead_decrypt(mkey, std::string_view(stored).substr(1), k);
   if (!plain) return make_error("message does not open with this key");
   return plain;
+}
+
+Result<uint64_t> Mailbox::unseal_all(store::GroupCommitter& gc, std::string_view account_id,
+                                     const crypto::KeyPair& key) {
+  // Read and convert outside the write transaction (the X25519 work is the slow part), then
+  // write every record that is still the sealed one we converted.
+  std::vector<std::pair<std::string, std::string>> sealed;  // key, stored value
+  {
+    auto txn = env_.begin_read();
+    if (!txn) return make_error(txn.error());
+    auto s = store::scan_prefix(*txn, data_, std::string(account_id) + "/",
+                                [&](std::string_view k, std::string_view v) {
+                                  if (!v.empty() && v[0] == kSealed) sealed.emplace_back(k, v);
+                                  return true;
+                                });
+    if (!s) return make_error(s.error());
+  }
+  if (sealed.empty()) return uint64_t{0};
+  const crypto::AeadKey mkey = mailbox_key(key);
+  auto converted = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  for (const auto& [k, v] : sealed) {
+    auto plain = crypto::open_sealed(key, std::string_view(v).substr(1));
+    if (!plain) return make_error("message does not open with this key");
+    converted->emplace_back(k, kMailboxKey + crypto::aead_encrypt(mkey, *plain, k));
+    sodium_memzero(plain->data(), plain->size());
+  }
+  auto old = std::make_shared<decltype(sealed)>(std::move(sealed));
+  auto data = data_;
+  auto done = std::make_shared<uint64_t>(0);
+  Status st = gc.commit_now([old, converted, data, done](store::Txn& txn) -> Status {
+    *done = 0;
+    for (size_t i = 0; i < converted->size(); ++i) {
+      auto cur = txn.get(data, (*old)[i].first);
+      if (!cur) return make_error(cur.error());
+      if (!*cur || **cur != (*old)[i].second) continue;  // deleted or converted meanwhile
+      if (auto s = txn.put(data, (*converted)[i].first, (*converted)[i].second); !s) return s;
+      ++*done;
+    }
+    return {};
+  });
+  if (!st) return make_error(st.error());
+  return *done;
 }
 
 void Mailbox::remove(store::GroupCommitter& gc, std::string account_id, std::vector<uint64_t> seqs,

@@ -100,6 +100,16 @@ class Mailbox {
   };
   Result<Usage> usage(std::string_view account_id);
   Result<std::string> read(std::string_view account_id, uint64_t seq, const crypto::KeyPair& key);
+  // The same with the mailbox key already derived (a POP3 session derives it once).
+  Result<std::string> read(std::string_view account_id, uint64_t seq, const crypto::KeyPair& key,
+                           const crypto::AeadKey& mailbox_key);
+  // At login: re-encrypts the account's sealed messages under the mailbox key, in one synced
+  // commit. Blocks (X25519 per message, commit_now): call it off the loop. Returns how many.
+  Result<uint64_t> unseal_all(store::GroupCommitter& gc, std::string_view account_id,
+                              const crypto::KeyPair& key);
+  // The symmetric key a logged-in account's stored messages move to; derived from its secret
+  // key, never stored.
+  static crypto::AeadKey mailbox_key(const crypto::KeyPair& key);
   // Deletes the given messages in one synced commit (POP3 QUIT). Sequence numbers that are
   // already gone are skipped (a second session may have deleted them); `done` gets how many
   // were deleted.

@@ -91,6 +91,7 @@ void Pop3Session::release() {
   if (locked_ && session_) srv_.unlock_mailbox(session_->id);
   locked_ = false;
   session_.reset();  // the key pair's locked memory is wiped here
+  mailbox_key_.reset();
   if (!plaintext_.empty()) sodium_memzero(plaintext_.data(), plaintext_.size());
   plaintext_.clear();
 }
@@ -127,10 +128,17 @@ void Pop3Session::check_password(std::string account,
                                  std::shared_ptr<crypto::SecureBytes> password) {
   auto result = std::make_shared<VerifyResult>();
   auto* accounts = &srv_.accounts();
+  auto* mailbox = &srv_.mailbox();
+  auto* gc = &srv_.committer();
   std::weak_ptr<bool> alive = alive_;
   uv::queue_work(
-      srv_.loop(), [result, accounts, account, password] {
+      srv_.loop(), [result, accounts, mailbox, gc, account, password] {
         *result = accounts->verify(account, password->view());
+        // Messages delivered since the last login move from sealed boxes to the mailbox key
+        // now, once, rather than costing an X25519 operation on every RETR. A failure here
+        // costs only speed: read() opens either form.
+        if (result->status == VerifyStatus::ok)
+          (void)mailbox->unseal_all(*gc, result->session->id, result->session->keys);
       },
       [this, alive, result, account] {
         if (alive.expired() || closed_) return;
@@ -160,6 +168,7 @@ void Pop3Session::check_password(std::string account,
         }
         locked_ = true;
         session_ = std::move(result->session);
+        mailbox_key_.emplace(Mailbox::mailbox_key(session_->keys));
         auto list = srv_.mailbox().list(acct_id);
         if (!list) {
           NJ_LOG_ERROR("session=%s mailbox list failed: %s", id_.c_str(), list.error().c_str());
@@ -184,7 +193,8 @@ void Pop3Session::check_password(std::string account,
 
 std::optional<pop3::FetchAnswer> Pop3Session::on_fetch(uint32_t number, std::string_view) {
   if (!session_ || number == 0 || number > seqs_.size()) return pop3::FetchAnswer::failed();
-  auto plain = srv_.mailbox().read(session_->id, seqs_[number - 1], session_->keys);
+  auto plain =
+      srv_.mailbox().read(session_->id, seqs_[number - 1], session_->keys, *mailbox_key_);
   if (!plain) {
     NJ_LOG_ERROR("session=%s fetch failed: %s", id_.c_str(), plain.error().c_str());
     return pop3::FetchAnswer::failed();

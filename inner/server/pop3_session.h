@@ -51,6 +51,7 @@ class Pop3Session final : public InnerSession, public pop3::Hooks {
   bool finished_ = false;
 
   std::optional<Session> session_;  // the logged-in account and its unwrapped key pair
+  std::optional<crypto::AeadKey> mailbox_key_;
   bool locked_ = false;
   std::vector<uint64_t> seqs_;  // message number n is seqs_[n - 1]
   std::string plaintext_;       // the message being sent, wiped after each fetch

@@ -93,6 +93,35 @@ BOOST_AUTO_TEST_CASE(delivered_mail_is_sealed_at_rest_and_reads_back) {
   BOOST_CHECK(!mailbox->read(id, 3, s.keys).ok());
 }
 
+BOOST_AUTO_TEST_CASE(login_moves_sealed_mail_to_the_mailbox_key_once) {
+  BOOST_REQUIRE(accounts->create(*gc, kAlice, "pw").ok());
+  BOOST_REQUIRE(accounts->create(*gc, std::string("bob@") + test::kDomain, "bobpw").ok());
+  const std::string id = account_id(kAlice);
+  BOOST_REQUIRE(deliver(id, message_with("Mk1one")).status == DeliveryStatus::ok);
+  BOOST_REQUIRE(deliver(id, message_with("Mk1two")).status == DeliveryStatus::ok);
+  auto s = login(kAlice, "pw");
+  auto n = mailbox->unseal_all(*gc, id, s.keys);
+  BOOST_REQUIRE(n.ok());
+  BOOST_CHECK_EQUAL(*n, 2u);
+  BOOST_CHECK_EQUAL(*mailbox->unseal_all(*gc, id, s.keys), 0u);  // nothing left to move
+  // Still nothing readable at rest, still readable with the key, with or without the cached
+  // mailbox key, and still nothing for another user's keys.
+  BOOST_CHECK(!file_contains("Mk1one"));
+  BOOST_CHECK(!file_contains(std::string(300, 'x')));
+  BOOST_CHECK_EQUAL(*mailbox->read(id, 1, s.keys), message_with("Mk1one"));
+  BOOST_CHECK_EQUAL(*mailbox->read(id, 2, s.keys, Mailbox::mailbox_key(s.keys)),
+                    message_with("Mk1two"));
+  auto bob = login(std::string("bob@") + test::kDomain, "bobpw");
+  BOOST_CHECK(!mailbox->read(id, 1, bob.keys).ok());
+  // Mail delivered after the login is sealed again until the next one; both forms read.
+  BOOST_REQUIRE(deliver(id, message_with("Mk1three")).status == DeliveryStatus::ok);
+  BOOST_CHECK_EQUAL(*mailbox->read(id, 3, s.keys), message_with("Mk1three"));
+  // A password change keeps the key pair, so the moved mail stays readable.
+  BOOST_REQUIRE(accounts->change_password(*gc, kAlice, "pw", "pw2").status == VerifyStatus::ok);
+  auto s2 = login(kAlice, "pw2");
+  BOOST_CHECK_EQUAL(*mailbox->read(id, 1, s2.keys), message_with("Mk1one"));
+}
+
 BOOST_AUTO_TEST_CASE(a_wrong_password_reads_nothing) {
   BOOST_REQUIRE(accounts->create(*gc, kAlice, "pw").ok());
   BOOST_REQUIRE(accounts->create(*gc, std::string("bob@") + test::kDomain, "bobpw").ok());
