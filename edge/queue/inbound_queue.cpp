@@ -28,6 +28,18 @@ void InboundQueue::enqueue(store::GroupCommitter& committer, queue::Envelope e,
       std::move(done));
 }
 
+void InboundQueue::remove(store::GroupCommitter& committer, const std::string& id,
+                          std::function<void(Status)> done) {
+  auto db = db_;
+  committer.submit(
+      [db, key = key_for(id)](store::Txn& txn) -> Status {
+        auto r = txn.del(db, key);
+        if (!r) return make_error(r.error());
+        return {};
+      },
+      std::move(done));
+}
+
 Result<std::vector<std::string>> InboundQueue::list() {
   auto txn = env_.begin_read();
   if (!txn) return make_error(txn.error());

@@ -32,6 +32,11 @@ class InboundQueue {
   void enqueue(store::GroupCommitter& committer, queue::Envelope e,
                std::function<void(Status)> done);
 
+  // After the inner acknowledged the message (its synced commit): gone from the edge, through
+  // the group committer. Removing an id that is not there is not an error (a retransmit).
+  void remove(store::GroupCommitter& committer, const std::string& id,
+              std::function<void(Status)> done);
+
   // For tools and the link: ids in the queue, and one sealed record.
   Result<std::vector<std::string>> list();
   Result<std::string> sealed(const std::string& id);
