@@ -178,6 +178,26 @@ class Table {
     return *this;
   }
 
+  // A nested map that may be left out altogether: the member then keeps its default, and
+  // `present` (which tells a configured value from that default) keeps it out of print().
+  template <class T, class Present>
+  Table& optional_section(std::string name, T S::*member, Table<T> sub, Present present) {
+    Field f;
+    f.name = name;
+    auto shared = std::make_shared<Table<T>>(std::move(sub));
+    f.decode = [member, shared](const Node& n, S& out, Context& ctx, const std::string& path,
+                                int line) { shared->decode(n, out.*member, ctx, path, line); };
+    f.missing = [](S&, Context&, const std::string&, int) {};
+    f.print = [member, shared, present](const S& v, Printer& p, int indent,
+                                        const std::string& nm) {
+      if (!present(v.*member)) return;
+      p.line(indent, nm + ":");
+      shared->print(v.*member, p, indent + 2);
+    };
+    fields_.push_back(std::move(f));
+    return *this;
+  }
+
   // A list of maps.
   template <class T>
   Table& list(std::string name, std::vector<T> S::*member, Table<T> item_table, Items items = {}) {

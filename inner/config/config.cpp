@@ -135,6 +135,73 @@ Table<Limits> limits_table() {
       .key("max_connections", &Limits::max_connections, config::integer(1, 100000), 200);
 }
 
+// "host:port" with a port 1..65535 and a host of letters, digits, dots and dashes (an onion or
+// I2P name, or an IPv4 address for direct links). No DNS name is ever resolved by the inner.
+Type<std::string> edge_address() {
+  Type<std::string> text = config::text(300);
+  return Type<std::string>{
+      "an address like NAME.onion:2600, NAME.i2p:2600 or 127.0.0.1:2600",
+      [parse = text.parse](std::string_view s) -> Result<std::string> {
+        auto r = parse(s);
+        if (!r) return r;
+        size_t colon = r->rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == r->size())
+          return make_error("\"" + *r + "\" is not host:port");
+        for (size_t i = 0; i < colon; ++i) {
+          char c = (*r)[i];
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-')
+            return make_error("\"" + *r + "\": the host may hold only letters, digits, dots and dashes");
+        }
+        unsigned long port = 0;
+        for (size_t i = colon + 1; i < r->size(); ++i) {
+          if (!std::isdigit(static_cast<unsigned char>((*r)[i])) || port > 65535)
+            return make_error("\"" + *r + "\": bad port");
+          port = port * 10 + static_cast<unsigned>((*r)[i] - '0');
+        }
+        if (port == 0 || port > 65535) return make_error("\"" + *r + "\": bad port");
+        return r;
+      },
+      text.print};
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+Table<EdgeLinkConfig> edge_table() {
+  return Table<EdgeLinkConfig>()
+      .key("address", &EdgeLinkConfig::address, edge_address(), config::required)
+      .key("transport", &EdgeLinkConfig::transport,
+           config::one_of<Transport>(
+               {{"tor", Transport::tor}, {"i2p", Transport::i2p}, {"direct", Transport::direct}}),
+           Transport::tor)
+      .key("socks", &EdgeLinkConfig::socks, loopback_endpoint(), config::optional)
+      .check([](const EdgeLinkConfig& e, Checker& c) {
+        std::string host = split_edge_address(e.address).first;
+        switch (e.transport) {
+          case Transport::tor:
+            if (!ends_with(host, ".onion"))
+              c.fail("address", "with transport tor the edge is an onion service (NAME.onion)");
+            if (e.socks.port == 0) c.fail("socks", "transport tor needs Tor's SocksPort here");
+            break;
+          case Transport::i2p:
+            if (!ends_with(host, ".i2p"))
+              c.fail("address", "with transport i2p the edge is an I2P destination (NAME.i2p)");
+            if (e.socks.port == 0) c.fail("socks", "transport i2p needs i2pd's SOCKS port here");
+            break;
+          case Transport::direct: {
+            Endpoint ep;
+            ep.host = host;
+            if (!is_loopback(ep))
+              c.fail("address", "transport direct is for tests and demos on this machine: "
+                                "the address must be 127.x.x.x");
+            if (e.socks.port != 0) c.fail("socks", "transport direct uses no SOCKS proxy");
+            break;
+          }
+        }
+      });
+}
+
 Table<LogConfig> log_table() {
   return Table<LogConfig>()
       .key("level", &LogConfig::level,
@@ -159,11 +226,19 @@ const Table<InnerConfig>& inner_table() {
           .section("mailbox", &InnerConfig::mailbox, mailbox_table())
           .section("auth", &InnerConfig::auth, auth_table())
           .section("limits", &InnerConfig::limits, limits_table())
+          .optional_section("edge", &InnerConfig::edge, edge_table(),
+                            [](const EdgeLinkConfig& e) { return !e.address.empty(); })
           .section("log", &InnerConfig::log, log_table());
   return t;
 }
 
 }  // namespace
+
+std::pair<std::string, uint16_t> split_edge_address(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return {address, 0};
+  return {address.substr(0, colon), static_cast<uint16_t>(std::stoul(address.substr(colon + 1)))};
+}
 
 bool is_loopback(const Endpoint& e) {
   unsigned char buf[16];

@@ -53,6 +53,15 @@ struct Limits {
   int max_connections = 200;  // simultaneous, over all listeners
 };
 
+// How the inner reaches its edge (the link). The inner always dials; the edge never learns where
+// the inner is. `direct` is plain loopback TCP for tests and the local demo only.
+enum class Transport { tor, i2p, direct };
+struct EdgeLinkConfig {
+  std::string address;  // "NAME.onion:PORT", "NAME.i2p:PORT", or "127.0.0.1:PORT" (direct)
+  Transport transport = Transport::tor;
+  Endpoint socks;       // the overlay's SOCKS5 port on loopback (tor, i2p); port 0 = unset
+};
+
 struct LogConfig {
   nj::log::Level level = nj::log::Level::info;
   bool redact = true;
@@ -68,8 +77,12 @@ struct InnerConfig {
   MailboxConfig mailbox;
   AuthConfig auth;
   Limits limits;
+  EdgeLinkConfig edge;  // address empty: no edge (local mail only)
   LogConfig log;
 };
+
+// The edge address split into host and port (the config has checked it).
+std::pair<std::string, uint16_t> split_edge_address(const std::string& address);
 
 // True for 127.0.0.0/8 and ::1 (an Endpoint from the config holds a numeric address).
 bool is_loopback(const Endpoint& e);

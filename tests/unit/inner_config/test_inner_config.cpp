@@ -418,7 +418,36 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
       {{{"log.level", "verbose"}}, "log.level", "must be one of debug, info, warn, error"},
       {{{"log.redact", "no"}}, "log.redact", "\"no\" is not true or false"},
       {{{"quota", "{per_day: 100}"}}, "quota", "unknown key"},
-      {{{"edge", "{link: \"127.0.0.1:9050\"}"}}, "edge", "unknown key"},
+      {{{"edge", "{address: a.onion:2600, socks: \"127.0.0.1:9050\", link: 1}"}},
+       "edge.link",
+       "unknown key"},
+      {{{"edge", "{address: a.onion:99999, socks: \"127.0.0.1:9050\"}"}},
+       "edge.address",
+       "\"a.onion:99999\": bad port"},
+      {{{"edge", "{address: \"a_b.onion:25\", socks: \"127.0.0.1:9050\"}"}},
+       "edge.address",
+       "\"a_b.onion:25\": the host may hold only letters, digits, dots and dashes"},
+      {{{"edge", "{address: a.onion:2600}"}},
+       "edge.socks",
+       "transport tor needs Tor's SocksPort here"},
+      {{{"edge", "{address: a.example.org:2600, socks: \"127.0.0.1:9050\"}"}},
+       "edge.address",
+       "with transport tor the edge is an onion service (NAME.onion)"},
+      {{{"edge", "{address: a.onion:2600, transport: i2p, socks: \"127.0.0.1:4447\"}"}},
+       "edge.address",
+       "with transport i2p the edge is an I2P destination (NAME.i2p)"},
+      {{{"edge", "{address: \"192.0.2.1:2600\", transport: direct}"}},
+       "edge.address",
+       "transport direct is for tests and demos on this machine: the address must be 127.x.x.x"},
+      {{{"edge", "{address: \"127.0.0.1:2600\", transport: direct, socks: \"127.0.0.1:9050\"}"}},
+       "edge.socks",
+       "transport direct uses no SOCKS proxy"},
+      {{{"edge", "{address: a.onion:2600, socks: \"192.0.2.1:9050\"}"}},
+       "edge.socks",
+       "\"192.0.2.1:9050\"" + kNotLoopback},
+      {{{"edge", "{address: a.onion:2600, transport: pigeon, socks: \"127.0.0.1:9050\"}"}},
+       "edge.transport",
+       "must be one of tor, i2p, direct"},
       {{{"auth", "[5, 15m]"}}, "auth", "expected a map, got a list"},
   };
   for (const Case& c : cases) {
@@ -435,6 +464,27 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
           r.error() + "\ndoes not end in\n" + suffix);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_edge_section_is_optional_and_round_trips) {
+  Scratch s;
+  auto none = load(s);
+  BOOST_REQUIRE_MESSAGE(none.ok(), err(none));
+  BOOST_CHECK(none->edge.address.empty());
+  BOOST_CHECK(nj::inner::print_effective(*none).find("edge:") == std::string::npos);
+  auto tor = load(s, {{"edge", "{address: abcdef.onion:2600, socks: \"127.0.0.1:9050\"}"}});
+  BOOST_REQUIRE_MESSAGE(tor.ok(), err(tor));
+  BOOST_CHECK(tor->edge.transport == nj::inner::Transport::tor);
+  BOOST_CHECK_EQUAL(tor->edge.socks.port, 9050);
+  auto [host, port] = nj::inner::split_edge_address(tor->edge.address);
+  BOOST_CHECK_EQUAL(host, "abcdef.onion");
+  BOOST_CHECK_EQUAL(port, 2600);
+  std::string printed = nj::inner::print_effective(*tor);
+  auto again = nj::inner::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), err(again));
+  BOOST_CHECK_EQUAL(nj::inner::print_effective(*again), printed);
+  auto direct = load(s, {{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}});
+  BOOST_REQUIRE_MESSAGE(direct.ok(), err(direct));
 }
 
 BOOST_AUTO_TEST_CASE(several_problems_are_all_reported) {
