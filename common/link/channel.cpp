@@ -386,6 +386,12 @@ bool Channel::pull_record() {
     fail("link: malformed frame (too short)");
     return false;
   }
+  // Before the confirmation the peer is unauthenticated (message 1 may be a replay): accept
+  // exactly the confirmation's size, so it cannot make us buffer a large frame.
+  if (step_ == Step::confirm && clen != kFrameHeaderBytes + kHashBytes + kStreamABytes) {
+    fail("link: refused: the initiator's key confirmation has the wrong size");
+    return false;
+  }
   if (clen > opt_.max_payload + kFrameHeaderBytes + kStreamABytes) {
     fail("link: frame of " + std::to_string(clen) + " bytes is over the limit");
     return false;

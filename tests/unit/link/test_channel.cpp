@@ -195,6 +195,15 @@ BOOST_AUTO_TEST_CASE(replayed_handshake_messages_are_refused) {
     BOOST_TEST(!res.next_frame());
   }
   {
+    // After a replayed message 1 the unauthenticated peer cannot make the edge buffer a frame.
+    Channel res(Role::responder, k.edge, k.inner.pub);
+    res.feed(old.msg1);
+    res.feed(old.confirm.substr(0, 24));           // a stream header
+    res.feed(std::string("\x00\x10\x00\x00", 4));  // then a claimed 1 MiB record
+    BOOST_TEST((res.state() == State::failed));
+    BOOST_TEST(res.reason().find("wrong size") != std::string::npos);
+  }
+  {
     // The edge's old message 2 replayed to a new dial of the inner.
     Channel ini(Role::initiator, k.inner, k.edge.pub);
     (void)ini.take_output();
