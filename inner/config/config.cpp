@@ -4,6 +4,7 @@
 #include <pwd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -202,6 +203,83 @@ Table<EdgeLinkConfig> edge_table() {
       });
 }
 
+// "BITS:RECIPIENTS", e.g. "20:20": what a hashcash stamp of that weight buys.
+Type<QuotaPrice> quota_price() {
+  return Type<QuotaPrice>{
+      "a price like \"20:20\" (stamp bits 8 to 40 : recipients 1 to 10000)",
+      [](std::string_view s) -> Result<QuotaPrice> {
+        auto colon = s.find(':');
+        if (colon == std::string_view::npos)
+          return make_error("\"" + std::string(s) + "\" is not BITS:RECIPIENTS");
+        auto bits = config::parse_integer(s.substr(0, colon), 8, 40);
+        if (!bits) return make_error("bits: " + bits.error());
+        auto n = config::parse_integer(s.substr(colon + 1), 1, 10000);
+        if (!n) return make_error("recipients: " + n.error());
+        return QuotaPrice{static_cast<int>(*bits), static_cast<std::uint32_t>(*n)};
+      },
+      [](const QuotaPrice& p) {
+        return "\"" + std::to_string(p.bits) + ":" + std::to_string(p.recipients) + "\"";
+      }};
+}
+
+Table<QuotaConfig> quota_table() {
+  return Table<QuotaConfig>()
+      .key("daily", &QuotaConfig::daily, config::integer<std::uint32_t>(0, 100000), 20u)
+      .list("prices", &QuotaConfig::prices, quota_price(), Items{.min = 0, .max = 16})
+      .check([](const QuotaConfig& q, Checker& c) {
+        // One price per weight; more bits must never buy fewer recipients.
+        for (std::size_t i = 0; i < q.prices.size(); ++i)
+          for (std::size_t j = 0; j < q.prices.size(); ++j) {
+            if (i == j) continue;
+            const auto& a = q.prices[i];
+            const auto& b = q.prices[j];
+            if (a.bits == b.bits && i > j)
+              c.fail("prices[" + std::to_string(i) + "]", "same bits as prices[" +
+                                                               std::to_string(j) + "]");
+            else if (a.bits > b.bits && a.recipients < b.recipients && i > j)
+              c.fail("prices[" + std::to_string(i) + "]",
+                     "more bits must not buy fewer recipients than prices[" +
+                         std::to_string(j) + "]");
+          }
+      });
+}
+
+// "HH:MM", UTC.
+Type<int> time_of_day() {
+  return Type<int>{"a UTC time of day like 12:00",
+                   [](std::string_view s) -> Result<int> {
+                     auto bad = [&] {
+                       return make_error("\"" + std::string(s) + "\" is not HH:MM (UTC)");
+                     };
+                     if (s.size() != 5 || s[2] != ':') return bad();
+                     auto h = config::parse_integer(s.substr(0, 2), 0, 23);
+                     auto m = config::parse_integer(s.substr(3, 2), 0, 59);
+                     if (!h || !m) return bad();
+                     return static_cast<int>(*h * 3600 + *m * 60);
+                   },
+                   [](const int& t) {
+                     char buf[32];
+                     std::snprintf(buf, sizeof buf, "\"%02d:%02d\"", t / 3600, t / 60 % 60);
+                     return std::string(buf);
+                   }};
+}
+
+Table<DelayConfig> delay_table() {
+  return Table<DelayConfig>()
+      .key("default", &DelayConfig::default_class,
+           config::one_of<std::string>(
+               {{"none", "none"}, {"defer", "defer"}, {"batch", "batch"}}),
+           std::string("defer"))
+      .key("defer_min", &DelayConfig::defer_min, config::duration(1s, 7 * 24h), 2000s)
+      .key("defer_max", &DelayConfig::defer_max, config::duration(1s, 7 * 24h), 4000s)
+      .list("batch_times", &DelayConfig::batch_times, time_of_day(),
+            Items{.min = 0, .max = 48, .unique = true})
+      .check([](const DelayConfig& d, Checker& c) {
+        if (d.defer_max < d.defer_min) c.fail("defer_max", "must not be less than delay.defer_min");
+        if (d.batch_times.empty()) c.fail("batch_times", "needs at least one time");
+      });
+}
+
 Table<LogConfig> log_table() {
   return Table<LogConfig>()
       .key("level", &LogConfig::level,
@@ -228,6 +306,8 @@ const Table<InnerConfig>& inner_table() {
           .section("limits", &InnerConfig::limits, limits_table())
           .optional_section("edge", &InnerConfig::edge, edge_table(),
                             [](const EdgeLinkConfig& e) { return !e.address.empty(); })
+          .section("quota", &InnerConfig::quota, quota_table())
+          .section("delay", &InnerConfig::delay, delay_table())
           .section("log", &InnerConfig::log, log_table());
   return t;
 }

@@ -62,6 +62,26 @@ struct EdgeLinkConfig {
   Endpoint socks;       // the overlay's SOCKS5 port on loopback (tor, i2p); port 0 = unset
 };
 
+// Internet recipients per account (inner/policy/quota_store.h).
+struct QuotaPrice {
+  int bits = 0;                  // a hashcash stamp of at least this many bits ...
+  std::uint32_t recipients = 0;  // ... buys this many recipients for 24 hours
+  friend bool operator==(const QuotaPrice&, const QuotaPrice&) = default;
+};
+
+struct QuotaConfig {
+  std::uint32_t daily = 20;  // Internet recipients a day (UTC) without stamps
+  std::vector<QuotaPrice> prices{{20, 20}, {22, 40}, {24, 80}};  // key `prices`: "BITS:COUNT"
+};
+
+// When Internet-bound mail may leave (inner/policy/delay.h).
+struct DelayConfig {
+  std::string default_class = "defer";  // key `default`: none, defer or batch
+  Duration defer_min{2000 * 1000};
+  Duration defer_max{4000 * 1000};
+  std::vector<int> batch_times{0, 12 * 3600};  // seconds after 00:00 UTC; written "HH:MM"
+};
+
 struct LogConfig {
   nj::log::Level level = nj::log::Level::info;
   bool redact = true;
@@ -78,6 +98,8 @@ struct InnerConfig {
   AuthConfig auth;
   Limits limits;
   EdgeLinkConfig edge;  // address empty: no edge (local mail only)
+  QuotaConfig quota;
+  DelayConfig delay;
   LogConfig log;
 };
 

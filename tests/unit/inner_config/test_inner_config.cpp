@@ -162,6 +162,13 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
   BOOST_CHECK_EQUAL(c.limits.max_connections, 200);
   BOOST_CHECK(c.log.level == nj::log::Level::info);
   BOOST_CHECK(c.log.redact);
+  BOOST_CHECK_EQUAL(c.quota.daily, 20u);
+  BOOST_REQUIRE_EQUAL(c.quota.prices.size(), 3u);
+  BOOST_CHECK(c.quota.prices[2] == (nj::inner::QuotaPrice{24, 80}));
+  BOOST_CHECK_EQUAL(c.delay.default_class, "defer");
+  BOOST_CHECK(c.delay.defer_min == 2000s);
+  BOOST_CHECK(c.delay.defer_max == 4000s);
+  BOOST_CHECK(c.delay.batch_times == (std::vector<int>{0, 12 * 3600}));
 }
 
 BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
@@ -228,7 +235,7 @@ BOOST_AUTO_TEST_CASE(example_documents_every_key) {
     ++keys;
     BOOST_CHECK_MESSAGE(example_keys.count(key), "example lacks " + key);
   }
-  BOOST_CHECK_EQUAL(keys, 24);  // 3 top-level values, 7 sections, 14 keys in them
+  BOOST_CHECK_EQUAL(keys, 32);  // 3 top-level values, 9 sections, 20 keys in them
 }
 
 BOOST_AUTO_TEST_CASE(loopback_addresses_are_accepted) {
@@ -417,7 +424,20 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
        "unknown key"},
       {{{"log.level", "verbose"}}, "log.level", "must be one of debug, info, warn, error"},
       {{{"log.redact", "no"}}, "log.redact", "\"no\" is not true or false"},
-      {{{"quota", "{per_day: 100}"}}, "quota", "unknown key"},
+      {{{"quota", "{per_day: 100}"}}, "quota.per_day", "unknown key"},
+      {{{"quota.daily", "-1"}}, "quota.daily", "-1 is out of range (0 to 100000)"},
+      {{{"quota.prices", "[\"20\"]"}}, "quota.prices[0]", "\"20\" is not BITS:RECIPIENTS"},
+      {{{"quota.prices", "[\"41:20\"]"}}, "quota.prices[0]", "bits: 41 is out of range (8 to 40)"},
+      {{{"quota.prices", "[\"20:20\", \"20:40\"]"}}, "quota.prices[1]", "same bits as prices[0]"},
+      {{{"quota.prices", "[\"20:40\", \"22:20\"]"}},
+       "quota.prices[1]",
+       "more bits must not buy fewer recipients than prices[0]"},
+      {{{"delay.default", "later"}}, "delay.default", "must be one of none, defer, batch"},
+      {{{"delay.defer_min", "10s"}, {"delay.defer_max", "5s"}},
+       "delay.defer_max",
+       "must not be less than delay.defer_min"},
+      {{{"delay.batch_times", "[\"24:00\"]"}}, "delay.batch_times[0]", "\"24:00\" is not HH:MM (UTC)"},
+      {{{"delay.batch_times", "[]"}}, "delay.batch_times", "needs at least one time"},
       {{{"edge", "{address: a.onion:2600, socks: \"127.0.0.1:9050\", link: 1}"}},
        "edge.link",
        "unknown key"},
