@@ -1,0 +1,145 @@
+// Deliverer: one delivery attempt of one queued message to its recipients' domains. Per domain
+// it asks the Router, then tries the destinations in order: an MX host by its A/AAAA addresses
+// over direct TCP with opportunistic STARTTLS, or an onion by name through the SOCKS5 proxy
+// (no STARTTLS: the onion circuit is already end-to-end encrypted and authenticated). It speaks
+// SMTP with common/smtp ClientSession (PIPELINING when offered) under a fixed public HELO name.
+// Right before sending, the message is sanitized again (common/mail/outbound.h, Date = now in
+// UTC) and gets the edge's one redacted Received line.
+// Connections per destination host are limited (ConcurrencyLimiter); a waiting attempt gets the
+// next free slot in FIFO order.
+// Trust: remote servers and DNS are hostile (replies are parsed with bounds by ClientSession;
+// private and reserved addresses from DNS are refused unless a test allows them). The message
+// comes from the inner, but what its user's client wrote is not trusted: hence the sanitizer.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/base/result.h"
+#include "common/dns/resolver.h"
+#include "common/mail/outbound.h"
+#include "common/queue/envelope.h"
+#include "common/smtp/client.h"
+#include "common/socks/connect.h"
+#include "common/tls/tls.h"
+#include "common/uv/loop.h"
+#include "common/uv/tcp.h"
+#include "edge/outbound/router.h"
+#include "edge/outbound/status.h"
+
+namespace nj::edge::outbound {
+
+// At most `limit` holders per key at once; others wait in FIFO order.
+class ConcurrencyLimiter {
+ public:
+  explicit ConcurrencyLimiter(size_t limit) : limit_(limit ? limit : 1) {}
+  // Runs `granted` now (from inside acquire) when a slot is free, else when one is released.
+  // The returned ticket withdraws a waiting request when cancel()ed.
+  uint64_t acquire(const std::string& key, std::function<void()> granted);
+  void cancel(const std::string& key, uint64_t ticket);
+  void release(const std::string& key);
+  size_t active(const std::string& key) const;
+  size_t waiting(const std::string& key) const;
+
+ private:
+  struct Slot {
+    size_t active = 0;
+    std::deque<std::pair<uint64_t, std::function<void()>>> waiters;
+  };
+  size_t limit_;
+  uint64_t next_ticket_ = 1;
+  std::map<std::string, Slot> slots_;
+};
+
+// The connection seam: direct TCP to an IP, or SOCKS5 to a name. Tests may fake it.
+class Dialer {
+ public:
+  using Callback = std::function<void(Result<socks::Connected>)>;
+  // Destroying it cancels the dial; the callback then never runs.
+  struct Pending {
+    virtual ~Pending() = default;
+  };
+  virtual ~Dialer() = default;
+  // `ip` is set for direct destinations (already resolved); empty for via_socks ones.
+  virtual Result<std::unique_ptr<Pending>> dial(const Destination& d, const std::string& ip,
+                                                const std::string& isolation_tag, Callback cb) = 0;
+};
+
+// uv::Connection::connect for direct destinations; socks::connect for onion ones. An onion
+// destination without a proxy fails: there is no clearnet path to an onion.
+class NetDialer final : public Dialer {
+ public:
+  NetDialer(uv::Loop& loop, std::string socks_proxy, uint64_t connect_timeout_ms = 120000)
+      : loop_(loop), proxy_(std::move(socks_proxy)), timeout_ms_(connect_timeout_ms) {}
+  Result<std::unique_ptr<Pending>> dial(const Destination& d, const std::string& ip,
+                                        const std::string& isolation_tag, Callback cb) override;
+
+ private:
+  uv::Loop& loop_;
+  std::string proxy_;
+  uint64_t timeout_ms_;
+};
+
+struct DelivererConfig {
+  std::string helo_name;      // the edge's fixed public host name (EHLO, Received "by")
+  std::string public_domain;  // Message-ID right-hand side; Received "from"
+  std::vector<mail::DomainRewrite> rewrites;  // internal -> public domains
+  size_t per_destination_limit = 2;           // connections per destination host
+  size_t max_addresses_per_host = 4;          // A/AAAA addresses tried per MX host
+  bool allow_private_addresses = false;       // tests deliver to 127.0.0.1
+  smtp::ClientTimeouts timeouts;
+  mail::MimeLimits mime_limits;
+};
+
+// "550 5.1.1 text" from a reply.
+std::string reply_text(const smtp::Reply& r);
+
+// The message as it leaves: sanitized for `send_time`, with the edge's Received line first.
+Result<std::string> prepare_outbound(const queue::Envelope& e, const DelivererConfig& config,
+                                     std::time_t send_time);
+
+class Deliverer {
+ public:
+  using Done = std::function<void(std::vector<RcptResult>)>;
+
+  // `tls_client` may be null (no STARTTLS at all). Everything passed by reference must outlive
+  // the Deliverer.
+  Deliverer(uv::Loop& loop, dns::Resolver& resolver, Router& router, Dialer& dialer,
+            const tls::Context* tls_client, const Clock& clock, DelivererConfig config);
+  ~Deliverer();
+  Deliverer(const Deliverer&) = delete;
+  Deliverer& operator=(const Deliverer&) = delete;
+
+  // One attempt for `recipients` of `e`. `done` runs exactly once on the loop thread (never from
+  // inside deliver) with one result per recipient: delivered, permanent, or pending (transient),
+  // unless the Deliverer is destroyed first.
+  void deliver(const queue::Envelope& e, std::vector<std::string> recipients, Done done);
+
+  ConcurrencyLimiter& limiter() { return limiter_; }
+
+  struct Job;
+  struct Domain;
+
+ private:
+  friend struct Job;
+  friend struct Domain;
+  uv::Loop& loop_;
+  dns::Resolver& resolver_;
+  Router& router_;
+  Dialer& dialer_;
+  const tls::Context* tls_;
+  const Clock& clock_;
+  DelivererConfig config_;
+  ConcurrencyLimiter limiter_;
+  std::set<std::shared_ptr<Domain>> live_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace nj::edge::outbound

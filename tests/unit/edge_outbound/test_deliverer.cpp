@@ -1,0 +1,257 @@
+// Deliverer against a scripted SMTP server on loopback (real TCP, real ClientSession), with a
+// fake resolver; and with a fake Dialer for the onion path.
+#include <boost/test/unit_test.hpp>
+#include <optional>
+
+#include "common/crypto/crypto.h"
+#include "common/uv/loop.h"
+#include "common/uv/tcp.h"
+#include "edge/outbound/deliverer.h"
+#include "tests/unit/edge_outbound/fake_resolver.h"
+
+using namespace nj;
+using namespace nj::edge::outbound;
+
+namespace {
+
+// A small SMTP server: PIPELINING, RCPT to "bad*" refused 550, DATA collected.
+struct ScriptServer {
+  struct Conn {
+    std::unique_ptr<uv::Connection> c;
+    std::string in;
+    bool data = false;
+    std::string body;
+  };
+  std::unique_ptr<uv::TcpListener> l;
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<std::string> messages;
+  std::vector<std::string> commands;
+  int open = 0, max_open = 0;
+  bool refuse_greeting = false;
+
+  explicit ScriptServer(uv::Loop& loop) {
+    auto r = uv::TcpListener::bind(loop, "127.0.0.1:0", [this](std::unique_ptr<uv::Connection> c) {
+      auto k = std::make_unique<Conn>();
+      Conn* raw = k.get();
+      k->c = std::move(c);
+      ++open;
+      max_open = std::max(max_open, open);
+      k->c->on_close([this](const Status&) { --open; });
+      k->c->on_read([this, raw](std::string_view b) { on_bytes(*raw, b); });
+      (void)k->c->write(refuse_greeting ? "421 4.3.2 go away\r\n" : "220 sink.test ESMTP\r\n");
+      if (refuse_greeting) k->c->shutdown_then_close(1000);
+      conns.push_back(std::move(k));
+    });
+    BOOST_REQUIRE(r.ok());
+    l = std::move(*r);
+  }
+  void on_bytes(Conn& k, std::string_view b) {
+    k.in.append(b);
+    size_t eol;
+    while ((eol = k.in.find("\r\n")) != std::string::npos) {
+      std::string line = k.in.substr(0, eol);
+      k.in.erase(0, eol + 2);
+      if (k.data) {
+        if (line == ".") {
+          k.data = false;
+          messages.push_back(k.body);
+          k.body.clear();
+          (void)k.c->write("250 2.0.0 queued\r\n");
+        } else {
+          k.body += (line.starts_with("..") ? line.substr(1) : line) + "\r\n";
+        }
+        continue;
+      }
+      commands.push_back(line);
+      std::string up = line.substr(0, 4);
+      for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (up == "EHLO") {
+        (void)k.c->write("250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+      } else if (up == "MAIL") {
+        (void)k.c->write("250 2.1.0 ok\r\n");
+      } else if (up == "RCPT") {
+        bool bad = line.find("<bad") != std::string::npos;
+        (void)k.c->write(bad ? "550 5.1.1 no such user\r\n" : "250 2.1.5 ok\r\n");
+      } else if (up == "DATA") {
+        k.data = true;
+        (void)k.c->write("354 go\r\n");
+      } else if (up == "QUIT") {
+        (void)k.c->write("221 bye\r\n");
+        k.c->shutdown_then_close(1000);
+      } else {
+        (void)k.c->write("502 5.5.2 no\r\n");
+      }
+    }
+  }
+};
+
+struct Fixture {
+  uv::Loop loop;
+  test::FakeResolver dns;
+  ManualClock clock{1'800'000'000};
+  std::unique_ptr<ScriptServer> server;
+  std::unique_ptr<Router> router;
+  std::unique_ptr<NetDialer> dialer;
+  std::unique_ptr<Deliverer> d;
+  DelivererConfig cfg;
+
+  Fixture() {
+    crypto::init();
+    server = std::make_unique<ScriptServer>(loop);
+    cfg.helo_name = "mx.edge.example.org";
+    cfg.public_domain = "example.org";
+    cfg.rewrites = {{"users.example.onion", "example.org"}};
+    cfg.allow_private_addresses = true;
+    cfg.per_destination_limit = 1;
+  }
+  void build(uint16_t port) {
+    RouterConfig rc;
+    rc.our_domains = {"example.org"};
+    rc.smtp_port = port;
+    router = std::make_unique<Router>(dns, rc, [](uint32_t) { return 0u; });
+    dialer = std::make_unique<NetDialer>(loop, "", 5000);
+    d = std::make_unique<Deliverer>(loop, dns, *router, *dialer, nullptr, clock, cfg);
+  }
+  queue::Envelope env(const std::string& id, std::vector<std::string> rcpts) {
+    queue::Envelope e;
+    e.id = id;
+    e.mail_from = "alice@users.example.onion";
+    e.recipients = std::move(rcpts);
+    e.message =
+        "From: Alice <alice@users.example.onion>\r\nTo: <x@dest.test>\r\nSubject: hi\r\n"
+        "Date: Mon, 1 Jan 2024 10:00:00 +0200\r\nMessage-ID: <1@laptop.local>\r\n"
+        "User-Agent: Leaky/1.0\r\nReceived: from laptop.local by inner.onion\r\n\r\nhello\r\n";
+    return e;
+  }
+  std::vector<RcptResult> run(const queue::Envelope& e) {
+    std::optional<std::vector<RcptResult>> out;
+    d->deliver(e, e.recipients, [&](std::vector<RcptResult> r) { out = std::move(r); });
+    BOOST_CHECK(!out.has_value());  // never from inside deliver()
+    for (int i = 0; i < 100000 && !out; ++i) loop.run_once();
+    BOOST_REQUIRE(out.has_value());
+    return *out;
+  }
+};
+
+const RcptResult* find(const std::vector<RcptResult>& v, const std::string& a) {
+  for (const auto& r : v) {
+    if (r.address == a) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(delivers_sanitized_with_one_received_and_per_recipient_results, Fixture) {
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  auto r = run(env("ID1", {"x@dest.test", "bad@dest.test", "me@example.org"}));
+  BOOST_REQUIRE_EQUAL(r.size(), 3u);
+  BOOST_CHECK(find(r, "x@dest.test")->status == RcptStatus::delivered);
+  BOOST_CHECK(find(r, "bad@dest.test")->status == RcptStatus::permanent);
+  BOOST_CHECK_EQUAL(find(r, "bad@dest.test")->reply, "550 5.1.1 no such user");
+  BOOST_CHECK(find(r, "me@example.org")->status == RcptStatus::permanent);  // ours: never leaves
+  BOOST_REQUIRE_EQUAL(server->messages.size(), 1u);
+  const std::string& m = server->messages[0];
+  BOOST_CHECK(m.starts_with("Received: from example.org by mx.edge.example.org"));
+  BOOST_CHECK_EQUAL(m.find("Received:", 1), std::string::npos);  // the inner's is gone
+  BOOST_CHECK(m.find("laptop") == std::string::npos);
+  BOOST_CHECK(m.find("inner.onion") == std::string::npos);
+  BOOST_CHECK(m.find("users.example.onion") == std::string::npos);
+  BOOST_CHECK(m.find("User-Agent") == std::string::npos);
+  BOOST_CHECK(m.find("Date: Fri, 15 Jan 2027 08:00:00 +0000") != std::string::npos);
+  BOOST_CHECK(m.find("alice@example.org") != std::string::npos);
+  bool ehlo = false, mail = false;
+  for (const auto& c : server->commands) {
+    if (c == "EHLO mx.edge.example.org") ehlo = true;
+    if (c.starts_with("MAIL FROM:<alice@users.example.onion>")) mail = true;
+  }
+  BOOST_CHECK(ehlo);
+  BOOST_CHECK(mail);
+}
+
+BOOST_FIXTURE_TEST_CASE(refused_greeting_moves_to_the_next_mx, Fixture) {
+  // Both MX hosts refuse at the greeting: each is tried once, and the result is transient.
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "a.dest.test"}, {20, "b.dest.test"}}));
+  dns.set("a.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("a.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  dns.set("b.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("b.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  server->refuse_greeting = true;
+  build(server->l->port());
+  auto r = run(env("ID2", {"x@dest.test"}));
+  BOOST_REQUIRE_EQUAL(r.size(), 1u);
+  BOOST_CHECK(r[0].status == RcptStatus::pending);
+  BOOST_CHECK(r[0].reply.starts_with("421"));
+  BOOST_CHECK_EQUAL(server->conns.size(), 2u);  // both MX hosts were tried
+}
+
+BOOST_FIXTURE_TEST_CASE(private_addresses_refused_by_default, Fixture) {
+  cfg.allow_private_addresses = false;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1", "10.1.2.3"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  auto r = run(env("ID3", {"x@dest.test"}));
+  BOOST_CHECK(r[0].status == RcptStatus::pending);
+  BOOST_CHECK(server->conns.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(per_destination_limit_serializes_connections, Fixture) {
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  int done = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto e = env("P" + std::to_string(i), {"x@dest.test"});
+    d->deliver(e, e.recipients, [&](std::vector<RcptResult> r) {
+      BOOST_CHECK(r[0].status == RcptStatus::delivered);
+      ++done;
+    });
+  }
+  for (int i = 0; i < 100000 && done < 4; ++i) loop.run_once();
+  BOOST_CHECK_EQUAL(done, 4);
+  BOOST_CHECK_EQUAL(server->messages.size(), 4u);
+  BOOST_CHECK_EQUAL(server->max_open, 1);
+}
+
+namespace {
+struct RecordingDialer final : Dialer {
+  std::vector<std::pair<Destination, std::string>> dials;
+  uv::Loop* loop = nullptr;
+  std::unique_ptr<uv::Timer> t;
+  Result<std::unique_ptr<Pending>> dial(const Destination& d, const std::string& ip,
+                                        const std::string& tag, Callback cb) override {
+    dials.emplace_back(d, ip);
+    BOOST_CHECK(tag.starts_with("nj-out-"));
+    t = std::make_unique<uv::Timer>(*loop);
+    t->start(1, 0, [cb] { cb(make_error("proxy refused")); });
+    return std::unique_ptr<Pending>(std::make_unique<Pending>());
+  }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(onion_goes_by_name_through_socks_and_never_to_dns, Fixture) {
+  const std::string onion = "abupq2yypwtojgupttylrbwnabmpmydsf4evb2onasmib2go23jyyhqd.onion";
+  dns.set("_onion-mx._tcp.dest.test", dns::Type::SRV, test::srv({{0, 0, 2525, onion}}));
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  RouterConfig rc;
+  router = std::make_unique<Router>(dns, rc, [](uint32_t) { return 0u; });
+  RecordingDialer rd;
+  rd.loop = &loop;
+  d = std::make_unique<Deliverer>(loop, dns, *router, rd, nullptr, clock, cfg);
+  auto r = run(env("ID4", {"x@dest.test"}));
+  BOOST_REQUIRE_EQUAL(rd.dials.size(), 1u);
+  BOOST_CHECK(rd.dials[0].first.via_socks);
+  BOOST_CHECK_EQUAL(rd.dials[0].first.host, onion);
+  BOOST_CHECK_EQUAL(rd.dials[0].first.port, 2525);
+  BOOST_CHECK(rd.dials[0].second.empty());
+  // The onion failed: a retry later, never the clearnet MX.
+  BOOST_CHECK(r[0].status == RcptStatus::pending);
+  BOOST_CHECK(!dns.was_asked("dest.test"));
+  BOOST_CHECK(!dns.was_asked("mx.dest.test"));
+  BOOST_CHECK(!dns.was_asked(onion));
+}
