@@ -242,7 +242,9 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
   for (size_t i = 1; i < args.size(); ++i) {
     std::string_view a = args[i];
     std::string* target = nullptr;
-    if (a == "--inner-config")
+    // --config: nightjarctl's global option (`nightjarctl --config FILE overlay tor`) is the
+    // inner's configuration, as for the other commands.
+    if (a == "--inner-config" || a == "--config")
       target = &inner_path;
     else if (a == "--edge-config")
       target = &edge_path;

@@ -285,6 +285,12 @@ BOOST_AUTO_TEST_CASE(command_output_and_errors) {
              std::string::npos);
   BOOST_TEST(out.find("# ---- torrc on the edge's machine ----\n") != std::string::npos);
 
+  // `nightjarctl --config FILE overlay tor` passes the global option after the command's own.
+  std::string via_global;
+  BOOST_TEST(run_overlay({"tor", "--tor-dir", o.tor_dir, "--config", w.inner_yaml.string()},
+                         via_global, err, w.dir) == 0);
+  BOOST_TEST(via_global.find(nj::ctl::tor_inner(in, o)) != std::string::npos);
+
   BOOST_TEST(run_overlay({}, out, err, w.dir) == 2);
   BOOST_TEST(run_overlay({"gnunet", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) ==
              2);
