@@ -61,6 +61,9 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
   if (!q) return make_error(config.data_dir + "/queue: " + q.error());
   s->queue_ = std::move(*q);
   s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
+  if (!config.listen.link.empty())
+    s->link_ = std::make_unique<LinkServer>(loop, *s->edge_key_, s->inner_key_, *s->queue_,
+                                            *s->committer_, clock, LinkServer::Options{});
 
   dns::CaresOptions dopt;
   for (const auto& e : config.dns.servers) dopt.servers.push_back(e.str());
@@ -156,7 +159,9 @@ Status EdgeServer::listen() {
     return {};
   };
   if (auto st = bind_all(cfg_.listen.mx, false); !st) return st;
-  return bind_all(cfg_.listen.onion_mx, true);
+  if (auto st = bind_all(cfg_.listen.onion_mx, true); !st) return st;
+  if (link_) return link_->listen(cfg_.listen.link);
+  return {};
 }
 
 void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
@@ -198,6 +203,7 @@ void EdgeServer::shutdown() {
   for (auto& l : listeners_) l->close();
   listeners_.clear();
   for (auto* p : sessions_->snapshot()) p->close();
+  if (link_) link_->shutdown();
   if (greylist_purge_) greylist_purge_->stop();
   if (committer_) {
     committer_->shutdown();

@@ -30,6 +30,7 @@
 #include "edge/checks/sender_allowlist.h"
 #include "edge/checks/sender_domain.h"
 #include "edge/config/config.h"
+#include "edge/link/link_server.h"
 #include "edge/queue/inbound_queue.h"
 
 namespace nj::edge {
@@ -69,6 +70,7 @@ class EdgeServer {
   std::optional<store::Env> env_;
   std::unique_ptr<store::GroupCommitter> committer_;
   std::unique_ptr<InboundQueue> queue_;
+  std::unique_ptr<LinkServer> link_;  // null when listen.link is empty
   std::unique_ptr<dns::Resolver> resolver_;
   std::optional<tls::Context> tls_;
 

@@ -253,9 +253,36 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
     if (!d.accept) return reject("rcpt", d);
   }
   std::string rewritten = local + "@" + *internal;
+  if (!srv_.link_) {
+    add_recipient(std::move(rewritten));
+    return smtp::Reply::make(250, "2.1.5", "Recipient ok");
+  }
+  // The edge holds no account list: it asks the inner (answers are cached in memory).
+  std::weak_ptr<bool> alive = alive_;
+  srv_.link_->verify(rewritten, [this, alive, rewritten](link::VerifyOutcome o) {
+    if (alive.expired()) return;
+    switch (o) {
+      case link::VerifyOutcome::exists:
+        add_recipient(rewritten);
+        answer(smtp::Reply::make(250, "2.1.5", "Recipient ok"));
+        return;
+      case link::VerifyOutcome::unknown:
+        answer(reject("rcpt", checks::Decision::reply(550, "5.1.1", "No such user here",
+                                                      "no such user")));
+        return;
+      case link::VerifyOutcome::temporary:
+        answer(reject("rcpt", checks::Decision::reply(451, "4.4.3",
+                                                      "Recipient check unavailable, try again later",
+                                                      "link did not answer")));
+        return;
+    }
+  });
+  return std::nullopt;
+}
+
+void MxSession::add_recipient(std::string rewritten) {
   if (std::find(recipients_.begin(), recipients_.end(), rewritten) == recipients_.end())
     recipients_.push_back(std::move(rewritten));
-  return smtp::Reply::make(250, "2.1.5", "Recipient ok");
 }
 
 std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
@@ -291,7 +318,7 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
   auto alive = std::weak_ptr<bool>(alive_);
   std::string sid = id_;
   srv_.queue_->enqueue(*srv_.committer_, std::move(e),
-                       [this, alive, id, sid, size, rcpts](Status s) {
+                       [this, srv = &srv_, alive, id, sid, size, rcpts](Status s) {
                          if (!s) {
                            NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(),
                                         id.c_str(), s.error().c_str());
@@ -302,6 +329,8 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
                          }
                          NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(),
                                      id.c_str(), size, rcpts);
+                         // The server outlives every session; the session may be gone.
+                         if (srv->link_) srv->link_->inbound_committed(id);
                          if (alive.expired()) return;
                          answer(smtp::Reply::make(250, "2.0.0", "Ok: queued as " + id));
                        });

@@ -57,6 +57,7 @@ class MxSession final : public smtp::Hooks {
   // MAIL FROM, after DNSBL: sender domain, then the usual-suspect allowlist.
   void mail_after_dnsbl();
   void mail_after_domain();
+  void add_recipient(std::string rewritten);
 
   EdgeServer& srv_;
   std::unique_ptr<uv::Connection> conn_;

@@ -4,6 +4,7 @@
 
 #include "common/base/log.h"
 #include "common/crypto/keyfile.h"
+#include "common/uv/work.h"
 #include "inner/server/pop3_session.h"
 #include "inner/server/submission_session.h"
 
@@ -54,7 +55,47 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   auto outbound = OutboundQueue::open(*s->env_, s->inner_key_->pub);
   if (!outbound) return make_error(dir + ": " + outbound.error());
   s->outbound_ = std::move(*outbound);
+  policy::QuotaRules rules;
+  rules.daily = config.quota.daily;
+  rules.prices.clear();
+  for (const auto& p : config.quota.prices) rules.prices[p.bits] = p.recipients;
+  auto quota = policy::QuotaStore::open(*s->env_, std::move(rules));
+  if (!quota) return make_error(dir + ": " + quota.error());
+  s->quota_ = std::move(*quota);
+  s->delay_rules_.defer_min = config.delay.defer_min.count() / 1000;
+  s->delay_rules_.defer_max = config.delay.defer_max.count() / 1000;
+  s->delay_rules_.batch_times.assign(config.delay.batch_times.begin(),
+                                     config.delay.batch_times.end());
+  s->default_delay_ =
+      policy::parse_delay_class(config.delay.default_class).value_or(policy::DelayClass::defer);
   s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
+  auto inbound = InboundDelivery::open(*s->env_, *s->inner_key_, *s->accounts_, *s->mailbox_,
+                                       clock);
+  if (!inbound) return make_error(dir + ": " + inbound.error());
+  s->inbound_ = std::move(*inbound);
+  if (!config.edge.address.empty()) {
+    auto edge_pub = crypto::load_public_key(config.keys.edge_public);
+    if (!edge_pub) return make_error(edge_pub.error());
+    s->edge_key_ = *edge_pub;
+    s->link_ = std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_,
+                                            *s->inbound_, *s->accounts_, *s->committer_,
+                                            LinkClient::Options{});
+  }
+  // Daily: forget old link delivery records.
+  s->maintenance_ = std::make_unique<uv::Timer>(loop);
+  auto* raw = s.get();
+  s->maintenance_->start(3600 * 1000, 3600 * 1000, [raw] {
+    uv::queue_work(raw->loop_, [raw] { (void)raw->inbound_->purge(*raw->committer_); }, nullptr);
+    // Spent stamps and credits that can no longer matter.
+    int64_t now = raw->clock_.now();
+    raw->committer_->submit(
+        [raw, now](store::Txn& txn) -> Status {
+          auto n = raw->quota_->purge_in(txn, now);
+          if (!n) return make_error(n.error());
+          return {};
+        },
+        [](Status) {});
+  });
 
   auto& smtp = s->smtp_;
   smtp.hostname = config.hostname;
@@ -64,6 +105,16 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   smtp.auth_required = true;
   s->sessions_ = std::make_unique<uv::SessionSet<InnerSession>>(loop);
   return s;
+}
+
+policy::DelayClass InnerServer::delay_class(const std::string& address) {
+  auto info = accounts_->show(address);
+  if (info && *info) {
+    auto it = (*info)->settings.find("delay");
+    if (it != (*info)->settings.end())
+      if (auto c = policy::parse_delay_class(it->second)) return *c;
+  }
+  return default_delay_;
 }
 
 Status InnerServer::listen() {
@@ -83,7 +134,9 @@ Status InnerServer::listen() {
     return {};
   };
   if (auto st = bind_all(cfg_.listen.submission, false); !st) return st;
-  return bind_all(cfg_.listen.pop3, true);
+  if (auto st = bind_all(cfg_.listen.pop3, true); !st) return st;
+  if (link_) link_->start();
+  return {};
 }
 
 void InnerServer::accept(std::unique_ptr<uv::Connection> conn, bool pop3) {
@@ -114,6 +167,8 @@ void InnerServer::shutdown() {
   listeners_.clear();
   if (sessions_)
     for (auto* p : sessions_->snapshot()) p->close();
+  if (link_) link_->shutdown();
+  if (maintenance_) maintenance_->stop();
   if (committer_) committer_->shutdown();
 }
 

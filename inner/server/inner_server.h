@@ -25,8 +25,12 @@
 #include "inner/accounts/accounts.h"
 #include "inner/accounts/login_guard.h"
 #include "inner/config/config.h"
+#include "inner/link/inbound_delivery.h"
+#include "inner/link/link_client.h"
 #include "inner/mailbox/mailbox.h"
 #include "inner/outbound/outbound_queue.h"
+#include "inner/policy/delay.h"
+#include "inner/policy/quota_store.h"
 
 namespace nj::inner {
 
@@ -54,6 +58,15 @@ class InnerServer {
   Accounts& accounts() { return *accounts_; }
   Mailbox& mailbox() { return *mailbox_; }
   OutboundQueue& outbound() { return *outbound_; }
+  policy::QuotaStore& quota() { return *quota_; }
+  const policy::DelayRules& delay_rules() const { return delay_rules_; }
+  // The delay class of an account: its `delay` setting, else delay.default.
+  policy::DelayClass delay_class(const std::string& address);
+  // Internet-bound mail due at `now`, re-dated to `now` (for the link; see
+  // OutboundQueue::released and release_in).
+  Result<std::vector<queue::Envelope>> released(int64_t now) {
+    return outbound_->released(*inner_key_, now);
+  }
   store::GroupCommitter& committer() { return *committer_; }
   LoginGuard& guard() { return guard_; }
   const smtp::ServerConfig& smtp_config() const { return smtp_; }
@@ -83,6 +96,13 @@ class InnerServer {
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Mailbox> mailbox_;
   std::unique_ptr<OutboundQueue> outbound_;
+  std::unique_ptr<policy::QuotaStore> quota_;
+  policy::DelayRules delay_rules_;
+  policy::DelayClass default_delay_ = policy::DelayClass::defer;
+  std::optional<crypto::PublicKey> edge_key_;
+  std::unique_ptr<InboundDelivery> inbound_;
+  std::unique_ptr<LinkClient> link_;  // null without an `edge` section
+  std::unique_ptr<uv::Timer> maintenance_;
   LoginGuard guard_;
   std::unordered_set<std::string> locked_;
   uint64_t connection_ids_ = 0;

@@ -11,6 +11,7 @@
 #include "common/mail/sanitize.h"
 #include "common/queue/envelope.h"
 #include "common/uv/work.h"
+#include "inner/policy/delay.h"
 
 namespace nj::inner {
 namespace {
@@ -38,6 +39,36 @@ Result<std::string> without_fields(std::string_view message, std::string_view dr
   out.append(message.substr(h->fields.empty() ? 0 : h->fields.back().offset +
                                                        h->fields.back().raw.size()));
   return out;
+}
+
+// The reply of the quota service: what each X-Hashcash stamp bought or why it was refused.
+std::string quota_reply(const std::string& to, const std::string& internal_domain,
+                        const std::vector<policy::StampResult>& results,
+                        const policy::Allowance& after, int64_t now) {
+  uint64_t credited = 0;
+  std::string body;
+  for (size_t i = 0; i < results.size(); ++i) {
+    credited += results[i].credited;
+    body += "Stamp " + std::to_string(i + 1) + ": ";
+    if (results[i].verdict == policy::StampVerdict::ok)
+      body += "accepted, " + std::to_string(results[i].credited) +
+              " Internet recipients for 24 hours\r\n";
+    else
+      body += std::string("refused: ") + policy::to_string(results[i].verdict) + "\r\n";
+  }
+  if (results.empty())
+    body += "No X-Hashcash header was found. Send stamps made with\r\n"
+            "  hashcash -m -b 20 quota:" + to + "\r\n"
+            "in X-Hashcash: header fields, one stamp per field.\r\n";
+  body += "\r\nInternet recipients you can send to now: " + std::to_string(after.remaining()) +
+          " (" + std::to_string(after.daily > after.used_today ? after.daily - after.used_today : 0) +
+          " left of today's " + std::to_string(after.daily) + ", " + std::to_string(after.credits) +
+          " bought).\r\n";
+  return "Return-Path: <>\r\nFrom: Recipient quota <quota@" + internal_domain + ">\r\nTo: <" +
+         to + ">\r\nSubject: Recipient quota: " + std::to_string(credited) +
+         " credited\r\nDate: " + mail::rfc5322_date(static_cast<std::time_t>(now)) +
+         "\r\nMessage-ID: <" + crypto::random_id() + "@" + internal_domain +
+         ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + body;
 }
 
 }  // namespace
@@ -197,10 +228,17 @@ std::optional<smtp::Reply> SubmissionSession::on_mail(
   if (!mb) return smtp::Reply::make(501, "5.1.7", "Bad sender address syntax");
   local_.clear();
   remote_.clear();
+  to_quota_service_ = false;
   if (!is_own(*mb)) {
     NJ_LOG_INFO("session=%s reject stage=mail code=553 reason=not the login", id_.c_str());
     return smtp::Reply::make(553, "5.7.1", "Sender address must be your own address");
   }
+  auto me = srv_.accounts().recipient(login_);
+  if (!me || !*me) {
+    NJ_LOG_ERROR("session=%s own account lookup failed", id_.c_str());
+    return smtp::Reply::make(451, "4.3.0", "Temporary lookup failure");
+  }
+  login_id_ = (*me)->id;
   return smtp::Reply::make(250, "2.1.0", "Sender ok");
 }
 
@@ -213,6 +251,12 @@ std::optional<smtp::Reply> SubmissionSession::on_rcpt(
     local = "postmaster@" + srv_.config().domain.internal_domain;
   else if (!mb->quoted)
     local = srv_.local_address(lower(mb->normalized_local()), mb->domain);
+  const std::string quota_service = "quota@" + srv_.config().domain.internal_domain;
+  if (local && *local == quota_service) {
+    // Not a mailbox: the message's stamps are checked and the answer goes to the sender.
+    to_quota_service_ = true;
+    return smtp::Reply::make(250, "2.1.5", "Recipient ok (quota service)");
+  }
   if (local) {
     auto r = srv_.accounts().recipient(*local);
     if (!r) {
@@ -233,8 +277,30 @@ std::optional<smtp::Reply> SubmissionSession::on_rcpt(
     if (!dup) local_.push_back(LocalRecipient{(*r)->id, *local});
   } else {
     std::string addr = mb->address();
-    if (std::find(remote_.begin(), remote_.end(), addr) == remote_.end())
+    if (std::find(remote_.begin(), remote_.end(), addr) == remote_.end()) {
+      // The quota is checked here, against what this message already holds; it is charged in
+      // the message's own commit, so a message that fails after RCPT costs nothing.
+      auto a = srv_.quota().allowance(login_id_, srv_.clock().now());
+      if (!a) {
+        NJ_LOG_ERROR("session=%s quota lookup failed: %s", id_.c_str(), a.error().c_str());
+        return smtp::Reply::make(451, "4.3.0", "Temporary lookup failure");
+      }
+      if (a->remaining() <= remote_.size()) {
+        NJ_LOG_INFO("session=%s reject stage=rcpt code=452 reason=recipient quota", id_.c_str());
+        return smtp::Reply::make(
+            452, "4.5.3",
+            "Recipient quota reached: 0 more Internet recipients today (" +
+                std::to_string(a->daily) +
+                " a day, resets 00:00 UTC). Buy more: mail X-Hashcash stamps from "
+                "\"hashcash -m -b 20 quota:" + login_ + "\" to quota@" +
+                srv_.config().domain.internal_domain);
+      }
       remote_.push_back(std::move(addr));
+      uint64_t left = a->remaining() - remote_.size();
+      return smtp::Reply::make(250, "2.1.5",
+                               "Recipient ok; " + std::to_string(left) +
+                                   " more Internet recipients left");
+    }
   }
   return smtp::Reply::make(250, "2.1.5", "Recipient ok");
 }
@@ -297,6 +363,21 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
     out = std::move(e);
   }
 
+  // The quota service's input: every X-Hashcash field (bounded: a message is not a stamp mine).
+  auto stamps = std::make_shared<std::vector<std::string>>();
+  if (to_quota_service_) {
+    for (const auto& f : h->fields)
+      if (f.is("X-Hashcash") && stamps->size() < 64) stamps->push_back(f.unfolded());
+  }
+  int64_t due = now;
+  if (out) {
+    due = policy::due_time(srv_.delay_class(login_), now, srv_.delay_rules(),
+                           [](uint64_t bound) {
+                             return crypto::random_uniform(static_cast<uint32_t>(
+                                 std::min<uint64_t>(bound, UINT32_MAX)));
+                           });
+  }
+
   // Every copy in one transaction: one synced commit, then one reply.
   struct Outcome {
     DeliveryStatus status = DeliveryStatus::temp_failure;
@@ -308,6 +389,10 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
   auto envelope = std::make_shared<std::optional<queue::Envelope>>(std::move(out));
   Mailbox* mbox = &srv_.mailbox();
   OutboundQueue* outbound = &srv_.outbound();
+  policy::QuotaStore* quota = &srv_.quota();
+  std::string account_id = login_id_, login = login_;
+  std::string internal_domain = cfg.domain.internal_domain;
+  bool quota_service = to_quota_service_;
   std::weak_ptr<bool> alive = alive_;
   std::string sid = id_;
   size_t n_local = local_.size(), n_remote = remote_.size();
@@ -323,9 +408,37 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
           }
         }
         if (*envelope) {
-          if (auto s = outbound->add_in(txn, **envelope); !s) {
+          if (auto s = quota->charge_in(txn, account_id,
+                                        static_cast<uint32_t>((*envelope)->recipients.size()), now);
+              !s) {
+            // Another session of the same account spent the quota since RCPT.
+            outcome->status = DeliveryStatus::temp_failure;
+            outcome->error = "recipient quota";
+            return s;
+          }
+          if (auto s = outbound->add_in(txn, **envelope, due); !s) {
             outcome->error = s.error();
             return s;
+          }
+        }
+        if (quota_service) {
+          std::vector<policy::StampResult> results;
+          for (const auto& st : *stamps) {
+            auto r = quota->spend_stamp_in(txn, account_id, login, st, now);
+            if (!r) {
+              outcome->error = r.error();
+              return make_error(r.error());
+            }
+            results.push_back(*r);
+          }
+          auto after = quota->allowance_in(txn, account_id, now);
+          if (!after) return make_error(after.error());
+          auto d = mbox->deliver_in(
+              txn, account_id, quota_reply(login, internal_domain, results, *after, now));
+          if (d.status != DeliveryStatus::ok) {
+            outcome->status = d.status;
+            outcome->error = d.error;
+            return make_error(to_string(d.status));
           }
         }
         outcome->status = DeliveryStatus::ok;
@@ -350,6 +463,11 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
             case DeliveryStatus::no_such_account:
               r = smtp::Reply::make(550, "5.1.1", "No such user here");
               break;
+            case DeliveryStatus::temp_failure:
+              r = outcome->error == "recipient quota"
+                      ? smtp::Reply::make(452, "4.5.3", "Recipient quota reached, nothing sent")
+                      : smtp::Reply::make(451, "4.3.0", "Temporary failure, try again later");
+              break;
             default:
               r = smtp::Reply::make(451, "4.3.0", "Temporary failure, try again later");
           }
@@ -362,6 +480,7 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
 void SubmissionSession::on_rset() {
   local_.clear();
   remote_.clear();
+  to_quota_service_ = false;
 }
 
 bool SubmissionSession::on_violation(smtp::Violation v) {

@@ -68,6 +68,8 @@ class SubmissionSession final : public InnerSession, public smtp::Hooks {
   bool finished_ = false;
 
   std::string login_;  // canonical internal address once authenticated
+  std::string login_id_;  // its account id (set at MAIL)
+  bool to_quota_service_ = false;  // quota@internal is a recipient: stamps to check, a reply
   std::vector<LocalRecipient> local_;
   std::vector<std::string> remote_;
 };

@@ -1,0 +1,104 @@
+// LinkServer: the edge's end of the link. It listens on `listen.link` (behind the edge's onion
+// service), lets in only a peer that completes the handshake with the pinned inner key, pushes
+// the sealed inbound queue to it (a message leaves the edge only after the inner's ACK, which the
+// inner sends after its synced commit), and asks it whether recipients exist. Per edge, so a
+// list of edges is a list of these, and losing one edge never stalls another.
+// Trust: every connection is hostile until the handshake; the edge never learns the inner's
+// address (it arrives through the overlay from 127.0.0.1). Answers are cached in memory only,
+// under keyed hashes.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/config/types.h"
+#include "common/crypto/crypto.h"
+#include "common/link/channel.h"
+#include "common/link/payloads.h"
+#include "common/store/group_commit.h"
+#include "common/uv/handles.h"
+#include "common/uv/session_set.h"
+#include "common/uv/tcp.h"
+#include "edge/queue/inbound_queue.h"
+
+namespace nj::edge {
+
+class LinkServer {
+ public:
+  struct Options {
+    uint64_t verify_timeout_ms = 10000;   // then 451 4.4.3 at RCPT
+    uint64_t handshake_timeout_ms = 60000;
+    uint64_t keepalive_ms = 30000;        // PING when idle; no frame for 3 of these: close
+    size_t window = 16;                   // DELIVERs awaiting an ACK
+    uint64_t retry_ms = 30000;            // after a temporary NACK
+  };
+
+  LinkServer(uv::Loop& loop, const crypto::KeyPair& edge_key, const crypto::PublicKey& inner,
+             InboundQueue& inbound, store::GroupCommitter& gc, const Clock& clock,
+             Options options);
+  ~LinkServer();
+
+  Status listen(const std::vector<config::Endpoint>& endpoints);
+  void shutdown();
+  bool connected() const { return active_ != nullptr; }
+
+  // A message was committed to the inbound queue: push it now if the inner is connected.
+  void inbound_committed(const std::string& id);
+
+  // Does this (internal) recipient exist? The callback runs exactly once, maybe before this
+  // returns (cache, no inner connected). The caller guards its own lifetime.
+  void verify(const std::string& address, std::function<void(link::VerifyOutcome)> cb);
+
+  class Peer;
+
+ private:
+  friend class Peer;
+  struct PendingVerify {
+    std::string cache_key;
+    std::function<void(link::VerifyOutcome)> cb;
+    std::unique_ptr<uv::Timer> timer;
+  };
+  struct CacheEntry {
+    link::VerifyOutcome outcome;
+    int64_t expires;
+  };
+
+  void accept(std::unique_ptr<uv::Connection> conn);
+  void activate(Peer* p);      // the handshake succeeded
+  void peer_gone(Peer* p);     // closed or failed
+  void on_frame(Peer* p, link::Frame f);
+  void pump();                 // sends DELIVERs up to the window
+  void finish_verify(uint64_t frame_id, link::VerifyOutcome outcome);
+  std::string cache_key(const std::string& address) const;
+
+  uv::Loop& loop_;
+  const crypto::KeyPair& key_;
+  crypto::PublicKey inner_;
+  InboundQueue& inbound_;
+  store::GroupCommitter& gc_;
+  const Clock& clock_;
+  Options opt_;
+  crypto::HashKey cache_hash_key_ = crypto::HashKey::generate();
+
+  std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
+  std::unique_ptr<uv::SessionSet<Peer>> peers_;
+  Peer* active_ = nullptr;
+  uint64_t next_frame_id_ = 1;
+
+  std::deque<std::string> to_send_;                      // message ids not yet pushed
+  std::unordered_set<std::string> queued_;               // ids in to_send_ or in flight
+  std::map<uint64_t, std::string> in_flight_;            // DELIVER frame id -> message id
+  std::map<uint64_t, PendingVerify> verifies_;           // VERIFY frame id -> waiter
+  std::unordered_map<std::string, CacheEntry> cache_;    // keyed hash -> answer
+  std::unique_ptr<uv::Timer> retry_timer_;
+  bool stopping_ = false;
+};
+
+}  // namespace nj::edge

@@ -1,0 +1,244 @@
+#include "inner/link/link_client.h"
+
+#include "common/base/log.h"
+#include "common/link/payloads.h"
+
+namespace nj::inner {
+namespace {
+
+const char* transport_name(Transport t) {
+  switch (t) {
+    case Transport::tor: return "tor";
+    case Transport::i2p: return "i2p";
+    case Transport::direct: return "direct";
+  }
+  return "?";
+}
+
+}  // namespace
+
+LinkClient::LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto::KeyPair& inner,
+                       const crypto::PublicKey& edge_pub, InboundDelivery& inbound,
+                       Accounts& accounts, store::GroupCommitter& gc, Options options)
+    : loop_(loop),
+      edge_(edge),
+      inner_(inner),
+      edge_pub_(edge_pub),
+      inbound_(inbound),
+      accounts_(accounts),
+      gc_(gc),
+      opt_(options),
+      retry_timer_(loop),
+      keepalive_(loop),
+      backoff_ms_(options.first_backoff_ms) {}
+
+LinkClient::~LinkClient() {
+  shutdown();
+  retry_timer_.close();
+  keepalive_.close();
+}
+
+void LinkClient::start() { dial(); }
+
+void LinkClient::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  retry_timer_.stop();
+  keepalive_.stop();
+  attempt_.reset();
+  if (channel_ && channel_->is_open()) {
+    channel_->close();
+    flush();
+  }
+  if (conn_) conn_->shutdown_then_close(2000);
+}
+
+void LinkClient::dial() {
+  if (stopping_) return;
+  epoch_ = std::make_shared<bool>(true);
+  std::weak_ptr<bool> epoch = epoch_;
+  auto [host, port] = split_edge_address(edge_.address);
+  NJ_LOG_INFO("link dialing the edge transport=%s", transport_name(edge_.transport));
+  if (edge_.transport == Transport::direct) {
+    auto c = uv::Connection::connect(loop_, host, port, [this, epoch](const Status& s) {
+      if (epoch.expired()) return;
+      if (!s) {
+        drop("connect: " + s.error());
+        return;
+      }
+      connected_to({});
+    });
+    if (!c) {
+      drop("connect: " + c.error());
+      return;
+    }
+    conn_ = std::move(*c);
+    return;
+  }
+  // Each link connection gets its own circuit (Tor's IsolateSOCKSAuth). The attempt object stays
+  // until the next dial replaces it.
+  auto a = socks::connect(loop_, edge_.socks.str(), host, port,
+                          "nightjar-link-" + crypto::random_id(),
+                          [this, epoch](Result<socks::Connected> r) {
+                            if (epoch.expired()) return;
+                            if (!r) {
+                              drop("socks: " + r.error());
+                              return;
+                            }
+                            conn_ = std::move(r->conn);
+                            connected_to(std::move(r->early_bytes));
+                          });
+  if (!a) {
+    drop("socks: " + a.error());
+    return;
+  }
+  attempt_ = std::move(*a);
+}
+
+void LinkClient::connected_to(std::string early) {
+  std::weak_ptr<bool> epoch = epoch_;
+  channel_ = std::make_unique<link::Channel>(link::Role::initiator, inner_, edge_pub_);
+  conn_->on_read([this, epoch](std::string_view b) {
+    if (!epoch.expired()) on_bytes(b);
+  });
+  conn_->on_close([this, epoch](const Status& s) {
+    if (!epoch.expired()) drop(s ? "closed by the edge" : "connection: " + s.error());
+  });
+  flush();  // the initiator's first handshake message
+  if (!early.empty()) on_bytes(early);
+  arm_keepalive();
+}
+
+void LinkClient::on_bytes(std::string_view b) {
+  if (!channel_) return;
+  channel_->feed(b);
+  flush();
+  if (!channel_) return;  // the write failed and dropped the link
+  if (channel_->state() == link::Channel::State::failed) {
+    drop("refused: " + channel_->reason());
+    return;
+  }
+  if (channel_->state() == link::Channel::State::closed) {
+    drop("closed by the edge");
+    return;
+  }
+  if (channel_->is_open() && !was_open_) {
+    was_open_ = true;
+    backoff_ms_ = opt_.first_backoff_ms;  // a working link resets the backoff
+    NJ_LOG_INFO("link up");
+  }
+  idle_rounds_ = 0;
+  while (channel_ && channel_->is_open()) {
+    auto f = channel_->next_frame();
+    if (!f) break;
+    on_frame(std::move(*f));
+  }
+}
+
+void LinkClient::send(link::Frame f) {
+  if (!channel_ || !channel_->is_open()) return;
+  if (auto s = channel_->send(f); !s) {
+    drop("send: " + s.error());
+    return;
+  }
+  flush();
+}
+
+void LinkClient::flush() {
+  if (!channel_ || !conn_) return;
+  std::string out = channel_->take_output();
+  if (!out.empty() && !conn_->write(std::move(out))) drop("write failed");
+}
+
+void LinkClient::arm_keepalive() {
+  keepalive_.start(opt_.keepalive_ms, 0, [this] {
+    if (++idle_rounds_ >= 3) {
+      drop("the edge is silent");
+      return;
+    }
+    if (channel_ && channel_->is_open()) send(link::Frame{link::FrameType::ping, next_frame_id_++, {}});
+    arm_keepalive();
+  });
+}
+
+void LinkClient::drop(const std::string& why) {
+  if (was_open_) NJ_LOG_INFO("link down: %s", why.c_str());
+  else NJ_LOG_INFO("link attempt failed: %s", why.c_str());
+  epoch_.reset();  // callbacks of this connection stop here
+  was_open_ = false;
+  keepalive_.stop();
+  channel_.reset();
+  if (conn_) {
+    conn_->close();
+    conn_.reset();
+  }
+  if (stopping_) return;
+  // Exponential backoff with +-25% jitter, so a fleet of inners does not reconnect in step.
+  uint64_t jitter = backoff_ms_ / 4;
+  uint64_t wait = backoff_ms_ - jitter +
+                  (jitter ? crypto::random_uniform(static_cast<uint32_t>(2 * jitter)) : 0);
+  backoff_ms_ = std::min(backoff_ms_ * 2, opt_.max_backoff_ms);
+  retry_timer_.start(wait, 0, [this] { dial(); });
+}
+
+void LinkClient::on_frame(link::Frame f) {
+  switch (f.type) {
+    case link::FrameType::deliver: {
+      auto d = link::decode_deliver(f.payload);
+      if (!d) {
+        drop("bad DELIVER: " + d.error());
+        return;
+      }
+      std::weak_ptr<bool> epoch = epoch_;
+      uint64_t fid = f.id;
+      std::string mid = d->message_id;
+      inbound_.deliver(gc_, std::move(d->sealed_envelope),
+                       [this, epoch, fid, mid](InboundDelivery::Result r) {
+                         if (r.outcome == InboundDelivery::Outcome::delivered) {
+                           NJ_LOG_INFO("link msg=%s delivered new=%zu unknown=%zu", mid.c_str(),
+                                       r.delivered, r.unknown);
+                         } else {
+                           NJ_LOG_WARN("link msg=%s not delivered (%s): %s", mid.c_str(),
+                                       r.outcome == InboundDelivery::Outcome::temporary
+                                           ? "temporary"
+                                           : "permanent",
+                                       r.reason.c_str());
+                         }
+                         // The commit is done (or failed); answer only on the link that asked.
+                         if (epoch.expired()) return;
+                         if (r.outcome == InboundDelivery::Outcome::delivered) {
+                           send(link::Frame{link::FrameType::ack, fid, {}});
+                           return;
+                         }
+                         auto kind = r.outcome == InboundDelivery::Outcome::permanent
+                                         ? link::NackKind::permanent
+                                         : link::NackKind::temporary;
+                         auto p = link::encode(link::NackPayload{kind, r.reason.substr(0, 400)});
+                         if (p) send(link::Frame{link::FrameType::nack, fid, std::move(*p)});
+                       });
+      return;
+    }
+    case link::FrameType::verify: {
+      auto v = link::decode_verify(f.payload);
+      link::VerifyOutcome out = link::VerifyOutcome::temporary;
+      if (v) {
+        auto who = accounts_.recipient(v->recipient);
+        if (who) out = *who ? link::VerifyOutcome::exists : link::VerifyOutcome::unknown;
+      }
+      auto p = link::encode(link::VerifyResultPayload{out});
+      if (p) send(link::Frame{link::FrameType::verify_result, f.id, std::move(*p)});
+      return;
+    }
+    case link::FrameType::ping:
+      send(link::Frame{link::FrameType::pong, f.id, {}});
+      return;
+    case link::FrameType::pong:
+    case link::FrameType::ack:
+    case link::FrameType::nack:
+      return;
+    default:
+      drop("unexpected " + std::string(link::frame_type_name(f.type)) + " frame");
+  }
+}
+
+}  // namespace nj::inner

@@ -1,0 +1,73 @@
+// LinkClient: the inner's end of the link. It dials the edge through the overlay's SOCKS5 proxy
+// by name (or plain loopback TCP for `direct`), keeps the link up, and reconnects with
+// exponential backoff and jitter. Over the link it takes the edge's inbound mail (ACK only after
+// the synced commit into the mailboxes) and answers recipient checks.
+// Trust: the edge is authenticated by its pinned key, but the mail it pushes is Internet mail;
+// the inner never tells the edge where it is (the overlay carries the connection).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/crypto/crypto.h"
+#include "common/link/channel.h"
+#include "common/socks/connect.h"
+#include "common/store/group_commit.h"
+#include "common/uv/handles.h"
+#include "common/uv/tcp.h"
+#include "inner/accounts/accounts.h"
+#include "inner/config/config.h"
+#include "inner/link/inbound_delivery.h"
+
+namespace nj::inner {
+
+class LinkClient {
+ public:
+  struct Options {
+    uint64_t first_backoff_ms = 1000;
+    uint64_t max_backoff_ms = 60000;
+    uint64_t keepalive_ms = 30000;  // PING when idle; no frame for 3 of these: reconnect
+  };
+
+  LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto::KeyPair& inner,
+             const crypto::PublicKey& edge_pub, InboundDelivery& inbound, Accounts& accounts,
+             store::GroupCommitter& gc, Options options);
+  ~LinkClient();
+
+  void start();
+  void shutdown();
+  bool connected() const { return channel_ && channel_->is_open(); }
+
+ private:
+  void dial();
+  void connected_to(std::string early);
+  void on_bytes(std::string_view b);
+  void on_frame(link::Frame f);
+  void send(link::Frame f);
+  void flush();
+  void drop(const std::string& why);  // closes and schedules the next attempt
+  void arm_keepalive();
+
+  uv::Loop& loop_;
+  const EdgeLinkConfig& edge_;
+  const crypto::KeyPair& inner_;
+  crypto::PublicKey edge_pub_;
+  InboundDelivery& inbound_;
+  Accounts& accounts_;
+  store::GroupCommitter& gc_;
+  Options opt_;
+
+  std::unique_ptr<socks::Attempt> attempt_;
+  std::unique_ptr<uv::Connection> conn_;
+  std::unique_ptr<link::Channel> channel_;
+  uv::Timer retry_timer_;
+  uv::Timer keepalive_;
+  uint64_t backoff_ms_;
+  uint64_t next_frame_id_ = 1;
+  int idle_rounds_ = 0;
+  bool was_open_ = false;
+  bool stopping_ = false;
+  std::shared_ptr<bool> epoch_;  // replaced per connection: late callbacks from an old one stop
+};
+
+}  // namespace nj::inner
