@@ -190,6 +190,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
   std::unique_ptr<smtp::ClientSession> session;
   bool session_over = false;
   bool tls_attempted = false;
+  bool tls_wanted = false;
   std::unique_ptr<uv::Timer> timeout;
   std::unique_ptr<uv::Timer> step;
   std::deque<std::function<void()>> steps;
@@ -357,6 +358,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
                                                             : smtp::TlsPolicy::opportunistic;
     cc.use_pipelining = true;
     cc.timeouts = owner->config_.timeouts;
+    tls_wanted = cc.starttls != smtp::TlsPolicy::never;
     session = std::make_unique<smtp::ClientSession>(cc);
     session_over = false;
     tls_attempted = false;
@@ -424,7 +426,9 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
 
   void after_session() {
     auto results = session->take_results();
-    bool tls_broke = tls_attempted && !session->tls_active();
+    // STARTTLS was offered and wanted but the session did not get to TLS: the handshake failed,
+    // or the server sent something other than a handshake after its 220.
+    bool tls_broke = tls_wanted && session->capabilities().starttls && !session->tls_active();
     const auto& err = session->session_error();
     std::vector<RcptResult> out;
     bool any_final = false;

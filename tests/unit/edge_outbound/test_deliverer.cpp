@@ -8,6 +8,7 @@
 #include "common/uv/tcp.h"
 #include "edge/outbound/deliverer.h"
 #include "tests/unit/edge_outbound/fake_resolver.h"
+#include "tests/unit/tls/cert_fixture.h"
 
 using namespace nj;
 using namespace nj::edge::outbound;
@@ -28,6 +29,9 @@ struct ScriptServer {
   std::vector<std::string> commands;
   int open = 0, max_open = 0;
   bool refuse_greeting = false;
+  const tls::Context* server_tls = nullptr;  // offer STARTTLS with this context
+  bool break_tls = false;                    // answer STARTTLS, then send no TLS at all
+  std::vector<bool> message_over_tls;
 
   explicit ScriptServer(uv::Loop& loop) {
     auto r = uv::TcpListener::bind(loop, "127.0.0.1:0", [this](std::unique_ptr<uv::Connection> c) {
@@ -55,6 +59,7 @@ struct ScriptServer {
         if (line == ".") {
           k.data = false;
           messages.push_back(k.body);
+          message_over_tls.push_back(k.c->tls() != nullptr);
           k.body.clear();
           (void)k.c->write("250 2.0.0 queued\r\n");
         } else {
@@ -66,7 +71,19 @@ struct ScriptServer {
       std::string up = line.substr(0, 4);
       for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       if (up == "EHLO") {
-        (void)k.c->write("250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n");
+        (void)k.c->write(std::string("250-sink.test\r\n250-PIPELINING\r\n") +
+                         (server_tls && !k.c->tls() ? "250-STARTTLS\r\n" : "") +
+                         "250 8BITMIME\r\n");
+      } else if (line == "STARTTLS" && server_tls) {
+        (void)k.c->write("220 2.0.0 go ahead\r\n");
+        k.in.clear();  // RFC 3207: nothing pipelined before the handshake survives it
+        if (break_tls) {
+          (void)k.c->write("this is not TLS\r\n");
+          k.c->shutdown_then_close(1000);
+          return;
+        }
+        (void)k.c->start_tls_server(*server_tls, [](const Status&) {});
+        return;
       } else if (up == "MAIL") {
         (void)k.c->write("250 2.1.0 ok\r\n");
       } else if (up == "RCPT") {
@@ -254,4 +271,104 @@ BOOST_FIXTURE_TEST_CASE(onion_goes_by_name_through_socks_and_never_to_dns, Fixtu
   BOOST_CHECK(!dns.was_asked("dest.test"));
   BOOST_CHECK(!dns.was_asked("mx.dest.test"));
   BOOST_CHECK(!dns.was_asked(onion));
+}
+
+namespace {
+bool sent(const ScriptServer& s, const std::string& cmd) {
+  for (const auto& c : s.commands) {
+    if (c == cmd) return true;
+  }
+  return false;
+}
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(clearnet_uses_opportunistic_starttls, Fixture) {
+  testing::CertFiles certs;
+  auto server_ctx = tls::Context::server(certs.cert, certs.key);
+  BOOST_REQUIRE(server_ctx.ok());
+  auto client_ctx = tls::Context::client();
+  BOOST_REQUIRE(client_ctx.ok());
+  server->server_tls = &*server_ctx;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  d = std::make_unique<Deliverer>(loop, dns, *router, *dialer, &*client_ctx, clock, cfg);
+  auto r = run(env("TLS1", {"x@dest.test"}));
+  BOOST_CHECK(r[0].status == RcptStatus::delivered);
+  BOOST_CHECK(sent(*server, "STARTTLS"));
+  BOOST_REQUIRE_EQUAL(server->message_over_tls.size(), 1u);
+  BOOST_CHECK(server->message_over_tls[0]);
+}
+
+BOOST_FIXTURE_TEST_CASE(failed_starttls_retries_in_the_clear, Fixture) {
+  testing::CertFiles certs;
+  auto server_ctx = tls::Context::server(certs.cert, certs.key);
+  BOOST_REQUIRE(server_ctx.ok());
+  auto client_ctx = tls::Context::client();
+  BOOST_REQUIRE(client_ctx.ok());
+  server->server_tls = &*server_ctx;
+  server->break_tls = true;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  d = std::make_unique<Deliverer>(loop, dns, *router, *dialer, &*client_ctx, clock, cfg);
+  auto r = run(env("TLS2", {"x@dest.test"}));
+  BOOST_CHECK(r[0].status == RcptStatus::delivered);
+  BOOST_CHECK_EQUAL(server->conns.size(), 2u);
+  BOOST_REQUIRE_EQUAL(server->message_over_tls.size(), 1u);
+  BOOST_CHECK(!server->message_over_tls[0]);
+}
+
+namespace {
+// Plays the SOCKS proxy's part: the "onion" connection is a loopback one to the script server.
+struct LoopbackDialer final : Dialer {
+  uv::Loop* loop = nullptr;
+  uint16_t port = 0;
+  std::vector<Destination> dials;
+  struct P final : Pending {
+    std::unique_ptr<uv::Connection> c;
+  };
+  Result<std::unique_ptr<Pending>> dial(const Destination& d, const std::string& ip,
+                                        const std::string&, Callback cb) override {
+    dials.push_back(d);
+    BOOST_CHECK(ip.empty());
+    auto p = std::make_unique<P>();
+    P* raw = p.get();
+    auto c = uv::Connection::connect(*loop, "127.0.0.1", port, [raw, cb](const Status& s) {
+      if (!s) return cb(make_error(s.error()));
+      socks::Connected out;
+      out.conn = std::move(raw->c);
+      cb(std::move(out));
+    });
+    if (!c) return make_error(c.error());
+    p->c = std::move(*c);
+    return std::unique_ptr<Pending>(std::move(p));
+  }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(onion_delivery_never_starttls, Fixture) {
+  testing::CertFiles certs;
+  auto server_ctx = tls::Context::server(certs.cert, certs.key);
+  BOOST_REQUIRE(server_ctx.ok());
+  auto client_ctx = tls::Context::client();
+  BOOST_REQUIRE(client_ctx.ok());
+  server->server_tls = &*server_ctx;  // offered, and still not used
+  const std::string onion = "4my2dd2okjr75aho.onion";
+  RouterConfig rc;
+  rc.onion_map.add("dest.test", onion);
+  router = std::make_unique<Router>(dns, rc, [](uint32_t) { return 0u; });
+  LoopbackDialer ld;
+  ld.loop = &loop;
+  ld.port = server->l->port();
+  d = std::make_unique<Deliverer>(loop, dns, *router, ld, &*client_ctx, clock, cfg);
+  auto r = run(env("ON1", {"x@dest.test"}));
+  BOOST_CHECK(r[0].status == RcptStatus::delivered);
+  BOOST_REQUIRE_EQUAL(ld.dials.size(), 1u);
+  BOOST_CHECK(ld.dials[0].via_socks);
+  BOOST_CHECK_EQUAL(ld.dials[0].host, onion);
+  BOOST_CHECK(!sent(*server, "STARTTLS"));
+  BOOST_CHECK(dns.asked.empty());
 }
