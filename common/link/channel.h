@@ -69,8 +69,9 @@ class Channel {
     failed,       // refused or broken: reason() says why; drop the connection
   };
 
-  // The initiator's first handshake message is ready in take_output() at once. The key pair is
-  // copied into locked memory.
+  // The initiator's first handshake message is ready in take_output() at once (check state():
+  // a pinned key that is a low-order point fails here). The key pair is copied into locked
+  // memory.
   Channel(Role role, const crypto::KeyPair& self, const crypto::PublicKey& peer,
           Options options = {});
   ~Channel();
