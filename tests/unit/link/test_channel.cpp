@@ -405,3 +405,12 @@ BOOST_AUTO_TEST_CASE(sending_rules) {
   s.res.feed(wire_of(s.ini, frame(FrameType::ping, 1, "")));
   BOOST_TEST(s.res.reason() == why);
 }
+
+BOOST_AUTO_TEST_CASE(low_order_pinned_key_fails_at_once) {
+  Keys k;
+  crypto::PublicKey zero{};  // the all-zero point: every DH with it is zero
+  Channel ini(Role::initiator, k.inner, zero);
+  BOOST_TEST((ini.state() == State::failed));
+  BOOST_TEST(ini.reason().find("low-order") != std::string::npos);
+  BOOST_TEST(ini.take_output().empty());
+}
