@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -158,7 +159,8 @@ class Node:
         # Verify first: a mistake in a torrc is clearer here than as a dead process.
         h.run([TOR, "--defaults-torrc", os.devnull, "--verify-config", "-f", self.torrc],
               timeout=30)
-        self.proc = h.Proc([TOR, "--defaults-torrc", os.devnull, "-f", self.torrc], os.path.join(self.dir, "stdout.log"))
+        self.proc = h.Proc([TOR, "--defaults-torrc", os.devnull, "-f", self.torrc],
+                           os.path.join(self.dir, "stdout.log"))
 
     def stop(self):
         if self.proc is not None:
@@ -509,8 +511,10 @@ def cmd_up(d, lifetime):
     for stale in (info_path(d),):
         if os.path.exists(stale):
             os.unlink(stale)
+    # A network left from an earlier run (its supervisor is gone): its keys would clash.
+    shutil.rmtree(os.path.join(d, "tornet"), ignore_errors=True)
     log_path = os.path.join(d, "supervisor.log")
-    logf = open(log_path, "ab")
+    logf = open(log_path, "wb")  # this run's log only: cmd_up echoes it from the start
     # Its own session, stdio not inherited: ctest waits for the test's output pipes to close,
     # and the supervisor must outlive this command.
     p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", d,
