@@ -298,6 +298,11 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
     if (action == "set") {
       auto kv = inner::parse_setting(pos[2]);
       if (!kv) return fail(kv.error());
+      // The delay class (inner/policy/delay.h) is read by the submission session; a typo would
+      // silently mean the default. Checked by name here so this file needs no policy library.
+      if (kv->first == "delay" && kv->second != "none" && kv->second != "defer" &&
+          kv->second != "batch")
+        return fail("delay: \"" + kv->second + "\" is not one of none, defer, batch");
       r = s.accounts->set_setting(*s.gc, *canonical, kv->first, kv->second);
     } else {
       r = s.accounts->clear_setting(*s.gc, *canonical, pos[2]);

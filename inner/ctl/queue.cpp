@@ -66,7 +66,12 @@ int cmd_queue(const std::vector<std::string_view>& args) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::printf("%s %s rcpts=%u size=%zu\n", it.id.c_str(), when, it.recipients, it.sealed_size);
+    char due[32];
+    std::time_t d = static_cast<std::time_t>(it.due);
+    gmtime_r(&d, &tm);
+    std::strftime(due, sizeof due, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::printf("%s %s rcpts=%u size=%zu due=%s%s\n", it.id.c_str(), when, it.recipients,
+                it.sealed_size, due, it.released ? " released" : "");
   }
   return 0;
 }

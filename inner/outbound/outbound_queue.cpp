@@ -1,5 +1,11 @@
 #include "inner/outbound/outbound_queue.h"
 
+#include <algorithm>
+#include <map>
+
+#include "common/mail/headers.h"
+#include "common/mail/sanitize.h"
+
 namespace nj::inner {
 namespace {
 
@@ -30,6 +36,20 @@ Result<std::unique_ptr<OutboundQueue>> OutboundQueue::open(store::Env& env,
   return std::unique_ptr<OutboundQueue>(new OutboundQueue(env, *db, inner));
 }
 
+std::string OutboundQueue::due_key(int64_t due, const std::string& id) {
+  std::string k = "d/";
+  store::append_be64(k, static_cast<uint64_t>(std::max<int64_t>(due, 0)));
+  return k + "/" + id;
+}
+
+Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e, int64_t due) const {
+  if (auto s = add_in(txn, e); !s) return s;
+  // d/<due>/<id> orders the release scan; i/<id> -> due finds that key again from the id.
+  if (auto s = txn.put(db_, due_key(due, e.id), ""); !s) return s;
+  return txn.put(db_, due_index_key(e.id),
+                 store::be64(static_cast<uint64_t>(std::max<int64_t>(due, 0))));
+}
+
 Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e) const {
   std::string v = store::be64(static_cast<uint64_t>(e.received_at));
   auto n = static_cast<uint32_t>(e.recipients.size());
@@ -46,13 +66,29 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
   if (!txn) return make_error(txn.error());
   std::vector<Item> out;
   std::string err;
+  std::map<std::string, int64_t> due, pending;
+  auto di = store::scan_prefix(*txn, db_, "i/", [&](std::string_view k, std::string_view v) {
+    auto d = store::read_be64(v, 0);
+    if (d) due[std::string(k.substr(2))] = static_cast<int64_t>(*d);
+    return true;
+  });
+  if (!di) return make_error(di.error());
+  auto dd = store::scan_prefix(*txn, db_, "d/", [&](std::string_view k, std::string_view) {
+    if (k.size() > 2 + 8 + 1) pending[std::string(k.substr(2 + 8 + 1))] = 0;
+    return true;
+  });
+  if (!dd) return make_error(dd.error());
   auto s = store::scan_prefix(*txn, db_, "q/", [&](std::string_view k, std::string_view v) {
     auto p = parse(v);
     if (!p) {
       err = p.error();
       return false;
     }
-    out.push_back(Item{std::string(k.substr(2)), p->queued_at, p->recipients, p->sealed.size()});
+    Item it{std::string(k.substr(2)), p->queued_at, p->recipients, p->sealed.size()};
+    auto d = due.find(it.id);
+    it.due = d == due.end() ? it.queued_at : d->second;
+    it.released = d != due.end() && !pending.count(it.id);
+    out.push_back(std::move(it));
     return true;
   });
   if (!s) return make_error(s.error());
@@ -72,6 +108,70 @@ Result<queue::Envelope> OutboundQueue::open_one(const crypto::KeyPair& inner,
   auto plain = crypto::open_sealed(inner, p->sealed);
   if (!plain) return make_error("cannot open (wrong key?): " + plain.error());
   return queue::decode(*plain);
+}
+
+Result<std::vector<std::string>> OutboundQueue::due_before(int64_t now, size_t limit) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  std::vector<std::string> ids;
+  std::string end = "d/";
+  store::append_be64(end, static_cast<uint64_t>(std::max<int64_t>(now, 0)) + 1);
+  auto s = store::scan_range(*txn, db_, "d/", end, [&](std::string_view k, std::string_view) {
+    if (k.size() > 2 + 8 + 1) ids.emplace_back(k.substr(2 + 8 + 1));
+    return ids.size() < limit;
+  });
+  if (!s) return make_error(s.error());
+  return ids;
+}
+
+Result<std::vector<queue::Envelope>> OutboundQueue::released(const crypto::KeyPair& inner,
+                                                             int64_t now, size_t limit) {
+  auto ids = due_before(now, limit);
+  if (!ids) return make_error(ids.error());
+  std::vector<queue::Envelope> out;
+  for (const auto& id : *ids) {
+    auto e = open_one(inner, id);
+    if (!e) return make_error(id + ": " + e.error());
+    // Date is the time the message leaves the inner, in UTC, not the time it was written.
+    auto h = mail::parse_headers(e->message);
+    if (!h) return make_error(id + ": " + h.error());
+    std::string date = "Date: " + mail::rfc5322_date(static_cast<std::time_t>(now)) + "\r\n";
+    std::string msg;
+    bool replaced = false;
+    size_t at = 0;
+    for (const auto& f : h->fields) {
+      msg.append(e->message, at, f.offset - at);
+      if (f.is("Date")) {
+        if (!replaced) msg += date;
+        replaced = true;
+      } else {
+        msg.append(f.raw);
+      }
+      at = f.offset + f.raw.size();
+    }
+    if (!replaced) msg = date + msg;
+    msg.append(e->message, at, std::string::npos);
+    e->message = std::move(msg);
+    out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Status OutboundQueue::release_in(store::Txn& txn, const std::string& id) const {
+  auto d = txn.get(db_, due_index_key(id));
+  if (!d) return make_error(d.error());
+  if (!*d) return {};  // written before due times, or never held
+  auto due = store::read_be64(**d, 0);
+  if (!due) return make_error("outbound: corrupt due record");
+  auto r = txn.del(db_, due_key(static_cast<int64_t>(*due), id));
+  if (!r) return make_error(r.error());
+  return {};
+}
+
+Result<bool> OutboundQueue::remove_in(store::Txn& txn, const std::string& id) const {
+  if (auto s = release_in(txn, id); !s) return make_error(s.error());
+  if (auto d = txn.del(db_, due_index_key(id)); !d) return make_error(d.error());
+  return txn.del(db_, key_for(id));
 }
 
 }  // namespace nj::inner

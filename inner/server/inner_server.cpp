@@ -24,17 +24,16 @@ InnerServer::InnerServer(const InnerConfig& config, uv::Loop& loop, const Clock&
     : cfg_(config),
       loop_(loop),
       clock_(clock),
-      guard_(clock, LoginGuard::Options{
-                        static_cast<unsigned>(config.auth.max_failures),
-                        static_cast<uint64_t>(config.auth.lockout.count())}) {}
+      guard_(clock, LoginGuard::Options{static_cast<unsigned>(config.auth.max_failures),
+                                        static_cast<uint64_t>(config.auth.lockout.count())}) {}
 
 InnerServer::~InnerServer() {
   shutdown();
   sessions_.reset();
 }
 
-Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& config,
-                                                         uv::Loop& loop, const Clock& clock) {
+Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& config, uv::Loop& loop,
+                                                         const Clock& clock) {
   crypto::init();
   std::unique_ptr<InnerServer> s(new InnerServer(config, loop, clock));
   auto key = crypto::load_secret_key(config.keys.inner_secret);
@@ -48,8 +47,8 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   auto accounts = Accounts::open(*s->env_, Accounts::Options{config.domain.internal_domain}, clock);
   if (!accounts) return make_error(dir + ": " + accounts.error());
   s->accounts_ = std::move(*accounts);
-  auto mailbox = Mailbox::open(*s->env_, *s->accounts_, Mailbox::Options{config.mailbox.max_size},
-                               clock);
+  auto mailbox =
+      Mailbox::open(*s->env_, *s->accounts_, Mailbox::Options{config.mailbox.max_size}, clock);
   if (!mailbox) return make_error(dir + ": " + mailbox.error());
   s->mailbox_ = std::move(*mailbox);
   auto outbound = OutboundQueue::open(*s->env_, s->inner_key_->pub);
@@ -69,23 +68,24 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   s->default_delay_ =
       policy::parse_delay_class(config.delay.default_class).value_or(policy::DelayClass::defer);
   s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
-  auto inbound = InboundDelivery::open(*s->env_, *s->inner_key_, *s->accounts_, *s->mailbox_,
-                                       clock);
+  auto inbound =
+      InboundDelivery::open(*s->env_, *s->inner_key_, *s->accounts_, *s->mailbox_, clock);
   if (!inbound) return make_error(dir + ": " + inbound.error());
   s->inbound_ = std::move(*inbound);
   if (!config.edge.address.empty()) {
     auto edge_pub = crypto::load_public_key(config.keys.edge_public);
     if (!edge_pub) return make_error(edge_pub.error());
     s->edge_key_ = *edge_pub;
-    s->link_ = std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_,
-                                            *s->inbound_, *s->accounts_, *s->committer_,
-                                            LinkClient::Options{});
+    s->link_ =
+        std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_, *s->inbound_,
+                                     *s->accounts_, *s->committer_, LinkClient::Options{});
   }
   // Daily: forget old link delivery records.
   s->maintenance_ = std::make_unique<uv::Timer>(loop);
   auto* raw = s.get();
   s->maintenance_->start(3600 * 1000, 3600 * 1000, [raw] {
-    uv::queue_work(raw->loop_, [raw] { (void)raw->inbound_->purge(*raw->committer_); }, nullptr);
+    uv::queue_work(
+        raw->loop_, [raw] { (void)raw->inbound_->purge(*raw->committer_); }, nullptr);
     // Spent stamps and credits that can no longer matter.
     int64_t now = raw->clock_.now();
     raw->committer_->submit(

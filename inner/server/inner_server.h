@@ -74,9 +74,7 @@ class InnerServer {
   void finished(InnerSession* s) { sessions_->finished(s); }
 
   // One POP3 session per mailbox at a time (RFC 1939 8: the maildrop is locked).
-  bool lock_mailbox(const std::string& account_id) {
-    return locked_.insert(account_id).second;
-  }
+  bool lock_mailbox(const std::string& account_id) { return locked_.insert(account_id).second; }
   void unlock_mailbox(const std::string& account_id) { locked_.erase(account_id); }
 
   // "local@internal" when `domain` is one of ours (internal or public), else nullopt.

@@ -36,8 +36,8 @@ Result<std::string> without_fields(std::string_view message, std::string_view dr
   for (const auto& f : h->fields)
     if (!f.is(drop)) kept.push_back(f);
   std::string out = mail::serialize_fields(kept);
-  out.append(message.substr(h->fields.empty() ? 0 : h->fields.back().offset +
-                                                       h->fields.back().raw.size()));
+  out.append(message.substr(
+      h->fields.empty() ? 0 : h->fields.back().offset + h->fields.back().raw.size()));
   return out;
 }
 
@@ -57,15 +57,19 @@ std::string quota_reply(const std::string& to, const std::string& internal_domai
       body += std::string("refused: ") + policy::to_string(results[i].verdict) + "\r\n";
   }
   if (results.empty())
-    body += "No X-Hashcash header was found. Send stamps made with\r\n"
-            "  hashcash -m -b 20 quota:" + to + "\r\n"
-            "in X-Hashcash: header fields, one stamp per field.\r\n";
+    body +=
+        "No X-Hashcash header was found. Send stamps made with\r\n"
+        "  hashcash -m -b 20 quota:" +
+        to +
+        "\r\n"
+        "in X-Hashcash: header fields, one stamp per field.\r\n";
   body += "\r\nInternet recipients you can send to now: " + std::to_string(after.remaining()) +
-          " (" + std::to_string(after.daily > after.used_today ? after.daily - after.used_today : 0) +
+          " (" +
+          std::to_string(after.daily > after.used_today ? after.daily - after.used_today : 0) +
           " left of today's " + std::to_string(after.daily) + ", " + std::to_string(after.credits) +
           " bought).\r\n";
-  return "Return-Path: <>\r\nFrom: Recipient quota <quota@" + internal_domain + ">\r\nTo: <" +
-         to + ">\r\nSubject: Recipient quota: " + std::to_string(credited) +
+  return "Return-Path: <>\r\nFrom: Recipient quota <quota@" + internal_domain + ">\r\nTo: <" + to +
+         ">\r\nSubject: Recipient quota: " + std::to_string(credited) +
          " credited\r\nDate: " + mail::rfc5322_date(static_cast<std::time_t>(now)) +
          "\r\nMessage-ID: <" + crypto::random_id() + "@" + internal_domain +
          ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n" + body;
@@ -165,8 +169,7 @@ std::optional<smtp::Reply> SubmissionSession::on_auth(std::string_view mechanism
   }
   // Users may log in with their local part alone.
   std::string account(authcid);
-  if (account.find('@') == std::string::npos)
-    account += "@" + srv_.config().domain.internal_domain;
+  if (account.find('@') == std::string::npos) account += "@" + srv_.config().domain.internal_domain;
   auto canonical = srv_.accounts().canonical_address(account);
   if (canonical) account = *canonical;
 
@@ -192,7 +195,8 @@ void SubmissionSession::check_password(std::string account,
   auto* accounts = &srv_.accounts();
   std::weak_ptr<bool> alive = alive_;
   uv::queue_work(
-      srv_.loop(), [result, accounts, account, password] {
+      srv_.loop(),
+      [result, accounts, account, password] {
         *result = accounts->verify(account, password->view());
         result->session.reset();  // submission needs no keys: drop them at once
       },
@@ -222,8 +226,8 @@ bool SubmissionSession::is_own(const mail::Mailbox& m) const {
   return local && *local == login_;
 }
 
-std::optional<smtp::Reply> SubmissionSession::on_mail(
-    std::string_view path, const std::vector<smtp::EsmtpParam>& params) {
+std::optional<smtp::Reply> SubmissionSession::on_mail(std::string_view path,
+                                                      const std::vector<smtp::EsmtpParam>& params) {
   auto mb = mail::parse_reverse_path(path, has_param(params, "SMTPUTF8"));
   if (!mb) return smtp::Reply::make(501, "5.1.7", "Bad sender address syntax");
   local_.clear();
@@ -242,8 +246,8 @@ std::optional<smtp::Reply> SubmissionSession::on_mail(
   return smtp::Reply::make(250, "2.1.0", "Sender ok");
 }
 
-std::optional<smtp::Reply> SubmissionSession::on_rcpt(
-    std::string_view path, const std::vector<smtp::EsmtpParam>& params) {
+std::optional<smtp::Reply> SubmissionSession::on_rcpt(std::string_view path,
+                                                      const std::vector<smtp::EsmtpParam>& params) {
   auto mb = mail::parse_forward_path(path, true);
   if (!mb) return smtp::Reply::make(501, "5.1.3", "Bad recipient address syntax");
   std::optional<std::string> local;
@@ -292,14 +296,13 @@ std::optional<smtp::Reply> SubmissionSession::on_rcpt(
             "Recipient quota reached: 0 more Internet recipients today (" +
                 std::to_string(a->daily) +
                 " a day, resets 00:00 UTC). Buy more: mail X-Hashcash stamps from "
-                "\"hashcash -m -b 20 quota:" + login_ + "\" to quota@" +
-                srv_.config().domain.internal_domain);
+                "\"hashcash -m -b 20 quota:" +
+                login_ + "\" to quota@" + srv_.config().domain.internal_domain);
       }
       remote_.push_back(std::move(addr));
       uint64_t left = a->remaining() - remote_.size();
-      return smtp::Reply::make(250, "2.1.5",
-                               "Recipient ok; " + std::to_string(left) +
-                                   " more Internet recipients left");
+      return smtp::Reply::make(
+          250, "2.1.5", "Recipient ok; " + std::to_string(left) + " more Internet recipients left");
     }
   }
   return smtp::Reply::make(250, "2.1.5", "Recipient ok");
@@ -371,11 +374,9 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
   }
   int64_t due = now;
   if (out) {
-    due = policy::due_time(srv_.delay_class(login_), now, srv_.delay_rules(),
-                           [](uint64_t bound) {
-                             return crypto::random_uniform(static_cast<uint32_t>(
-                                 std::min<uint64_t>(bound, UINT32_MAX)));
-                           });
+    due = policy::due_time(srv_.delay_class(login_), now, srv_.delay_rules(), [](uint64_t bound) {
+      return crypto::random_uniform(static_cast<uint32_t>(std::min<uint64_t>(bound, UINT32_MAX)));
+    });
   }
 
   // Every copy in one transaction: one synced commit, then one reply.
@@ -433,8 +434,8 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
           }
           auto after = quota->allowance_in(txn, account_id, now);
           if (!after) return make_error(after.error());
-          auto d = mbox->deliver_in(
-              txn, account_id, quota_reply(login, internal_domain, results, *after, now));
+          auto d = mbox->deliver_in(txn, account_id,
+                                    quota_reply(login, internal_domain, results, *after, now));
           if (d.status != DeliveryStatus::ok) {
             outcome->status = d.status;
             outcome->error = d.error;

@@ -31,8 +31,7 @@ class SubmissionSession final : public InnerSession, public smtp::Hooks {
 
   std::optional<smtp::Reply> on_helo(std::string_view name, bool esmtp) override;
   std::optional<smtp::Reply> on_auth(std::string_view mechanism, std::string_view authzid,
-                                     std::string_view authcid,
-                                     std::string_view password) override;
+                                     std::string_view authcid, std::string_view password) override;
   std::optional<smtp::Reply> on_mail(std::string_view path,
                                      const std::vector<smtp::EsmtpParam>& params) override;
   std::optional<smtp::Reply> on_rcpt(std::string_view path,
@@ -67,8 +66,8 @@ class SubmissionSession final : public InnerSession, public smtp::Hooks {
   bool closed_ = false;
   bool finished_ = false;
 
-  std::string login_;  // canonical internal address once authenticated
-  std::string login_id_;  // its account id (set at MAIL)
+  std::string login_;              // canonical internal address once authenticated
+  std::string login_id_;           // its account id (set at MAIL)
   bool to_quota_service_ = false;  // quota@internal is a recipient: stamps to check, a reply
   std::vector<LocalRecipient> local_;
   std::vector<std::string> remote_;

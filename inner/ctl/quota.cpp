@@ -1,0 +1,122 @@
+// nightjarctl quota: shows an account's Internet recipient quota (used today, bought credits,
+// spent stamps remembered) and grants extra recipients, which expire like bought ones.
+// Trust: run by the operator beside the inner; writes go straight to the store in one synced
+// transaction (LMDB serializes them with the daemon's writer).
+#include "inner/ctl/quota.h"
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/config/types.h"
+#include "common/crypto/crypto.h"
+#include "common/store/lmdb.h"
+#include "inner/accounts/accounts.h"
+#include "inner/config/config.h"
+#include "inner/policy/quota_store.h"
+
+namespace nj::ctl {
+namespace {
+
+constexpr const char* kUsage = "--config FILE show ADDRESS | grant ADDRESS COUNT";
+
+int usage(const std::string& problem) {
+  std::fprintf(stderr, "nightjarctl quota: %s\nusage: nightjarctl quota %s\n", problem.c_str(),
+               kUsage);
+  return 2;
+}
+
+int fail(const std::string& problem) {
+  std::fprintf(stderr, "nightjarctl quota: %s\n", problem.c_str());
+  return 1;
+}
+
+std::string utc(int64_t t) {
+  char buf[32];
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_quota(const std::vector<std::string_view>& args) {
+  std::string config;
+  std::vector<std::string> pos;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::printf(
+          "usage: nightjarctl quota %s\nShows or raises an account's Internet recipient "
+          "quota; granted recipients expire after 24 hours.\n",
+          kUsage);
+      return 0;
+    }
+    if (args[i] == "--config" && i + 1 < args.size())
+      config = std::string(args[++i]);
+    else
+      pos.emplace_back(args[i]);
+  }
+  if (config.empty() || pos.empty()) return usage("missing arguments");
+  const std::string& action = pos[0];
+  if (action == "show" && pos.size() != 2) return usage("show wants ADDRESS");
+  if (action == "grant" && pos.size() != 3) return usage("grant wants ADDRESS COUNT");
+  if (action != "show" && action != "grant") return usage("unknown action '" + action + "'");
+  uint32_t count = 0;
+  if (action == "grant") {
+    auto n = config::parse_integer(pos[2], 1, 100000);
+    if (!n) return usage("COUNT: " + n.error());
+    count = static_cast<uint32_t>(*n);
+  }
+
+  auto cfg = inner::load(config);
+  if (!cfg) return fail(cfg.error());
+  crypto::init();
+  std::string dir = cfg->data_dir + "/store";
+  if (!std::filesystem::exists(dir + "/data.mdb"))
+    return fail(dir + ": no store here (add an account first, or start the daemon)");
+  auto env = store::Env::open(dir);
+  if (!env) return fail(dir + ": " + env.error());
+  SystemClock clock;
+  inner::Accounts::Options ao;
+  ao.internal_domain = cfg->domain.internal_domain;
+  auto accounts = inner::Accounts::open(*env, ao, clock);
+  if (!accounts) return fail(accounts.error());
+  std::string address = pos[1];
+  if (address.find('@') == std::string::npos) address += "@" + cfg->domain.internal_domain;
+  auto canonical = (*accounts)->canonical_address(address);
+  if (canonical) address = *canonical;
+  auto who = (*accounts)->recipient(address);
+  if (!who) return fail(who.error());
+  if (!*who) return fail(address + ": no such account");
+
+  policy::QuotaRules rules;
+  rules.daily = cfg->quota.daily;
+  rules.prices.clear();
+  for (const auto& p : cfg->quota.prices) rules.prices[p.bits] = p.recipients;
+  auto q = policy::QuotaStore::open(*env, rules);
+  if (!q) return fail(q.error());
+  int64_t now = clock.now();
+
+  if (action == "grant") {
+    auto txn = env->begin_write();
+    if (!txn) return fail(txn.error());
+    if (auto s = (*q)->grant_in(*txn, (*who)->id, count, now); !s) return fail(s.error());
+    if (auto s = txn->commit(); !s) return fail(s.error());
+    std::printf("%s: granted %u Internet recipients until %s\n", address.c_str(), count,
+                utc(now + rules.credit_lifetime).c_str());
+  }
+  auto a = (*q)->allowance((*who)->id, now);
+  if (!a) return fail(a.error());
+  std::printf("%s: daily %u, used today %u, bought %llu", address.c_str(), a->daily, a->used_today,
+              static_cast<unsigned long long>(a->credits));
+  if (a->credits) std::printf(" (first expires %s)", utc(a->credits_expire).c_str());
+  std::printf(", remaining %llu; resets %s\n", static_cast<unsigned long long>(a->remaining()),
+              utc((policy::utc_day(now) + 1) * 86400).c_str());
+  return 0;
+}
+
+}  // namespace nj::ctl
