@@ -191,6 +191,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
   bool session_over = false;
   bool tls_attempted = false;
   bool tls_wanted = false;
+  bool tls_offered = false;  // seen in EHLO (the engine forgets it once STARTTLS is answered)
   std::unique_ptr<uv::Timer> timeout;
   std::unique_ptr<uv::Timer> step;
   std::deque<std::function<void()>> steps;
@@ -362,6 +363,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     session = std::make_unique<smtp::ClientSession>(cc);
     session_over = false;
     tls_attempted = false;
+    tls_offered = false;
     smtp::OutboundMessage m;
     m.reverse_path = env.mail_from;
     m.recipients = env.recipients;
@@ -399,6 +401,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
 
   void pump() {
     if (session_over) return;
+    tls_offered = tls_offered || session->capabilities().starttls || session->want_starttls();
     std::string out = session->take_output();
     if (!out.empty() && conn && conn->is_open()) (void)conn->write(std::move(out));
     if (session->want_starttls() && !tls_attempted) {
@@ -428,7 +431,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     auto results = session->take_results();
     // STARTTLS was offered and wanted but the session did not get to TLS: the handshake failed,
     // or the server sent something other than a handshake after its 220.
-    bool tls_broke = tls_wanted && session->capabilities().starttls && !session->tls_active();
+    bool tls_broke = tls_wanted && tls_offered && !session->tls_active();
     const auto& err = session->session_error();
     std::vector<RcptResult> out;
     bool any_final = false;

@@ -253,7 +253,7 @@ void EdgeOutboundQueue::persist_state(const QueueEntry& e) {
                     });
 }
 
-void EdgeOutboundQueue::remove(const std::string& id) {
+void EdgeOutboundQueue::remove(std::string id) {
   entries_.erase(id);
   committer_.submit(
       [db = db_, id](store::Txn& t) -> Status {

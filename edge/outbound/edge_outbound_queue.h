@@ -100,7 +100,7 @@ class EdgeOutboundQueue {
   void on_results(const std::string& id, std::vector<RcptResult> results);
   void finish_or_reschedule(QueueEntry& e, std::vector<RcptResult> newly_final);
   void persist_state(const QueueEntry& e);
-  void remove(const std::string& id);
+  void remove(std::string id);  // by value: callers pass the id of the entry it erases
 
   store::Env& env_;
   store::GroupCommitter& committer_;

@@ -39,7 +39,8 @@ bool is_onion_domain(std::string_view d) {
 
 bool is_onion_name(std::string_view d) {
   std::string n = normalize_domain(d);
-  if (!is_onion_domain(n) || !is_domain_name(n)) return false;
+  // The bare "onion" is an onion domain but names no service (and has no label to check).
+  if (n.size() <= 6 || !is_onion_domain(n) || !is_domain_name(n)) return false;
   std::string_view rest(n.data(), n.size() - 6);
   size_t dot = rest.rfind('.');
   std::string_view label = dot == std::string_view::npos ? rest : rest.substr(dot + 1);

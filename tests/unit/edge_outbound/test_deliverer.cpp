@@ -315,7 +315,7 @@ BOOST_FIXTURE_TEST_CASE(failed_starttls_retries_in_the_clear, Fixture) {
   build(server->l->port());
   d = std::make_unique<Deliverer>(loop, dns, *router, *dialer, &*client_ctx, clock, cfg);
   auto r = run(env("TLS2", {"x@dest.test"}));
-  BOOST_CHECK(r[0].status == RcptStatus::delivered);
+  BOOST_CHECK_MESSAGE(r[0].status == RcptStatus::delivered, r[0].reply);
   BOOST_CHECK_EQUAL(server->conns.size(), 2u);
   BOOST_REQUIRE_EQUAL(server->message_over_tls.size(), 1u);
   BOOST_CHECK(!server->message_over_tls[0]);

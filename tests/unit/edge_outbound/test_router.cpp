@@ -267,6 +267,8 @@ BOOST_AUTO_TEST_CASE(onion_name_syntax) {
   BOOST_CHECK(is_onion_name(kOnionC));
   BOOST_CHECK(is_onion_name("smtp." + kOnionA));
   BOOST_CHECK(!is_onion_name("short.onion"));
+  BOOST_CHECK(!is_onion_name("onion"));  // found by fuzz_onion_map: no label before .onion
+  BOOST_CHECK(!is_onion_name("onion."));
   BOOST_CHECK(!is_onion_name("4my2dd2okjr75ah1.onion"));  // '1' is not base32
   BOOST_CHECK(is_onion_domain("anything.ONION."));
   BOOST_CHECK(!is_onion_domain("onion.example"));
