@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "inner/policy/hashcash.h"
 
@@ -16,10 +17,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else if (s.error().empty()) {
     std::abort();
   }
-  auto c = nj::policy::check_stamp(text, "quota:alice@users.nightjar.test", 1'795'305'600, 0);
+  // With no minimum weight, acceptance must still mean: it parsed, it names the expected
+  // resource, and SHA-1 of the stamp as checked (blanks trimmed) has the bits it claims.
+  const std::string expected = "quota:alice@users.nightjar.test";
+  auto c = nj::policy::check_stamp(text, expected, 1'795'305'600, 0);
   if (c.verdict == nj::policy::StampVerdict::ok) {
-    if (!s.ok()) std::abort();
-    if (nj::policy::leading_zero_bits(c.stamp.resource.empty() ? "" : text) < 0) std::abort();
+    if (!s.ok() || c.stamp.bits != s->bits) std::abort();
+    if (c.stamp.resource.size() != expected.size()) std::abort();
+    std::string_view t = text;
+    while (!t.empty() &&
+           (t.front() == ' ' || t.front() == '\t' || t.front() == '\r' || t.front() == '\n'))
+      t.remove_prefix(1);
+    while (!t.empty() &&
+           (t.back() == ' ' || t.back() == '\t' || t.back() == '\r' || t.back() == '\n'))
+      t.remove_suffix(1);
+    if (nj::policy::leading_zero_bits(t) < c.stamp.bits) std::abort();
   }
   return 0;
 }
