@@ -20,6 +20,7 @@
 #include "inner/accounts/scrub.h"
 #include "inner/config/config.h"
 #include "inner/mailbox/mailbox.h"
+#include "inner/policy/quota_store.h"
 
 namespace nj::ctl {
 namespace {
@@ -115,6 +116,7 @@ struct Store {
   std::unique_ptr<store::Env> env;
   std::unique_ptr<inner::Accounts> accounts;
   std::unique_ptr<inner::Mailbox> mailbox;
+  std::unique_ptr<policy::QuotaStore> quota;
   std::unique_ptr<inner::FreePageScrubber> scrubber;
   std::unique_ptr<store::GroupCommitter> gc;
   SystemClock clock;
@@ -147,6 +149,14 @@ Result<std::unique_ptr<Store>> open_store(const AccountTarget& t, bool create) {
   auto m = inner::Mailbox::open(*s->env, *s->accounts, mo, s->clock);
   if (!m) return make_error(m.error());
   s->mailbox = std::move(*m);
+  // The quota records of a deleted account go in the same commit as the account (the rules
+  // do not matter for forgetting).
+  auto q = policy::QuotaStore::open(*s->env, policy::QuotaRules{});
+  if (!q) return make_error(q.error());
+  s->quota = std::move(*q);
+  s->accounts->add_eraser([qs = s->quota.get()](store::Txn& txn, std::string_view id) {
+    return qs->forget_in(txn, std::string(id));
+  });
   auto sc = inner::FreePageScrubber::open(*s->env);
   if (!sc) return make_error(sc.error());
   s->scrubber = std::move(*sc);

@@ -11,7 +11,9 @@
 #include "common/crypto/keyfile.h"
 #include "inner/ctl/account.h"
 #include "inner/ctl/edge_queue.h"
+#include "inner/ctl/overlay.h"
 #include "inner/ctl/queue.h"
+#include "inner/ctl/quota.h"
 
 namespace nj::ctl {
 namespace {
@@ -77,6 +79,10 @@ const Command kCommands[] = {
     {"account", "--config FILE add|passwd|reset|del|list|show|set|unset ADDRESS",
      "manage the inner's accounts and sealed mailboxes", cmd_account},
     {"queue", "--config FILE list", "list the inner's outbound queue", cmd_queue},
+    {"quota", "--config FILE show ADDRESS | grant ADDRESS COUNT",
+     "an account's Internet recipient quota; grant adds recipients for 24 hours", cmd_quota},
+    {"overlay", "tor|i2p --inner-config FILE [--edge-config FILE] [--edge-onion NAME]",
+     "print torrc / i2pd lines for the inner's and the edge's listeners", cmd_overlay},
 };
 
 void print_help(FILE* out) {

@@ -61,6 +61,9 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   auto quota = policy::QuotaStore::open(*s->env_, std::move(rules));
   if (!quota) return make_error(dir + ": " + quota.error());
   s->quota_ = std::move(*quota);
+  s->accounts_->add_eraser([q = s->quota_.get()](store::Txn& txn, std::string_view id) {
+    return q->forget_in(txn, std::string(id));
+  });
   s->delay_rules_.defer_min = config.delay.defer_min.count() / 1000;
   s->delay_rules_.defer_max = config.delay.defer_max.count() / 1000;
   s->delay_rules_.batch_times.assign(config.delay.batch_times.begin(),
