@@ -185,6 +185,28 @@ Table<Limits> limits_table() {
       });
 }
 
+Table<OutboundConfig> outbound_table() {
+  return Table<OutboundConfig>()
+      .key("onion_map", &OutboundConfig::onion_map, config::path(PathCheck::readable_file),
+           config::optional)
+      .key("socks", &OutboundConfig::socks, config::endpoint(), config::optional)
+      .key("per_destination_limit", &OutboundConfig::per_destination_limit,
+           config::integer(1, 100), 2)
+      .key("retry_initial", &OutboundConfig::retry_initial, config::duration(1s, 24h), 5min)
+      .key("retry_max", &OutboundConfig::retry_max, config::duration(1s, 7 * 24h), 4h)
+      .key("max_queue_lifetime", &OutboundConfig::max_queue_lifetime,
+           config::duration(1min, 30 * 24h), 5 * 24h)
+      .key("connect_timeout", &OutboundConfig::connect_timeout, config::duration(1s, 10min),
+           120s)
+      .key("smtp_port", &OutboundConfig::smtp_port, config::integer(1, 65535), 25)
+      .key("allow_private_addresses", &OutboundConfig::allow_private_addresses,
+           config::boolean(), false)
+      .check([](const OutboundConfig& o, Checker& c) {
+        if (o.retry_max < o.retry_initial)
+          c.fail("retry_max", "must not be shorter than retry_initial");
+      });
+}
+
 Table<LogConfig> log_table() {
   return Table<LogConfig>()
       .key("level", &LogConfig::level,
@@ -210,6 +232,7 @@ const Table<EdgeConfig>& edge_table() {
           .section("keys", &EdgeConfig::keys, keys_table())
           .section("checks", &EdgeConfig::checks, checks_table())
           .section("limits", &EdgeConfig::limits, limits_table())
+          .section("outbound", &EdgeConfig::outbound, outbound_table())
           .section("log", &EdgeConfig::log, log_table())
           .check([](const EdgeConfig& e, Checker& c) {
             // Each public and each internal domain names exactly one mapping, and the two sides

@@ -102,6 +102,20 @@ struct Limits {
   Duration command_timeout{300 * 1000};
 };
 
+// Mail the inner hands over the link, delivered to the Internet and to OnionMX domains.
+struct OutboundConfig {
+  std::string onion_map;      // OnionMX static map (YAML: onion name -> domains); empty: none
+  Endpoint socks;             // Tor's SocksPort for onion destinations; port 0: none (onion
+                              // destinations then wait; they never fall back to the clearnet)
+  int per_destination_limit = 2;
+  Duration retry_initial{5LL * 60 * 1000};
+  Duration retry_max{4LL * 3600 * 1000};
+  Duration max_queue_lifetime{5LL * 86400 * 1000};
+  Duration connect_timeout{120 * 1000};
+  int smtp_port = 25;                    // tests only: where MX hosts listen
+  bool allow_private_addresses = false;  // tests only: deliver to 127.0.0.1
+};
+
 struct LogConfig {
   nj::log::Level level = nj::log::Level::info;
   bool redact = true;
@@ -118,6 +132,7 @@ struct EdgeConfig {
   KeysConfig keys;
   Checks checks;
   Limits limits;
+  OutboundConfig outbound;
   LogConfig log;
 };
 

@@ -170,6 +170,7 @@ void LinkServer::activate(Peer* p) {
     old->close();
   }
   active_ = p;
+  ++link_epoch_;
   auto ids = inbound_.list();
   if (!ids) {
     NJ_LOG_ERROR("link: cannot list the inbound queue: %s", ids.error().c_str());
@@ -179,6 +180,8 @@ void LinkServer::activate(Peer* p) {
   }
   NJ_LOG_INFO("link peer=%s up queued=%zu", p->id().c_str(), to_send_.size());
   pump();
+  status_frames_.clear();
+  for (const auto& [mid, _] : statuses_) send_status(mid);
 }
 
 void LinkServer::peer_gone(Peer* p) {
@@ -228,6 +231,11 @@ void LinkServer::on_frame(Peer* p, link::Frame f) {
   if (p != active_) return;
   switch (f.type) {
     case link::FrameType::ack: {
+      if (auto st = status_frames_.find(f.id); st != status_frames_.end()) {
+        statuses_.erase(st->second);  // the inner recorded the final result
+        status_frames_.erase(st);
+        return;
+      }
       auto it = in_flight_.find(f.id);
       if (it == in_flight_.end()) return;  // an ACK for a link that is gone
       std::string id = it->second;
@@ -279,10 +287,40 @@ void LinkServer::on_frame(Peer* p, link::Frame f) {
     case link::FrameType::pong:
       return;
     case link::FrameType::submit: {
-      // Outbound delivery from this edge is not wired yet: the inner keeps the message.
-      auto nack = link::encode(link::NackPayload{link::NackKind::temporary,
-                                                 "outbound delivery is not available here"});
-      if (nack) p->send(link::Frame{link::FrameType::nack, f.id, std::move(*nack)});
+      auto nack = [p, id = f.id](const std::string& why) {
+        auto n = link::encode(link::NackPayload{link::NackKind::temporary, why});
+        if (n) p->send(link::Frame{link::FrameType::nack, id, std::move(*n)});
+      };
+      auto sp = link::decode_submit(f.payload);
+      if (!sp) {
+        NJ_LOG_WARN("link peer=%s bad SUBMIT: %s", p->id().c_str(), sp.error().c_str());
+        p->close();
+        return;
+      }
+      auto env = queue::decode(sp->envelope);
+      if (!env || env->id != sp->message_id) {
+        auto n = link::encode(link::NackPayload{link::NackKind::permanent, "bad envelope"});
+        if (n) p->send(link::Frame{link::FrameType::nack, f.id, std::move(*n)});
+        return;
+      }
+      if (!submit_) {
+        nack("outbound delivery is not available here");
+        return;
+      }
+      // Answer on the link that asked, if it is still the active one.
+      uint64_t fid = f.id;
+      std::string mid = env->id;
+      submit_(std::move(*env), [this, epoch = link_epoch_, fid, mid](Status s) {
+        if (!active_ || epoch != link_epoch_) return;  // that link is gone; the inner resubmits
+        Peer* peer = active_;
+        if (!s) {
+          NJ_LOG_WARN("link msg=%s outbound queue refused it: %s", mid.c_str(), s.error().c_str());
+          auto n = link::encode(link::NackPayload{link::NackKind::temporary, "queue write failed"});
+          if (n) peer->send(link::Frame{link::FrameType::nack, fid, std::move(*n)});
+          return;
+        }
+        peer->send(link::Frame{link::FrameType::ack, fid, {}});
+      });
       return;
     }
     default:
@@ -290,6 +328,28 @@ void LinkServer::on_frame(Peer* p, link::Frame f) {
                   std::string(link::frame_type_name(f.type)).c_str());
       p->close();
   }
+}
+
+void LinkServer::report(const std::string& message_id,
+                        std::vector<link::RecipientStatus> results) {
+  statuses_[message_id] = link::StatusPayload{message_id, std::move(results)};
+  send_status(message_id);
+}
+
+void LinkServer::send_status(const std::string& message_id) {
+  if (!active_) return;  // sent when the inner connects again
+  auto it = statuses_.find(message_id);
+  if (it == statuses_.end()) return;
+  auto payload = link::encode(it->second);
+  if (!payload) {
+    NJ_LOG_ERROR("link: msg=%s status cannot be framed: %s", message_id.c_str(),
+                 payload.error().c_str());
+    statuses_.erase(it);
+    return;
+  }
+  uint64_t fid = next_frame_id_++;
+  status_frames_[fid] = message_id;
+  active_->send(link::Frame{link::FrameType::status, fid, std::move(*payload)});
 }
 
 std::string LinkServer::cache_key(const std::string& address) const {

@@ -22,6 +22,7 @@
 #include "common/crypto/crypto.h"
 #include "common/link/channel.h"
 #include "common/link/payloads.h"
+#include "common/queue/envelope.h"
 #include "common/store/group_commit.h"
 #include "common/uv/handles.h"
 #include "common/uv/session_set.h"
@@ -55,6 +56,15 @@ class LinkServer {
   // Does this (internal) recipient exist? The callback runs exactly once, maybe before this
   // returns (cache, no inner connected). The caller guards its own lifetime.
   void verify(const std::string& address, std::function<void(link::VerifyOutcome)> cb);
+
+  // Outbound mail from the inner: `submit` must call its callback after the synced commit into
+  // the edge's outbound queue (then the inner gets its ACK). Not set: SUBMIT gets a temporary
+  // NACK and the inner keeps the message.
+  using SubmitFn = std::function<void(queue::Envelope, std::function<void(Status)>)>;
+  void on_submit(SubmitFn fn) { submit_ = std::move(fn); }
+  // The final result of a submitted message, sent as STATUS until the inner acknowledges it
+  // (again on every new link).
+  void report(const std::string& message_id, std::vector<link::RecipientStatus> results);
 
   class Peer;
 
@@ -91,6 +101,7 @@ class LinkServer {
   std::unique_ptr<uv::SessionSet<Peer>> peers_;
   Peer* active_ = nullptr;
   uint64_t next_frame_id_ = 1;
+  uint64_t link_epoch_ = 0;  // counts activations: late answers for an old link are dropped
 
   std::deque<std::string> to_send_;                      // message ids not yet pushed
   std::unordered_set<std::string> queued_;               // ids in to_send_ or in flight
@@ -98,6 +109,10 @@ class LinkServer {
   std::map<uint64_t, PendingVerify> verifies_;           // VERIFY frame id -> waiter
   std::unordered_map<std::string, CacheEntry> cache_;    // keyed hash -> answer
   std::unique_ptr<uv::Timer> retry_timer_;
+  SubmitFn submit_;
+  std::map<std::string, link::StatusPayload> statuses_;  // message id -> unacknowledged STATUS
+  std::map<uint64_t, std::string> status_frames_;       // STATUS frame id -> message id
+  void send_status(const std::string& message_id);
   bool stopping_ = false;
 };
 

@@ -73,6 +73,10 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
   if (!resolver) return make_error("dns: " + resolver.error());
   s->resolver_ = std::move(*resolver);
 
+  if (s->link_) {
+    if (auto st = s->start_outbound(); !st) return make_error(st.error());
+  }
+
   if (!config.tls.cert.empty()) {
     auto ctx = tls::Context::server(config.tls.cert, config.tls.key);
     if (!ctx) return make_error("tls: " + ctx.error());
@@ -186,6 +190,70 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
 
 void EdgeServer::finished(MxSession* s) { sessions_->finished(s); }
 
+Status EdgeServer::start_outbound() {
+  using namespace outbound;
+  const auto& o = cfg_.outbound;
+  RouterConfig rc;
+  for (const auto& d : cfg_.domains) {
+    rc.our_domains.push_back(d.public_domain);
+    rc.our_domains.push_back(d.internal_domain);
+  }
+  if (!o.onion_map.empty()) {
+    auto map = OnionMap::load(o.onion_map);
+    if (!map) return make_error(map.error());
+    rc.onion_map = std::move(*map);
+  }
+  rc.smtp_port = static_cast<uint16_t>(o.smtp_port);
+  router_ = std::make_unique<Router>(*resolver_, std::move(rc));
+  dialer_ = std::make_unique<NetDialer>(loop_, o.socks.port ? o.socks.str() : std::string(),
+                                        static_cast<uint64_t>(o.connect_timeout.count()));
+  // Opportunistic STARTTLS on the clearnet: no certificate check (RFC 7435).
+  auto tc = tls::Context::client();
+  if (!tc) return make_error("tls client: " + tc.error());
+  tls_client_.emplace(std::move(*tc));
+  DelivererConfig dc;
+  dc.helo_name = cfg_.hostname;
+  dc.public_domain = cfg_.domains.front().public_domain;
+  dc.per_destination_limit = static_cast<size_t>(o.per_destination_limit);
+  dc.allow_private_addresses = o.allow_private_addresses;
+  deliverer_ = std::make_unique<Deliverer>(loop_, *resolver_, *router_, *dialer_, &*tls_client_,
+                                           clock_, dc);
+  QueueOptions qo;
+  qo.backoff.initial_s = std::chrono::duration_cast<std::chrono::seconds>(o.retry_initial).count();
+  qo.backoff.max_s = std::chrono::duration_cast<std::chrono::seconds>(o.retry_max).count();
+  qo.backoff.max_lifetime_s =
+      std::chrono::duration_cast<std::chrono::seconds>(o.max_queue_lifetime).count();
+  auto* deliverer = deliverer_.get();
+  auto* link = link_.get();
+  auto q = EdgeOutboundQueue::open(
+      *env_, *committer_, loop_, clock_, qo,
+      [deliverer](const queue::Envelope& e, std::vector<std::string> rcpts,
+                  std::function<void(std::vector<RcptResult>)> done) {
+        deliverer->deliver(e, std::move(rcpts), std::move(done));
+      },
+      [link](const std::string& id, const std::vector<RcptResult>& results) {
+        std::vector<link::RecipientStatus> st;
+        for (const auto& r : results) {
+          link::RecipientStatus x;
+          x.recipient = r.address;
+          x.outcome = r.status == RcptStatus::delivered ? link::RecipientOutcome::delivered
+                      : r.status == RcptStatus::expired ? link::RecipientOutcome::expired
+                                                          : link::RecipientOutcome::failed;
+          if (x.outcome == link::RecipientOutcome::failed) x.remote_reply = r.reply.substr(0, 2000);
+          st.push_back(std::move(x));
+        }
+        link->report(id, std::move(st));
+      });
+  if (!q) return make_error("outbound queue: " + q.error());
+  outbound_ = std::move(*q);
+  outbound_->start();
+  auto* out = outbound_.get();
+  link_->on_submit([out](queue::Envelope e, std::function<void(Status)> done) {
+    out->enqueue(std::move(e), std::move(done));
+  });
+  return {};
+}
+
 std::optional<std::string> EdgeServer::internal_domain_for(std::string_view public_domain) const {
   for (const auto& d : cfg_.domains) {
     if (d.public_domain.size() == public_domain.size() &&
@@ -204,6 +272,7 @@ void EdgeServer::shutdown() {
   listeners_.clear();
   for (auto* p : sessions_->snapshot()) p->close();
   if (link_) link_->shutdown();
+  if (outbound_) outbound_->stop();
   if (greylist_purge_) greylist_purge_->stop();
   if (committer_) {
     committer_->shutdown();

@@ -31,6 +31,9 @@
 #include "edge/checks/sender_domain.h"
 #include "edge/config/config.h"
 #include "edge/link/link_server.h"
+#include "edge/outbound/deliverer.h"
+#include "edge/outbound/edge_outbound_queue.h"
+#include "edge/outbound/router.h"
 #include "edge/queue/inbound_queue.h"
 
 namespace nj::edge {
@@ -56,6 +59,7 @@ class EdgeServer {
   friend class MxSession;
   EdgeServer(const EdgeConfig& config, uv::Loop& loop, const Clock& clock);
   void accept(std::unique_ptr<uv::Connection> conn, bool onion);
+  Status start_outbound();
   void finished(MxSession* s);  // the session is deleted on the next loop turn
   std::optional<std::string> internal_domain_for(std::string_view public_domain) const;
 
@@ -71,6 +75,12 @@ class EdgeServer {
   std::unique_ptr<store::GroupCommitter> committer_;
   std::unique_ptr<InboundQueue> queue_;
   std::unique_ptr<LinkServer> link_;  // null when listen.link is empty
+  // Outbound delivery of what the inner submits over the link (with the link only).
+  std::optional<tls::Context> tls_client_;
+  std::unique_ptr<outbound::Router> router_;
+  std::unique_ptr<outbound::NetDialer> dialer_;
+  std::unique_ptr<outbound::Deliverer> deliverer_;
+  std::unique_ptr<outbound::EdgeOutboundQueue> outbound_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::optional<tls::Context> tls_;
 

@@ -2,6 +2,8 @@
 
 #include "common/base/log.h"
 #include "common/link/payloads.h"
+#include "common/queue/envelope.h"
+#include "inner/link/dsn.h"
 
 namespace nj::inner {
 namespace {
@@ -19,7 +21,8 @@ const char* transport_name(Transport t) {
 
 LinkClient::LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto::KeyPair& inner,
                        const crypto::PublicKey& edge_pub, InboundDelivery& inbound,
-                       Accounts& accounts, store::GroupCommitter& gc, Options options)
+                       Accounts& accounts, store::GroupCommitter& gc, Outbound outbound,
+                       Options options)
     : loop_(loop),
       edge_(edge),
       inner_(inner),
@@ -27,15 +30,18 @@ LinkClient::LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto:
       inbound_(inbound),
       accounts_(accounts),
       gc_(gc),
+      out_(outbound),
       opt_(options),
       retry_timer_(loop),
       keepalive_(loop),
+      submit_timer_(loop),
       backoff_ms_(options.first_backoff_ms) {}
 
 LinkClient::~LinkClient() {
   shutdown();
   retry_timer_.close();
   keepalive_.close();
+  submit_timer_.close();
 }
 
 void LinkClient::start() { dial(); }
@@ -45,6 +51,7 @@ void LinkClient::shutdown() {
   stopping_ = true;
   retry_timer_.stop();
   keepalive_.stop();
+  submit_timer_.stop();
   attempt_.reset();
   if (channel_ && channel_->is_open()) {
     channel_->close();
@@ -126,6 +133,10 @@ void LinkClient::on_bytes(std::string_view b) {
     was_open_ = true;
     backoff_ms_ = opt_.first_backoff_ms;  // a working link resets the backoff
     NJ_LOG_INFO("link up");
+    submitted_.clear();
+    submits_.clear();
+    submit_pass();
+    submit_timer_.start(1000, 1000, [this] { submit_pass(); });
   }
   idle_rounds_ = 0;
   while (channel_ && channel_->is_open()) {
@@ -167,6 +178,9 @@ void LinkClient::drop(const std::string& why) {
   epoch_.reset();  // callbacks of this connection stop here
   was_open_ = false;
   keepalive_.stop();
+  submit_timer_.stop();
+  submits_.clear();
+  submitted_.clear();
   channel_.reset();
   if (conn_) {
     conn_->close();
@@ -232,13 +246,130 @@ void LinkClient::on_frame(link::Frame f) {
     case link::FrameType::ping:
       send(link::Frame{link::FrameType::pong, f.id, {}});
       return;
-    case link::FrameType::pong:
     case link::FrameType::ack:
-    case link::FrameType::nack:
+      on_submit_answer(f.id, true);
+      return;
+    case link::FrameType::nack: {
+      auto n = link::decode_nack(f.payload);
+      NJ_LOG_INFO("link submit refused by the edge (%s): %s",
+                  n && n->kind == link::NackKind::permanent ? "permanent" : "temporary",
+                  n ? n->reason.c_str() : "?");
+      on_submit_answer(f.id, false);
+      return;
+    }
+    case link::FrameType::status:
+      on_status(f.id, f.payload);
+      return;
+    case link::FrameType::pong:
       return;
     default:
       drop("unexpected " + std::string(link::frame_type_name(f.type)) + " frame");
   }
+}
+
+void LinkClient::submit_pass() {
+  if (!channel_ || !channel_->is_open()) return;
+  auto items = out_.queue.list();
+  if (!items) {
+    NJ_LOG_ERROR("link: outbound queue: %s", items.error().c_str());
+    return;
+  }
+  const int64_t now = out_.clock.now();
+  for (const auto& it : *items) {
+    if (submitted_.count(it.id)) continue;
+    if (!it.released && it.due > now) continue;  // its delay class still holds it
+    if (submits_.size() >= 16) break;            // a window, like the edge's
+    auto e = out_.queue.leaving(inner_, it.id, now);
+    if (!e) {
+      NJ_LOG_ERROR("link: outbound msg=%s cannot be opened: %s", it.id.c_str(),
+                   e.error().c_str());
+      submitted_.insert(it.id);  // not again on this link
+      continue;
+    }
+    auto payload = link::encode(link::SubmitPayload{it.id, queue::encode(*e, 0)});
+    if (!payload) {
+      NJ_LOG_ERROR("link: outbound msg=%s cannot be framed: %s", it.id.c_str(),
+                   payload.error().c_str());
+      submitted_.insert(it.id);
+      continue;
+    }
+    uint64_t fid = next_frame_id_++;
+    submits_.emplace(fid, it.id);
+    submitted_.insert(it.id);
+    send(link::Frame{link::FrameType::submit, fid, std::move(*payload)});
+    if (!channel_) return;
+  }
+}
+
+void LinkClient::on_submit_answer(uint64_t frame_id, bool acked) {
+  auto it = submits_.find(frame_id);
+  if (it == submits_.end()) return;
+  std::string id = it->second;
+  submits_.erase(it);
+  if (!acked) {
+    submitted_.erase(id);  // offered again on the next pass
+    return;
+  }
+  // The edge has it durably: no longer due here; kept until the final STATUS.
+  OutboundQueue* q = &out_.queue;
+  gc_.submit([q, id](store::Txn& txn) { return q->release_in(txn, id); },
+             [id](Status s) {
+               if (!s) NJ_LOG_ERROR("link: msg=%s release failed: %s", id.c_str(), s.error().c_str());
+               else NJ_LOG_INFO("link msg=%s handed to the edge", id.c_str());
+             });
+}
+
+void LinkClient::on_status(uint64_t frame_id, const std::string& payload) {
+  auto st = link::decode_status(payload);
+  if (!st) {
+    drop("bad STATUS: " + st.error());
+    return;
+  }
+  auto env = out_.queue.open_one(inner_, st->message_id);
+  std::vector<link::RecipientStatus> failed;
+  size_t delivered = 0;
+  for (const auto& r : st->recipients) {
+    if (r.outcome == link::RecipientOutcome::delivered) ++delivered;
+    else failed.push_back(r);
+  }
+  NJ_LOG_INFO("link msg=%s final delivered=%zu failed=%zu", st->message_id.c_str(), delivered,
+              failed.size());
+  // The sender's account, from the envelope's public address, for the DSN.
+  std::string dsn, account_id;
+  if (env && !failed.empty() && !env->mail_from.empty()) {
+    const auto& cfg = out_.config;
+    std::string local = env->mail_from.substr(0, env->mail_from.rfind('@'));
+    std::string owner = local + "@" + cfg.domain.internal_domain;
+    auto who = accounts_.recipient(owner);
+    if (who && *who) {
+      account_id = (*who)->id;
+      dsn = make_dsn(*env, failed, cfg.hostname, owner, static_cast<std::time_t>(out_.clock.now()),
+                     "=_" + crypto::random_id() + crypto::random_id());
+    }
+  }
+  OutboundQueue* q = &out_.queue;
+  Mailbox* mbox = &out_.mailbox;
+  std::string id = st->message_id;
+  std::weak_ptr<bool> epoch = epoch_;
+  gc_.submit(
+      [q, mbox, id, dsn, account_id](store::Txn& txn) -> Status {
+        if (!dsn.empty()) {
+          // A full mailbox must not keep the message forever: the report is dropped then.
+          auto d = mbox->deliver_in(txn, account_id, dsn);
+          if (d.status == DeliveryStatus::temp_failure) return make_error(d.error);
+        }
+        auto r = q->remove_in(txn, id);
+        if (!r) return make_error(r.error());
+        return {};
+      },
+      [this, epoch, frame_id, id](Status s) {
+        if (!s) {
+          NJ_LOG_ERROR("link: msg=%s final status not recorded: %s", id.c_str(),
+                       s.error().c_str());
+          return;  // no ACK: the edge sends the STATUS again
+        }
+        if (!epoch.expired()) send(link::Frame{link::FrameType::ack, frame_id, {}});
+      });
 }
 
 }  // namespace nj::inner

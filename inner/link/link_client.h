@@ -6,7 +6,9 @@
 // the inner never tells the edge where it is (the overlay carries the connection).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/crypto/crypto.h"
@@ -18,6 +20,8 @@
 #include "inner/accounts/accounts.h"
 #include "inner/config/config.h"
 #include "inner/link/inbound_delivery.h"
+#include "inner/mailbox/mailbox.h"
+#include "inner/outbound/outbound_queue.h"
 
 namespace nj::inner {
 
@@ -29,9 +33,17 @@ class LinkClient {
     uint64_t keepalive_ms = 30000;  // PING when idle; no frame for 3 of these: reconnect
   };
 
+  // What the outbound half needs: the queue it hands over and the mailboxes DSNs go to.
+  struct Outbound {
+    OutboundQueue& queue;
+    Mailbox& mailbox;
+    const InnerConfig& config;
+    const Clock& clock;
+  };
+
   LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto::KeyPair& inner,
              const crypto::PublicKey& edge_pub, InboundDelivery& inbound, Accounts& accounts,
-             store::GroupCommitter& gc, Options options);
+             store::GroupCommitter& gc, Outbound outbound, Options options);
   ~LinkClient();
 
   void start();
@@ -47,6 +59,10 @@ class LinkClient {
   void flush();
   void drop(const std::string& why);  // closes and schedules the next attempt
   void arm_keepalive();
+  // Hands every due (and every earlier handed-over, unfinished) message to the edge.
+  void submit_pass();
+  void on_submit_answer(uint64_t frame_id, bool acked);
+  void on_status(uint64_t frame_id, const std::string& payload);
 
   uv::Loop& loop_;
   const EdgeLinkConfig& edge_;
@@ -55,6 +71,7 @@ class LinkClient {
   InboundDelivery& inbound_;
   Accounts& accounts_;
   store::GroupCommitter& gc_;
+  Outbound out_;
   Options opt_;
 
   std::unique_ptr<socks::Attempt> attempt_;
@@ -62,6 +79,9 @@ class LinkClient {
   std::unique_ptr<link::Channel> channel_;
   uv::Timer retry_timer_;
   uv::Timer keepalive_;
+  uv::Timer submit_timer_;
+  std::map<uint64_t, std::string> submits_;       // SUBMIT frame id -> message id
+  std::set<std::string> submitted_;               // handed over on this link
   uint64_t backoff_ms_;
   uint64_t next_frame_id_ = 1;
   int idle_rounds_ = 0;

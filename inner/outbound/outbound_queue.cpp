@@ -124,34 +124,41 @@ Result<std::vector<std::string>> OutboundQueue::due_before(int64_t now, size_t l
   return ids;
 }
 
+Result<queue::Envelope> OutboundQueue::leaving(const crypto::KeyPair& inner,
+                                                const std::string& id, int64_t now) {
+  auto e = open_one(inner, id);
+  if (!e) return make_error(id + ": " + e.error());
+  // Date is the time the message leaves the inner, in UTC, not the time it was written.
+  auto h = mail::parse_headers(e->message);
+  if (!h) return make_error(id + ": " + h.error());
+  std::string date = "Date: " + mail::rfc5322_date(static_cast<std::time_t>(now)) + "\r\n";
+  std::string msg;
+  bool replaced = false;
+  size_t at = 0;
+  for (const auto& f : h->fields) {
+    msg.append(e->message, at, f.offset - at);
+    if (f.is("Date")) {
+      if (!replaced) msg += date;
+      replaced = true;
+    } else {
+      msg.append(f.raw);
+    }
+    at = f.offset + f.raw.size();
+  }
+  if (!replaced) msg = date + msg;
+  msg.append(e->message, at, std::string::npos);
+  e->message = std::move(msg);
+  return e;
+}
+
 Result<std::vector<queue::Envelope>> OutboundQueue::released(const crypto::KeyPair& inner,
                                                              int64_t now, size_t limit) {
   auto ids = due_before(now, limit);
   if (!ids) return make_error(ids.error());
   std::vector<queue::Envelope> out;
   for (const auto& id : *ids) {
-    auto e = open_one(inner, id);
-    if (!e) return make_error(id + ": " + e.error());
-    // Date is the time the message leaves the inner, in UTC, not the time it was written.
-    auto h = mail::parse_headers(e->message);
-    if (!h) return make_error(id + ": " + h.error());
-    std::string date = "Date: " + mail::rfc5322_date(static_cast<std::time_t>(now)) + "\r\n";
-    std::string msg;
-    bool replaced = false;
-    size_t at = 0;
-    for (const auto& f : h->fields) {
-      msg.append(e->message, at, f.offset - at);
-      if (f.is("Date")) {
-        if (!replaced) msg += date;
-        replaced = true;
-      } else {
-        msg.append(f.raw);
-      }
-      at = f.offset + f.raw.size();
-    }
-    if (!replaced) msg = date + msg;
-    msg.append(e->message, at, std::string::npos);
-    e->message = std::move(msg);
+    auto e = leaving(inner, id, now);
+    if (!e) return make_error(e.error());
     out.push_back(std::move(*e));
   }
   return out;

@@ -55,6 +55,10 @@ class OutboundQueue {
   // crash before that leaves the message due (and sent again: the link is idempotent by id).
   Result<std::vector<queue::Envelope>> released(const crypto::KeyPair& inner, int64_t now,
                                                 size_t limit = 1000);
+  // One message as it leaves at `now` (opened, re-dated), due or already handed over before
+  // (a new link resubmits what an earlier edge did not finish).
+  Result<queue::Envelope> leaving(const crypto::KeyPair& inner, const std::string& id,
+                                  int64_t now);
   // Marks `id` as handed to the link: no longer due. The record stays until the edge reports a
   // final result (the link's business).
   Status release_in(store::Txn& txn, const std::string& id) const;

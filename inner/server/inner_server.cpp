@@ -81,7 +81,9 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
     s->edge_key_ = *edge_pub;
     s->link_ =
         std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_, *s->inbound_,
-                                     *s->accounts_, *s->committer_, LinkClient::Options{});
+                                     *s->accounts_, *s->committer_,
+                                     LinkClient::Outbound{*s->outbound_, *s->mailbox_, config, clock},
+                                     LinkClient::Options{});
   }
   // Daily: forget old link delivery records.
   s->maintenance_ = std::make_unique<uv::Timer>(loop);

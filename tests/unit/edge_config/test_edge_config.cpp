@@ -49,7 +49,8 @@ struct Scratch {
     fs::create_directories(dir / "data");
     fs::create_directories(dir / "keys");
     fs::create_directories(dir / "tls");
-    for (const char* f : {"keys/edge.secret", "keys/inner.public", "tls/cert.pem", "tls/key.pem"})
+    for (const char* f : {"keys/edge.secret", "keys/inner.public", "tls/cert.pem", "tls/key.pem",
+                          "onion_map.yaml"})
       std::ofstream(dir / f) << "x\n";
   }
   ~Scratch() { fs::remove_all(dir); }
