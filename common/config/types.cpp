@@ -1,6 +1,7 @@
 #include "common/config/types.h"
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -444,6 +445,17 @@ Type<Ipv4Range> ipv4_range() {
         return r;
       },
       [](const Ipv4Range& r) { return r.str(); }};
+}
+
+std::string check_system_user(const std::string& u) {
+  if (u.size() > 32) return "longer than 32 bytes";
+  for (char c : u) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return "\"" + u + "\" is not a valid user name";
+  }
+  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
+  if (u == "root") return "must not be root (it is the user to drop root to)";
+  return "";
 }
 
 }  // namespace nj::config

@@ -112,6 +112,10 @@ struct Ipv4Range {
 };
 Type<Ipv4Range> ipv4_range();
 
+// A check for the `user` a daemon drops root to: a name as useradd accepts it, an account that
+// exists on this host, and not root. Returns the problem, or "" when the name is fine.
+std::string check_system_user(const std::string& user);
+
 // One of a fixed set of names.
 template <class E>
 Type<E> one_of(std::vector<std::pair<std::string, E>> names) {

@@ -18,18 +18,6 @@ using config::Items;
 using config::PathCheck;
 using config::Table;
 
-// User names as useradd accepts them; the account itself must exist on the host.
-std::string check_user(const std::string& u) {
-  if (u.size() > 32) return "longer than 32 bytes";
-  for (char c : u) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return "\"" + u + "\" is not a valid user name";
-  }
-  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
-  if (u == "root") return "must not be root (it is the user to drop root to)";
-  return "";
-}
-
 Table<DomainMap> domain_table() {
   return Table<DomainMap>()
       .key("public", &DomainMap::public_domain, config::domain(), config::required)
@@ -190,17 +178,16 @@ Table<OutboundConfig> outbound_table() {
       .key("onion_map", &OutboundConfig::onion_map, config::path(PathCheck::readable_file),
            config::optional)
       .key("socks", &OutboundConfig::socks, config::endpoint(), config::optional)
-      .key("per_destination_limit", &OutboundConfig::per_destination_limit,
-           config::integer(1, 100), 2)
+      .key("per_destination_limit", &OutboundConfig::per_destination_limit, config::integer(1, 100),
+           2)
       .key("retry_initial", &OutboundConfig::retry_initial, config::duration(1s, 24h), 5min)
       .key("retry_max", &OutboundConfig::retry_max, config::duration(1s, 7 * 24h), 4h)
       .key("max_queue_lifetime", &OutboundConfig::max_queue_lifetime,
            config::duration(1min, 30 * 24h), 5 * 24h)
-      .key("connect_timeout", &OutboundConfig::connect_timeout, config::duration(1s, 10min),
-           120s)
+      .key("connect_timeout", &OutboundConfig::connect_timeout, config::duration(1s, 10min), 120s)
       .key("smtp_port", &OutboundConfig::smtp_port, config::integer(1, 65535), 25)
-      .key("allow_private_addresses", &OutboundConfig::allow_private_addresses,
-           config::boolean(), false)
+      .key("allow_private_addresses", &OutboundConfig::allow_private_addresses, config::boolean(),
+           false)
       .check([](const OutboundConfig& o, Checker& c) {
         if (o.retry_max < o.retry_initial)
           c.fail("retry_max", "must not be shorter than retry_initial");
@@ -224,7 +211,8 @@ const Table<EdgeConfig>& edge_table() {
           .key("hostname", &EdgeConfig::hostname, config::domain(), config::required)
           .key("data_dir", &EdgeConfig::data_dir, config::path(PathCheck::directory),
                config::required)
-          .key("user", &EdgeConfig::user, config::text(32), config::optional, check_user)
+          .key("user", &EdgeConfig::user, config::text(32), config::optional,
+               config::check_system_user)
           .list("domains", &EdgeConfig::domains, domain_table(), Items{.min = 1, .max = 256})
           .section("listen", &EdgeConfig::listen, listen_table())
           .section("dns", &EdgeConfig::dns, dns_table())

@@ -21,19 +21,6 @@ using config::PathCheck;
 using config::Table;
 using config::Type;
 
-// User names as useradd accepts them; the account itself must exist on the host.
-// (The edge's table has the same check; both should move to a config::system_user() type.)
-std::string check_user(const std::string& u) {
-  if (u.size() > 32) return "longer than 32 bytes";
-  for (char c : u) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return "\"" + u + "\" is not a valid user name";
-  }
-  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
-  if (u == "root") return "must not be root (it is the user to drop root to)";
-  return "";
-}
-
 // A listen address that must be loopback. The check is in the type rather than in a cross-key
 // check so that every bad item is reported at its own line, together with other mistakes.
 // IPv6 hosts are stored in canonical form, so "[0::1]:587" and "[::1]:587" compare equal when
@@ -151,7 +138,8 @@ Type<std::string> edge_address() {
         for (size_t i = 0; i < colon; ++i) {
           char c = (*r)[i];
           if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-')
-            return make_error("\"" + *r + "\": the host may hold only letters, digits, dots and dashes");
+            return make_error("\"" + *r +
+                              "\": the host may hold only letters, digits, dots and dashes");
         }
         unsigned long port = 0;
         for (size_t i = colon + 1; i < r->size(); ++i) {
@@ -194,8 +182,9 @@ Table<EdgeLinkConfig> edge_table() {
             Endpoint ep;
             ep.host = host;
             if (!is_loopback(ep))
-              c.fail("address", "transport direct is for tests and demos on this machine: "
-                                "the address must be 127.x.x.x");
+              c.fail("address",
+                     "transport direct is for tests and demos on this machine: "
+                     "the address must be 127.x.x.x");
             if (e.socks.port != 0) c.fail("socks", "transport direct uses no SOCKS proxy");
             break;
           }
@@ -234,12 +223,12 @@ Table<QuotaConfig> quota_table() {
             const auto& a = q.prices[i];
             const auto& b = q.prices[j];
             if (a.bits == b.bits && i > j)
-              c.fail("prices[" + std::to_string(i) + "]", "same bits as prices[" +
-                                                               std::to_string(j) + "]");
-            else if (a.bits > b.bits && a.recipients < b.recipients && i > j)
               c.fail("prices[" + std::to_string(i) + "]",
-                     "more bits must not buy fewer recipients than prices[" +
-                         std::to_string(j) + "]");
+                     "same bits as prices[" + std::to_string(j) + "]");
+            else if (a.bits > b.bits && a.recipients < b.recipients && i > j)
+              c.fail(
+                  "prices[" + std::to_string(i) + "]",
+                  "more bits must not buy fewer recipients than prices[" + std::to_string(j) + "]");
           }
       });
 }
@@ -267,8 +256,7 @@ Type<int> time_of_day() {
 Table<DelayConfig> delay_table() {
   return Table<DelayConfig>()
       .key("default", &DelayConfig::default_class,
-           config::one_of<std::string>(
-               {{"none", "none"}, {"defer", "defer"}, {"batch", "batch"}}),
+           config::one_of<std::string>({{"none", "none"}, {"defer", "defer"}, {"batch", "batch"}}),
            std::string("defer"))
       .key("defer_min", &DelayConfig::defer_min, config::duration(1s, 7 * 24h), 2000s)
       .key("defer_max", &DelayConfig::defer_max, config::duration(1s, 7 * 24h), 4000s)
@@ -297,7 +285,8 @@ const Table<InnerConfig>& inner_table() {
           .key("hostname", &InnerConfig::hostname, config::domain(), config::required)
           .key("data_dir", &InnerConfig::data_dir, config::path(PathCheck::directory),
                config::required)
-          .key("user", &InnerConfig::user, config::text(32), config::optional, check_user)
+          .key("user", &InnerConfig::user, config::text(32), config::optional,
+               config::check_system_user)
           .section("domain", &InnerConfig::domain, domain_table())
           .section("listen", &InnerConfig::listen, listen_table())
           .section("keys", &InnerConfig::keys, keys_table())
