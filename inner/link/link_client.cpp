@@ -307,10 +307,11 @@ void LinkClient::on_submit_answer(uint64_t frame_id, bool acked) {
   std::string id = it->second;
   submits_.erase(it);
   if (!acked) {
-    submitted_.erase(id);  // offered again on the next pass
+    submitted_.erase(id);  // offered again on the next timer pass
     return;
   }
   // The edge has it durably: no longer due here; kept until the final STATUS.
+  submit_pass();  // the window has room again
   OutboundQueue* q = &out_.queue;
   gc_.submit([q, id](store::Txn& txn) { return q->release_in(txn, id); },
              [id](Status s) {

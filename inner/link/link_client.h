@@ -49,6 +49,8 @@ class LinkClient {
   void start();
   void shutdown();
   bool connected() const { return channel_ && channel_->is_open(); }
+  // New outbound mail was committed: hand over what is due now rather than at the next tick.
+  void kick() { submit_pass(); }
 
  private:
   void dial();

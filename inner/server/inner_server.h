@@ -72,6 +72,10 @@ class InnerServer {
   const smtp::ServerConfig& smtp_config() const { return smtp_; }
   uint64_t next_connection_id() { return ++connection_ids_; }
   void finished(InnerSession* s) { sessions_->finished(s); }
+  // A submission queued Internet mail: the link takes what is due at once.
+  void outbound_committed() {
+    if (link_) link_->kick();
+  }
 
   // One POP3 session per mailbox at a time (RFC 1939 8: the maildrop is locked).
   bool lock_mailbox(const std::string& account_id) { return locked_.insert(account_id).second; }
