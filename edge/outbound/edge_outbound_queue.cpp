@@ -58,7 +58,8 @@ EdgeOutboundQueue::EdgeOutboundQueue(store::Env& env, store::GroupCommitter& com
       report_(std::move(report)),
       rand_(std::move(rand)),
       key_(crypto::AeadKey::generate()),
-      timer_(std::make_unique<uv::Timer>(loop)) {}
+      timer_(std::make_unique<uv::Timer>(loop)),
+      kick_(std::make_unique<uv::Timer>(loop)) {}
 
 EdgeOutboundQueue::~EdgeOutboundQueue() {
   *alive_ = false;
@@ -119,17 +120,25 @@ void EdgeOutboundQueue::enqueue(queue::Envelope e, std::function<void(Status)> d
           NJ_LOG_INFO("outbound %s: queued for %zu recipient(s)", entry.id.c_str(),
                       entry.recipients.size());
           entries_.emplace(entry.id, std::move(entry));
+          kick();
         }
         done(s);
       });
 }
 
 void EdgeOutboundQueue::start() {
+  started_ = true;
   timer_->start(options_.tick_ms, options_.tick_ms, [this] { run_due(); });
 }
 
+void EdgeOutboundQueue::kick() {
+  if (started_ && !kick_->active()) kick_->start(0, 0, [this] { run_due(); });
+}
+
 void EdgeOutboundQueue::stop() {
+  started_ = false;
   timer_->stop();
+  kick_->stop();
 }
 
 void EdgeOutboundQueue::run_due() {
@@ -195,6 +204,7 @@ void EdgeOutboundQueue::on_results(const std::string& id, std::vector<RcptResult
   QueueEntry& e = it->second;
   e.in_flight = false;
   --in_flight_;
+  kick();
   std::vector<RcptResult> newly_final;
   for (auto& r : results) {
     for (auto& mine : e.recipients) {

@@ -115,6 +115,11 @@ class EdgeOutboundQueue {
   std::set<std::string> committing_;  // enqueued, commit not yet done
   size_t in_flight_ = 0;
   std::unique_ptr<uv::Timer> timer_;
+  // Runs run_due() on the next loop turn after a message arrives or an attempt ends, so the
+  // queue does not wait for the next tick to use a free slot.
+  std::unique_ptr<uv::Timer> kick_;
+  void kick();
+  bool started_ = false;
   // Expires with this object, so late delivery callbacks after destruction do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
