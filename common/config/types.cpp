@@ -447,6 +447,13 @@ Type<Ipv4Range> ipv4_range() {
       [](const Ipv4Range& r) { return r.str(); }};
 }
 
+Type<nj::log::Level> log_level() {
+  return one_of<nj::log::Level>({{"debug", nj::log::Level::debug},
+                                 {"info", nj::log::Level::info},
+                                 {"warn", nj::log::Level::warn},
+                                 {"error", nj::log::Level::error}});
+}
+
 std::string check_system_user(const std::string& u) {
   if (u.size() > 32) return "longer than 32 bytes";
   for (char c : u) {

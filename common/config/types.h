@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/log.h"
 #include "common/base/result.h"
 
 namespace nj::config {
@@ -111,6 +112,9 @@ struct Ipv4Range {
   friend bool operator==(const Ipv4Range&, const Ipv4Range&) = default;
 };
 Type<Ipv4Range> ipv4_range();
+
+// debug, info, warn or error (the daemons' `log.level`).
+Type<nj::log::Level> log_level();
 
 // A check for the `user` a daemon drops root to: a name as useradd accepts it, an account that
 // exists on this host, and not root. Returns the problem, or "" when the name is fine.

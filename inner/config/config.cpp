@@ -270,12 +270,7 @@ Table<DelayConfig> delay_table() {
 
 Table<LogConfig> log_table() {
   return Table<LogConfig>()
-      .key("level", &LogConfig::level,
-           config::one_of<nj::log::Level>({{"debug", nj::log::Level::debug},
-                                           {"info", nj::log::Level::info},
-                                           {"warn", nj::log::Level::warn},
-                                           {"error", nj::log::Level::error}}),
-           nj::log::Level::info)
+      .key("level", &LogConfig::level, config::log_level(), nj::log::Level::info)
       .key("redact", &LogConfig::redact, config::boolean(), true);
 }
 
