@@ -420,4 +420,11 @@ std::string print(const S& v, const Table<S>& table) {
   return p.out();
 }
 
+// Both daemons' `log` section: level and redact.
+inline Table<LogConfig> log_table() {
+  return Table<LogConfig>()
+      .key("level", &LogConfig::level, log_level(), nj::log::Level::info)
+      .key("redact", &LogConfig::redact, boolean(), true);
+}
+
 }  // namespace nj::config

@@ -116,6 +116,12 @@ Type<Ipv4Range> ipv4_range();
 // debug, info, warn or error (the daemons' `log.level`).
 Type<nj::log::Level> log_level();
 
+// Both daemons' `log` section.
+struct LogConfig {
+  nj::log::Level level = nj::log::Level::info;
+  bool redact = true;  // addresses and IPs as keyed hashes; false only for debugging a test setup
+};
+
 // A check for the `user` a daemon drops root to: a name as useradd accepts it, an account that
 // exists on this host, and not root. Returns the problem, or "" when the name is fine.
 std::string check_system_user(const std::string& user);

@@ -194,12 +194,6 @@ Table<OutboundConfig> outbound_table() {
       });
 }
 
-Table<LogConfig> log_table() {
-  return Table<LogConfig>()
-      .key("level", &LogConfig::level, config::log_level(), nj::log::Level::info)
-      .key("redact", &LogConfig::redact, config::boolean(), true);
-}
-
 const Table<EdgeConfig>& edge_table() {
   static const Table<EdgeConfig> t =
       Table<EdgeConfig>()
@@ -216,7 +210,7 @@ const Table<EdgeConfig>& edge_table() {
           .section("checks", &EdgeConfig::checks, checks_table())
           .section("limits", &EdgeConfig::limits, limits_table())
           .section("outbound", &EdgeConfig::outbound, outbound_table())
-          .section("log", &EdgeConfig::log, log_table())
+          .section("log", &EdgeConfig::log, config::log_table())
           .check([](const EdgeConfig& e, Checker& c) {
             // Each public and each internal domain names exactly one mapping, and the two sides
             // never share a name (a rewrite would then be ambiguous).

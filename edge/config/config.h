@@ -116,10 +116,7 @@ struct OutboundConfig {
   bool allow_private_addresses = false;  // tests only: deliver to 127.0.0.1
 };
 
-struct LogConfig {
-  nj::log::Level level = nj::log::Level::info;
-  bool redact = true;
-};
+using config::LogConfig;
 
 struct EdgeConfig {
   std::string hostname;  // the public name in the banner, HELO and Received

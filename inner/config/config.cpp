@@ -268,12 +268,6 @@ Table<DelayConfig> delay_table() {
       });
 }
 
-Table<LogConfig> log_table() {
-  return Table<LogConfig>()
-      .key("level", &LogConfig::level, config::log_level(), nj::log::Level::info)
-      .key("redact", &LogConfig::redact, config::boolean(), true);
-}
-
 const Table<InnerConfig>& inner_table() {
   static const Table<InnerConfig> t =
       Table<InnerConfig>()
@@ -292,7 +286,7 @@ const Table<InnerConfig>& inner_table() {
                             [](const EdgeLinkConfig& e) { return !e.address.empty(); })
           .section("quota", &InnerConfig::quota, quota_table())
           .section("delay", &InnerConfig::delay, delay_table())
-          .section("log", &InnerConfig::log, log_table());
+          .section("log", &InnerConfig::log, config::log_table());
   return t;
 }
 

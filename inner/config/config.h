@@ -82,10 +82,7 @@ struct DelayConfig {
   std::vector<int> batch_times{0, 12 * 3600};  // seconds after 00:00 UTC; written "HH:MM"
 };
 
-struct LogConfig {
-  nj::log::Level level = nj::log::Level::info;
-  bool redact = true;
-};
+using config::LogConfig;
 
 struct InnerConfig {
   std::string hostname;  // the public name in greetings and Received lines, never the machine's
