@@ -689,11 +689,33 @@ class SmtpSink:
     def __exit__(self, *a):
         self.stop()
 
+    def _open_files(self):
+        """The files smtp-sink holds open: it writes a dump file while the transaction runs, so
+        a file it still holds may be empty or half written."""
+        held = set()
+        if not self.proc:
+            return held
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        try:
+            for fd in os.listdir(fd_dir):
+                try:
+                    held.add(os.readlink(os.path.join(fd_dir, fd)))
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return held
+
     def messages(self):
+        """The messages whose transaction has ended (smtp-sink has closed their file)."""
         out = []
+        held = self._open_files()
         for root, _dirs, files in os.walk(self.mail_dir):
             for fn in sorted(files):
-                with open(os.path.join(root, fn), "rb") as f:
+                path = os.path.join(root, fn)
+                if os.path.realpath(path) in held:
+                    continue
+                with open(path, "rb") as f:
                     out.append(f.read().decode("utf-8", "replace"))
         return out
 
