@@ -191,8 +191,9 @@ void LinkServer::peer_gone(Peer* p) {
     // Unacknowledged messages go back to the front: they are sent again on the next link (the
     // inner delivers idempotently by message id).
     for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
-      to_send_.push_front(it->second);
+      to_send_.push_front(std::move(it->second.id));
     in_flight_.clear();
+    in_flight_bytes_ = 0;
     auto pending = std::move(verifies_);
     verifies_.clear();
     for (auto& [id, v] : pending) v.cb(link::VerifyOutcome::temporary);
@@ -207,7 +208,8 @@ void LinkServer::inbound_committed(const std::string& id) {
 }
 
 void LinkServer::pump() {
-  while (active_ && in_flight_.size() < opt_.window && !to_send_.empty()) {
+  while (active_ && in_flight_.size() < opt_.window &&
+         (in_flight_.empty() || in_flight_bytes_ < opt_.window_bytes) && !to_send_.empty()) {
     std::string id = std::move(to_send_.front());
     to_send_.pop_front();
     auto sealed = inbound_.sealed(id);
@@ -222,7 +224,9 @@ void LinkServer::pump() {
       continue;
     }
     uint64_t fid = next_frame_id_++;
-    in_flight_.emplace(fid, id);
+    size_t bytes = payload->size();
+    in_flight_.emplace(fid, InFlight{id, bytes});
+    in_flight_bytes_ += bytes;
     active_->send(link::Frame{link::FrameType::deliver, fid, std::move(*payload)});
   }
 }
@@ -238,7 +242,8 @@ void LinkServer::on_frame(Peer* p, link::Frame f) {
       }
       auto it = in_flight_.find(f.id);
       if (it == in_flight_.end()) return;  // an ACK for a link that is gone
-      std::string id = it->second;
+      std::string id = std::move(it->second.id);
+      in_flight_bytes_ -= it->second.bytes;
       in_flight_.erase(it);
       // The inner has committed it: now the edge may forget it.
       inbound_.remove(gc_, id, [this, id](Status s) {
@@ -252,7 +257,8 @@ void LinkServer::on_frame(Peer* p, link::Frame f) {
     case link::FrameType::nack: {
       auto it = in_flight_.find(f.id);
       if (it == in_flight_.end()) return;
-      std::string id = it->second;
+      std::string id = std::move(it->second.id);
+      in_flight_bytes_ -= it->second.bytes;
       in_flight_.erase(it);
       auto n = link::decode_nack(f.payload);
       bool permanent = n && n->kind == link::NackKind::permanent;

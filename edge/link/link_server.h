@@ -37,7 +37,11 @@ class LinkServer {
     uint64_t verify_timeout_ms = 10000;   // then 451 4.4.3 at RCPT
     uint64_t handshake_timeout_ms = 60000;
     uint64_t keepalive_ms = 30000;        // PING when idle; no frame for 3 of these: close
-    size_t window = 16;                   // DELIVERs awaiting an ACK
+    // DELIVERs awaiting an ACK: at most this many, and no new one once this many bytes are in
+    // flight (one always goes). Over Tor a round trip takes a large part of a second, so the
+    // window, not the link's bandwidth, would otherwise bound throughput.
+    size_t window = 128;
+    size_t window_bytes = 8u << 20;
     uint64_t retry_ms = 30000;            // after a temporary NACK
   };
 
@@ -105,7 +109,12 @@ class LinkServer {
 
   std::deque<std::string> to_send_;                      // message ids not yet pushed
   std::unordered_set<std::string> queued_;               // ids in to_send_ or in flight
-  std::map<uint64_t, std::string> in_flight_;            // DELIVER frame id -> message id
+  struct InFlight {
+    std::string id;
+    size_t bytes = 0;
+  };
+  std::map<uint64_t, InFlight> in_flight_;               // DELIVER frame id -> message
+  size_t in_flight_bytes_ = 0;
   std::map<uint64_t, PendingVerify> verifies_;           // VERIFY frame id -> waiter
   std::unordered_map<std::string, CacheEntry> cache_;    // keyed hash -> answer
   std::unique_ptr<uv::Timer> retry_timer_;

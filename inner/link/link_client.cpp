@@ -133,10 +133,9 @@ void LinkClient::on_bytes(std::string_view b) {
     was_open_ = true;
     backoff_ms_ = opt_.first_backoff_ms;  // a working link resets the backoff
     NJ_LOG_INFO("link up");
-    submitted_.clear();
-    submits_.clear();
-    submit_pass();
-    submit_timer_.start(1000, 1000, [this] { submit_pass(); });
+    clear_outbound();
+    load_outbound();
+    submit_timer_.start(1000, 1000, [this] { tick_outbound(); });
   }
   idle_rounds_ = 0;
   while (channel_ && channel_->is_open()) {
@@ -179,8 +178,7 @@ void LinkClient::drop(const std::string& why) {
   was_open_ = false;
   keepalive_.stop();
   submit_timer_.stop();
-  submits_.clear();
-  submitted_.clear();
+  clear_outbound();
   channel_.reset();
   if (conn_) {
     conn_->close();
@@ -267,8 +265,15 @@ void LinkClient::on_frame(link::Frame f) {
   }
 }
 
-void LinkClient::submit_pass() {
-  if (!channel_ || !channel_->is_open()) return;
+void LinkClient::clear_outbound() {
+  submits_.clear();
+  to_submit_.clear();
+  refused_.clear();
+  submitted_.clear();
+  in_flight_bytes_ = 0;
+}
+
+void LinkClient::load_outbound() {
   auto items = out_.queue.list();
   if (!items) {
     NJ_LOG_ERROR("link: outbound queue: %s", items.error().c_str());
@@ -276,42 +281,76 @@ void LinkClient::submit_pass() {
   }
   const int64_t now = out_.clock.now();
   for (const auto& it : *items) {
-    if (submitted_.count(it.id)) continue;
     if (!it.released && it.due > now) continue;  // its delay class still holds it
-    if (submits_.size() >= 16) break;            // a window, like the edge's
-    auto e = out_.queue.leaving(inner_, it.id, now);
+    if (submitted_.insert(it.id).second) to_submit_.push_back(it.id);
+  }
+  pump_submits();
+}
+
+void LinkClient::tick_outbound() {
+  if (!channel_ || !channel_->is_open()) return;
+  for (auto& id : refused_) to_submit_.push_back(std::move(id));
+  refused_.clear();
+  // Due and not yet released: mostly what is already waiting or in flight here, which the set
+  // skips. The limit bounds one tick's work; what lies beyond it is read once those before it
+  // have been handed over.
+  auto due = out_.queue.due_before(out_.clock.now(), 4096);
+  if (!due) {
+    NJ_LOG_ERROR("link: outbound queue: %s", due.error().c_str());
+    return;
+  }
+  for (auto& id : *due)
+    if (submitted_.insert(id).second) to_submit_.push_back(std::move(id));
+  pump_submits();
+}
+
+void LinkClient::queued(const std::string& id, int64_t due) {
+  if (!channel_ || !channel_->is_open()) return;  // loaded when the link comes up
+  if (due > out_.clock.now()) return;               // found by the tick once due
+  if (submitted_.insert(id).second) to_submit_.push_back(id);
+  pump_submits();
+}
+
+void LinkClient::pump_submits() {
+  const int64_t now = out_.clock.now();
+  while (channel_ && channel_->is_open() && !to_submit_.empty() &&
+         submits_.size() < opt_.window &&
+         (submits_.empty() || in_flight_bytes_ < opt_.window_bytes)) {
+    std::string id = std::move(to_submit_.front());
+    to_submit_.pop_front();
+    auto e = out_.queue.leaving(inner_, id, now);
     if (!e) {
-      NJ_LOG_ERROR("link: outbound msg=%s cannot be opened: %s", it.id.c_str(),
-                   e.error().c_str());
-      submitted_.insert(it.id);  // not again on this link
+      // Gone meanwhile (a final STATUS of an earlier link) or unreadable; not again on this link.
+      NJ_LOG_ERROR("link: outbound msg=%s cannot be opened: %s", id.c_str(), e.error().c_str());
       continue;
     }
-    auto payload = link::encode(link::SubmitPayload{it.id, queue::encode(*e, 0)});
+    auto payload = link::encode(link::SubmitPayload{id, queue::encode(*e, 0)});
     if (!payload) {
-      NJ_LOG_ERROR("link: outbound msg=%s cannot be framed: %s", it.id.c_str(),
+      NJ_LOG_ERROR("link: outbound msg=%s cannot be framed: %s", id.c_str(),
                    payload.error().c_str());
-      submitted_.insert(it.id);
       continue;
     }
     uint64_t fid = next_frame_id_++;
-    submits_.emplace(fid, it.id);
-    submitted_.insert(it.id);
+    size_t bytes = payload->size();
+    submits_.emplace(fid, InFlight{id, bytes});
+    in_flight_bytes_ += bytes;
     send(link::Frame{link::FrameType::submit, fid, std::move(*payload)});
-    if (!channel_) return;
   }
 }
 
 void LinkClient::on_submit_answer(uint64_t frame_id, bool acked) {
   auto it = submits_.find(frame_id);
   if (it == submits_.end()) return;
-  std::string id = it->second;
+  std::string id = std::move(it->second.id);
+  in_flight_bytes_ -= it->second.bytes;
   submits_.erase(it);
   if (!acked) {
-    submitted_.erase(id);  // offered again on the next timer pass
+    refused_.push_back(id);  // offered again on the next tick, not in a tight loop
+    pump_submits();
     return;
   }
   // The edge has it durably: no longer due here; kept until the final STATUS.
-  submit_pass();  // the window has room again
+  pump_submits();  // the window has room again
   OutboundQueue* q = &out_.queue;
   gc_.submit([q, id](store::Txn& txn) { return q->release_in(txn, id); },
              [id](Status s) {

@@ -6,10 +6,12 @@
 // the inner never tells the edge where it is (the overlay carries the connection).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/crypto/crypto.h"
 #include "common/link/channel.h"
@@ -31,6 +33,11 @@ class LinkClient {
     uint64_t first_backoff_ms = 1000;
     uint64_t max_backoff_ms = 60000;
     uint64_t keepalive_ms = 30000;  // PING when idle; no frame for 3 of these: reconnect
+    // SUBMITs awaiting the edge's ACK: at most this many, and no new one once this many bytes
+    // are in flight (one always goes). Over Tor a round trip takes a large part of a second,
+    // so the window, not the link's bandwidth, would otherwise bound throughput.
+    size_t window = 128;
+    size_t window_bytes = 8u << 20;
   };
 
   // What the outbound half needs: the queue it hands over and the mailboxes DSNs go to.
@@ -49,8 +56,9 @@ class LinkClient {
   void start();
   void shutdown();
   bool connected() const { return channel_ && channel_->is_open(); }
-  // New outbound mail was committed: hand over what is due now rather than at the next tick.
-  void kick() { submit_pass(); }
+  // A submission committed outbound message `id`, due at `due` (Unix seconds): when it is due
+  // now it is handed over at once rather than found by the next tick.
+  void queued(const std::string& id, int64_t due);
 
  private:
   void dial();
@@ -61,8 +69,15 @@ class LinkClient {
   void flush();
   void drop(const std::string& why);  // closes and schedules the next attempt
   void arm_keepalive();
-  // Hands every due (and every earlier handed-over, unfinished) message to the edge.
-  void submit_pass();
+  void clear_outbound();  // forgets this link's hand-over state (link up or down)
+  // On link up: every message due now, and every one handed to an earlier edge and unfinished,
+  // joins to_submit_ (one scan of the queue per link).
+  void load_outbound();
+  // Each tick: messages whose delay class has just let them go, and those the edge refused
+  // for now, join to_submit_ (reads only the due index, not the whole queue).
+  void tick_outbound();
+  // Sends SUBMITs from to_submit_ while the window has room.
+  void pump_submits();
   void on_submit_answer(uint64_t frame_id, bool acked);
   void on_status(uint64_t frame_id, const std::string& payload);
 
@@ -82,8 +97,15 @@ class LinkClient {
   uv::Timer retry_timer_;
   uv::Timer keepalive_;
   uv::Timer submit_timer_;
-  std::map<uint64_t, std::string> submits_;       // SUBMIT frame id -> message id
-  std::set<std::string> submitted_;               // handed over on this link
+  struct InFlight {
+    std::string id;
+    size_t bytes = 0;
+  };
+  std::map<uint64_t, InFlight> submits_;  // SUBMIT frame id -> message awaiting the ACK
+  std::deque<std::string> to_submit_;     // waiting for room in the window, in queue order
+  std::vector<std::string> refused_;      // NAKed by the edge: offered again on the next tick
+  std::set<std::string> submitted_;       // waiting, in flight or handed over on this link
+  size_t in_flight_bytes_ = 0;
   uint64_t backoff_ms_;
   uint64_t next_frame_id_ = 1;
   int idle_rounds_ = 0;

@@ -72,9 +72,9 @@ class InnerServer {
   const smtp::ServerConfig& smtp_config() const { return smtp_; }
   uint64_t next_connection_id() { return ++connection_ids_; }
   void finished(InnerSession* s) { sessions_->finished(s); }
-  // A submission queued Internet mail: the link takes what is due at once.
-  void outbound_committed() {
-    if (link_) link_->kick();
+  // A submission queued Internet mail as `id`, due at `due`: the link takes it at once when due.
+  void outbound_committed(const std::string& id, int64_t due) {
+    if (link_) link_->queued(id, due);
   }
 
   // One POP3 session per mailbox at a time (RFC 1939 8: the maildrop is locked).

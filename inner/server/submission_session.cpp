@@ -445,12 +445,12 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
         outcome->status = DeliveryStatus::ok;
         return {};
       },
-      [this, srv = &srv_, alive, outcome, msg_id, sid, n_local, n_remote](Status s) {
+      [this, srv = &srv_, alive, outcome, msg_id, sid, n_local, n_remote, due](Status s) {
         smtp::Reply r;
         if (s && outcome->status == DeliveryStatus::ok) {
           NJ_LOG_INFO("session=%s msg=%s accepted local=%zu outbound=%zu", sid.c_str(),
                       msg_id.c_str(), n_local, n_remote);
-          if (n_remote) srv->outbound_committed();  // the server outlives its sessions
+          if (n_remote) srv->outbound_committed(msg_id, due);  // the server outlives its sessions
           r = smtp::Reply::make(250, "2.0.0", "Ok: queued as " + msg_id);
         } else {
           NJ_LOG_INFO("session=%s msg=%s refused: %s %s", sid.c_str(), msg_id.c_str(),

@@ -3,15 +3,17 @@
 inner hands the message to the edge when its delay class lets it go; the edge delivers it to an
 Internet MTA (Postfix's smtp-sink, found by MX in a real DNS server) and reports back; the inner
 then forgets it. A recipient whose domain refuses mail (null MX) becomes a DSN (RFC 3464) in the
-sender's mailbox. The delivered copy names neither the inner nor the user's client, carries only
-the public address, and its Date is UTC."""
-import os, re, sys, time
+sender's mailbox. Mail of an account in a delay class leaves only once it is due. The delivered
+copy names neither the inner nor the user's client, carries only the public address, and its Date
+is UTC."""
+import email.utils, os, re, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
 import inner as ih
 import link as lk
 
 ALICE, PW = "alice@example.i2p", "alice pw 62"
+CAROL, CPW = "carol@example.i2p", "carol pw 62"
 
 
 def wait_queue_empty(inner, timeout=60):
@@ -34,9 +36,11 @@ def test():
             tdir, ub,
             edge_overrides={"outbound": {"smtp_port": sink.port, "allow_private_addresses": True,
                                          "retry_initial": "1s", "retry_max": "2s"}},
-            inner_overrides={"delay": {"default": "none"}})
+            inner_overrides={"delay": {"default": "none", "defer_min": "3s", "defer_max": "4s"}})
         edge, inner = pair.edge, pair.inner
         inner.add_account(ALICE, PW)
+        inner.add_account(CAROL, CPW)
+        inner.ctl("account", "set", CAROL, "delay=defer")
         edge.start()
         inner.start()
         try:
@@ -77,6 +81,30 @@ def test():
                     "Action: failed" in dsn and "Status: 5.1.10" in dsn,
                     "DSN fields missing:\n" + dsn)
             h.check("outbound-link-marker" not in dsn, "the DSN quotes the body")
+
+            # A delay class holds mail on the inner: the link takes it only once it is due
+            # (3 to 4 s after it was queued), and its Date says when it left.
+            before = len(sink.messages())
+            t0 = time.time()
+            inner.deliver(CAROL, CPW, ["bob@dest.test"],
+                          "From: <%s>\r\nTo: <bob@dest.test>\r\nSubject: held\r\n\r\n"
+                          "deferred-marker\r\n" % CAROL)
+            time.sleep(1.5)
+            h.check(len(sink.messages()) == before,
+                    "mail of a deferred account left before it was due")
+            got = sink.wait_messages(before + 1, timeout=60)
+            waited = time.time() - t0
+            held = [m for m in got if "deferred-marker" in m]
+            h.check(len(held) == 1, "the deferred message did not arrive once:\n%s" % got)
+            # queued at t0 rounded down to the second, due 3 to 4 s later, taken by a 1 s tick
+            h.check(waited >= 2.0, "the deferred message arrived after %.1f s" % waited)
+            d = re.search(r"^Date: (.*)\r?$", held[0], re.M)
+            h.check(d is not None, "no Date on the deferred message:\n" + held[0])
+            left = email.utils.parsedate_to_datetime(d.group(1)).timestamp()
+            h.check(left >= int(t0) + 3, "Date %s is before the message was due (queued %d)"
+                    % (d.group(1), int(t0)))
+            lk.wait_log(inner, "final delivered=1 failed=0", count=2, timeout=30)
+            wait_queue_empty(inner)
         except BaseException:
             h.log("edge log:\n" + edge.output()[-5000:])
             h.log("inner log:\n" + inner.output()[-5000:])
