@@ -2,6 +2,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "common/base/log.h"
@@ -119,7 +120,8 @@ void EdgeOutboundQueue::enqueue(queue::Envelope e, std::function<void(Status)> d
         if (s) {
           NJ_LOG_INFO("outbound %s: queued for %zu recipient(s)", entry.id.c_str(),
                       entry.recipients.size());
-          entries_.emplace(entry.id, std::move(entry));
+          auto [it, added] = entries_.emplace(entry.id, std::move(entry));
+          if (added) schedule(it->second);
           kick();
         }
         done(s);
@@ -141,23 +143,30 @@ void EdgeOutboundQueue::stop() {
   kick_->stop();
 }
 
+void EdgeOutboundQueue::schedule(QueueEntry& e) {
+  e.wake = std::min(e.next_attempt, e.first_queued + options_.backoff.max_lifetime_s);
+  schedule_.emplace(e.wake, e.id);
+}
+
 void EdgeOutboundQueue::run_due() {
   int64_t now = clock_.now();
-  std::vector<std::string> due;
-  for (auto& [id, e] : entries_) {
-    // Expiry does not wait for the next attempt time: a message ends at its lifetime.
-    if (e.in_flight) continue;
-    if (e.next_attempt <= now || expired(options_.backoff, e.first_queued, now)) due.push_back(id);
-  }
-  for (const auto& id : due) {
-    auto it = entries_.find(id);
-    if (it == entries_.end()) continue;
+  while (!schedule_.empty()) {
+    auto first = schedule_.begin();
+    if (first->first > now) break;
+    auto it = entries_.find(first->second);
+    if (it == entries_.end()) {
+      schedule_.erase(first);
+      continue;
+    }
     QueueEntry& e = it->second;
+    // Expiry does not wait for the next attempt time (its wake is the sooner of the two).
     if (expired(options_.backoff, e.first_queued, now)) {
+      schedule_.erase(first);
       finish_or_reschedule(e, {});
       continue;
     }
-    if (in_flight_ >= options_.max_in_flight) continue;
+    if (in_flight_ >= options_.max_in_flight) break;
+    schedule_.erase(first);
     attempt(e);
   }
 }
@@ -249,6 +258,7 @@ void EdgeOutboundQueue::finish_or_reschedule(QueueEntry& e, std::vector<RcptResu
     return;
   }
   e.next_attempt = now + backoff_delay(options_.backoff, std::max<uint32_t>(e.attempts, 1), rand_);
+  schedule(e);
   persist_state(e);
 }
 

@@ -45,6 +45,7 @@ struct QueueEntry {
   uint32_t attempts = 0;  // attempts made so far
   std::vector<RcptResult> recipients;
   bool in_flight = false;
+  int64_t wake = 0;  // its place in the schedule: the next attempt, or expiry if sooner
 };
 
 class EdgeOutboundQueue {
@@ -112,6 +113,10 @@ class EdgeOutboundQueue {
   RandomFn rand_;
   crypto::AeadKey key_;
   std::map<std::string, QueueEntry> entries_;
+  // (wake, id) of every entry not in flight, soonest first: a pass reads only what is due, so a
+  // large backlog for a slow destination does not make every arrival scan the whole queue.
+  std::set<std::pair<int64_t, std::string>> schedule_;
+  void schedule(QueueEntry& e);
   std::set<std::string> committing_;  // enqueued, commit not yet done
   size_t in_flight_ = 0;
   std::unique_ptr<uv::Timer> timer_;

@@ -276,3 +276,33 @@ BOOST_FIXTURE_TEST_CASE(scheduler_timer_runs_due_messages, Fixture) {
   run_until([&] { return !calls.empty(); });
   q->stop();
 }
+
+BOOST_FIXTURE_TEST_CASE(soonest_due_goes_first_and_backlog_waits, Fixture) {
+  options.max_in_flight = 1;
+  open();
+  // A backlog that failed once and waits for its retry time.
+  for (int i = 0; i < 50; ++i) enqueue(envelope("W" + std::to_string(i), {"a@slow.test"}));
+  for (int i = 0; i < 50; ++i) {
+    q->run_due();
+    BOOST_REQUIRE_EQUAL(calls.size(), static_cast<size_t>(i + 1));
+    calls.back().done({res("a@slow.test", RcptStatus::pending, "451 4.4.1 connection failed")});
+  }
+  // Queued in the order Z, then A (ids sort the other way): Z is due first and goes first.
+  clock.advance(1);
+  enqueue(envelope("Z", {"a@one.test"}));
+  clock.advance(1);
+  enqueue(envelope("A", {"a@one.test"}));
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 51u);
+  BOOST_CHECK_EQUAL(calls[50].env.id, "Z");
+  calls[50].done({res("a@one.test", RcptStatus::delivered, "250 ok")});
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 52u);
+  BOOST_CHECK_EQUAL(calls[51].env.id, "A");
+  calls[51].done({res("a@one.test", RcptStatus::delivered, "250 ok")});
+  q->run_due();
+  BOOST_CHECK_EQUAL(calls.size(), 52u);  // the backlog is not due yet
+  clock.advance(300);
+  q->run_due();
+  BOOST_CHECK_EQUAL(calls.size(), 53u);  // now it is, one at a time
+}
