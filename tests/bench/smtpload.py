@@ -248,9 +248,9 @@ def _readline(p, deadline, what):
 
 
 def run_raw(host, port, n, connections, processes, tag, size, user, password, sender, rcpt,
-            auth_ok=(235,), timeout=120):
+            auth_ok=(235,), timeout=120, on_start=None):
     """The raw generator. Returns a Result; login includes starting the worker processes (about
-    50 ms)."""
+    50 ms). on_start() runs just before the clock starts."""
     connections = max(1, min(connections, n))
     processes = max(1, min(processes, connections))
     split = _split(n, connections)
@@ -278,6 +278,8 @@ def run_raw(host, port, n, connections, processes, tag, size, user, password, se
             authenticated.append(float(line[1]))
         # from starting the workers until the last connection has authenticated
         login = max(authenticated) - t_login
+        if on_start:
+            on_start()
         t0 = time.monotonic()
         for p in procs:
             p.stdin.write("go\n")
@@ -312,12 +314,12 @@ def run_raw(host, port, n, connections, processes, tag, size, user, password, se
 
 
 def run_smtplib(host, port, n, threads, tag, size, user, password, sender, rcpt,
-                auth_ok=(235,), timeout=120):
+                auth_ok=(235,), timeout=120, on_start=None):
     """The first generator: threads of smtplib in this process. Returns a Result."""
     threads = max(1, min(threads, n))
     chunks = _split(n, threads)
     errors = []
-    barrier = threading.Barrier(threads + 1)
+    barrier = threading.Barrier(threads + 1, action=on_start)
     done = [0.0] * threads
     blob = auth_plain(user, password).decode()
 
