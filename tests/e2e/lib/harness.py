@@ -495,14 +495,22 @@ POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"
 
 class Postfix:
     """A private Postfix instance: own config, queue and data directories in the test directory,
-    smtpd on 127.0.0.1:port, every message relayed to relay ("[127.0.0.1]:PORT").
+    smtpd on 127.0.0.1:port. Two modes, alone or together:
+
+    - relay ("[127.0.0.1]:PORT"): an Internet MTA sending; every message for a domain that is
+      not its own goes to that host.
+    - domain + mailboxes: the final destination (an MX) for `domain`; each local part in
+      mailboxes gets a Maildir under DIR/vmail/<domain>/<local part>/ written by Postfix's
+      virtual(8) as nobody; other local parts are refused at RCPT (550 5.1.1), other domains
+      are not relayed (reject_unauth_destination). `delivered(local)` reads what it stored.
 
     The master runs in the foreground (master -d) as our child, so a killed test cannot leave it
     behind; `postfix -c DIR check` builds the queue tree and `postfix -c DIR stop` stops it.
     Running as root, Postfix accepts -c without alternate_config_directories.
     """
 
-    def __init__(self, tdir, relay=None, name="postfix", helo="mta.sender.test", main=None):
+    def __init__(self, tdir, relay=None, name="postfix", helo="mta.sender.test", main=None,
+                 domain=None, mailboxes=()):
         self.dir = tdir.sub(name)
         self.conf = self.sub("conf")
         self.queue = os.path.join(self.dir, "queue")
@@ -512,6 +520,10 @@ class Postfix:
         self.name = name
         self.relay = relay
         self.helo = helo
+        self.domain = domain
+        self.mailboxes = list(mailboxes)
+        check(bool(self.mailboxes) == bool(domain), "Postfix: a domain needs its mailboxes")
+        self.vmail = os.path.join(self.dir, "vmail")
         self.extra = main or {}
         self.proc = None
 
@@ -551,6 +563,8 @@ class Postfix:
         }
         if self.relay:
             m["relayhost"] = self.relay
+        if self.domain:
+            m.update(self._final_destination_cf())
         m.update(self.extra)
         return "".join("%s = %s\n" % kv for kv in m.items())
 
@@ -572,6 +586,7 @@ proxymap  unix  -       -       n       -       -       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
+virtual   unix  -       n       n       -       -       virtual
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
@@ -582,7 +597,55 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """ % self.port
 
+    def _final_destination_cf(self):
+        # virtual(8) delivers as nobody; a "dir/" value is a Maildir under the base.
+        uid, gid = _nobody_ids()
+        boxes = ", ".join("%s@%s=%s/%s/" % (lp, self.domain, self.domain, lp)
+                          for lp in self.mailboxes)
+        m = {
+            "mydomain": self.domain,
+            "myorigin": self.domain,
+            "virtual_mailbox_domains": self.domain,
+            "virtual_mailbox_base": self.vmail,
+            "virtual_mailbox_maps": "inline:{ %s }" % boxes,
+            "virtual_uid_maps": "static:%d" % uid,
+            "virtual_gid_maps": "static:%d" % gid,
+        }
+        if not self.relay:
+            # An MX for its own domain, open to every client for it and to none for others.
+            m["smtpd_relay_restrictions"] = "reject_unauth_destination"
+        return m
+
+    def delivered(self, local_part):
+        """The messages Postfix has stored for local_part@domain, as bytes exactly as on disk,
+        oldest first (Maildir new/ and cur/; a file appears there only once complete)."""
+        box = os.path.join(self.vmail, self.domain, local_part)
+        files = []
+        for sub in ("new", "cur"):
+            d = os.path.join(box, sub)
+            if os.path.isdir(d):
+                files += [os.path.join(d, f) for f in os.listdir(d)]
+        out = []
+        for path in sorted(files, key=lambda p: (os.stat(p).st_mtime, p)):
+            with open(path, "rb") as f:
+                out.append(f.read())
+        return out
+
+    def wait_delivered(self, local_part, count=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while len(self.delivered(local_part)) < count:
+            if time.monotonic() > deadline:
+                raise TestFailure("postfix stored %d/%d messages for %s@%s:\n%s"
+                                  % (len(self.delivered(local_part)), count, local_part,
+                                     self.domain, self.log()[-4000:]))
+            time.sleep(0.2)
+        return self.delivered(local_part)
+
     def start(self):
+        if self.domain:
+            os.makedirs(self.vmail, exist_ok=True)
+            uid, gid = _nobody_ids()
+            os.chown(self.vmail, uid, gid)
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write(self.main_cf())
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
@@ -1134,3 +1197,14 @@ def main(fn):
         sys.exit(1)
     print("PASS")
     sys.exit(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers added for the Postfix final-destination mode
+
+
+def _nobody_ids():
+    """uid and gid of the unprivileged user Postfix's virtual(8) delivers as."""
+    import pwd
+    pw = pwd.getpwnam("nobody")
+    return pw.pw_uid, pw.pw_gid
