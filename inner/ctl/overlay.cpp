@@ -61,6 +61,10 @@ bool is_base32_lower(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7');
 }
 
+// The raw 32-byte X25519 key at the end of openssl's DER output, as tor's .auth files want it:
+// base32 without padding (52 characters, so base32 does not wrap the line).
+constexpr const char* kRawKeyToBase32 = "tail -c 32 | base32 | tr -d =";
+
 }  // namespace
 
 Result<std::string> parse_onion_name(std::string_view name) {
@@ -82,6 +86,14 @@ Result<std::string> parse_onion_name(std::string_view name) {
   return s + ".onion";
 }
 
+// The link onion's name without ".onion" when the inner dials a v3 onion over Tor, else "".
+std::string link_onion_label(const inner::InnerConfig& in) {
+  if (in.edge.address.empty() || in.edge.transport != inner::Transport::tor) return {};
+  auto name = parse_onion_name(inner::split_edge_address(in.edge.address).first);
+  if (!name) return {};
+  return name->substr(0, name->size() - std::string_view(".onion").size());
+}
+
 std::string tor_inner(const inner::InnerConfig& in, const OverlayOptions& o) {
   std::string out;
   out += "# The inner's submission and POP3 listeners as one onion service; its name (in\n";
@@ -95,12 +107,35 @@ std::string tor_inner(const inner::InnerConfig& in, const OverlayOptions& o) {
   } else if (in.edge.transport == inner::Transport::direct) {
     out += "# edge.transport is direct (tests and the local demo only): no SOCKS settings.\n";
   } else {
+    std::string auth_dir = tor_service_dir(o, "nightjar-onion-auth");
     out += "# The inner dials its edge's link service through this SocksPort (edge.socks).\n";
     out += "SocksPort " + in.edge.socks.str() + "\n";
-    out += "# The link service's client key (see the edge's part) goes in this directory;\n";
-    out += "# tor refuses to start until it exists: install -d -m 0700 -o debian-tor " +
-           tor_service_dir(o, "nightjar-onion-auth") + "\n";
-    out += "ClientOnionAuthDir " + tor_service_dir(o, "nightjar-onion-auth") + "\n";
+    out += "# The link service's client key is read from this directory; tor refuses to start\n";
+    out += "# until it exists (the commands below make it).\n";
+    out += "ClientOnionAuthDir " + auth_dir + "\n";
+    std::string onion = link_onion_label(in);
+    if (onion.empty()) {
+      out += "# Client authorization for the link service: edge.address does not name the link\n";
+      out += "# onion yet. Its name is in " + tor_service_dir(o, "nightjar-edge-link") +
+             "/hostname on the edge once\n";
+      out += "# tor runs there: set edge.address and run this again for the commands that make\n";
+      out += "# the client key.\n";
+    } else {
+      out += "# Onion client authorization for the link service: make the key pair on this\n";
+      out += "# machine, in a private working directory (the private half never leaves it), then\n";
+      out += "# copy link-client.pub to the edge's machine (see the edge's part):\n";
+      out += "#   $ umask 077\n";
+      out += "#   $ openssl genpkey -algorithm x25519 -out link-client.pem\n";
+      out += std::string("#   $ openssl pkey -in link-client.pem -pubout -outform DER | ") +
+             kRawKeyToBase32 + " > link-client.pub\n";
+      out += "#   $ install -d -m 0700 " + auth_dir + "\n";
+      out += "#   $ echo \"" + onion + ":descriptor:x25519:$(openssl pkey -in link-client.pem " +
+             "-outform DER | " + kRawKeyToBase32 + ")\" > " + auth_dir +
+             "/edge-link.auth_private\n";
+      out += "#   $ rm link-client.pem\n";
+    }
+    out += "# If tor runs as its own user (Debian: debian-tor), make it the owner:\n";
+    out += "#   chown -R debian-tor: " + auth_dir + "\n";
   }
   return out;
 }
@@ -108,35 +143,34 @@ std::string tor_inner(const inner::InnerConfig& in, const OverlayOptions& o) {
 std::string tor_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in,
                      const OverlayOptions& o) {
   std::string out;
+  if (e.outbound.socks.port != 0) {
+    out += "# The edge delivers to OnionMX domains through this SocksPort (outbound.socks).\n";
+    out += "SocksPort " + e.outbound.socks.str() + "\n";
+  } else {
+    out += "# outbound.socks is unset: the edge dials no onion, so tor opens no SOCKS port.\n";
+    out += "SocksPort 0\n";
+  }
   if (e.listen.link.empty()) {
     out += "# No link listener (listen.link is empty): no link service.\n";
   } else {
     int vport = link_virtual_port(e, in, inner::Transport::tor);
     std::string dir = tor_service_dir(o, "nightjar-edge-link");
-    std::string auth_dir = tor_service_dir(o, "nightjar-onion-auth");
     out += "# The link service, dialed only by the inner. Onion client authorization keeps its\n";
     out += "# descriptor unreadable without the inner's key, so nobody else can even reach it.\n";
     out += "HiddenServiceDir " + dir + "\n";
     out += hs_ports(vport, e.listen.link);
-    out += "# Client authorization: create the key pair on the inner's machine (the private\n";
-    out += "# half never leaves it):\n";
-    out += "#   openssl genpkey -algorithm x25519 -out link-client.pem\n";
+    out += "# Its name is in " + dir + "/hostname once tor has started: set the inner's\n";
+    out += "# edge.address to <that name>:" + std::to_string(vport) +
+           ". Its one authorized client is the inner's\n";
+    out += "# link-client.pub (see the inner's part); with it in the working directory:\n";
+    out += "#   $ umask 077\n";
+    out += "#   $ install -d -m 0700 " + dir + " " + dir + "/authorized_clients\n";
+    out += "#   $ echo \"descriptor:x25519:$(cat link-client.pub)\" > " + dir +
+           "/authorized_clients/inner.auth\n";
     out +=
-        "#   openssl pkey -in link-client.pem -pubout -outform DER | tail -c 32 | base32 | "
-        "tr -d = > link-client.pub\n";
-    out +=
-        "#   openssl pkey -in link-client.pem -outform DER | tail -c 32 | base32 | "
-        "tr -d = > link-client.priv\n";
-    out += "# Public half, on the edge's machine (mode 0600, owned by tor's user):\n";
-    out += "#   " + dir + "/authorized_clients/inner.auth containing\n";
-    out += "#   descriptor:x25519:<contents of link-client.pub>\n";
-    out += "# Private half, on the inner's machine (mode 0600, owned by tor's user):\n";
-    out += "#   " + auth_dir + "/edge-link.auth_private containing\n";
-    out +=
-        "#   <link onion name without .onion>:descriptor:x25519:<contents of "
-        "link-client.priv>\n";
-    out += "# then delete link-client.pem and link-client.priv, restart both tors, and set the\n";
-    out += "# inner's edge.address to <link onion name>:" + std::to_string(vport) + ".\n";
+        "# then restart tor: it publishes the descriptor encrypted to that key. If tor runs as\n";
+    out += "# its own user (Debian: debian-tor), make it the owner:\n";
+    out += "#   chown -R debian-tor: " + dir + "\n";
   }
   if (e.listen.onion_mx.empty()) {
     out += "# No OnionMX listener (listen.onion_mx is empty): no OnionMX service.\n";
@@ -169,8 +203,10 @@ std::string tor_dns(const edge::EdgeConfig& e, const OverlayOptions& o) {
 
 std::string i2p_inner(const inner::InnerConfig& in) {
   std::string out;
-  out += "# tunnels.conf: submission and POP3 share one destination (the same keys file); the\n";
-  out += "# I2P port selects the listener. Its .b32.i2p name is what users' mail clients use.\n";
+  out += "# tunnels.conf (Debian: a file in /etc/i2pd/tunnels.conf.d/): submission and POP3\n";
+  out += "# share one destination (the same keys file); the I2P port selects the listener. Its\n";
+  out += "# .b32.i2p name (logged by i2pd) is what users' mail clients use. Keys files are\n";
+  out += "# relative to i2pd's data directory (Debian: /var/lib/i2pd); i2pd creates them.\n";
   out += i2p_server("nightjar-inner-submission", in.listen.submission.front(), kSubmissionPort,
                     "nightjar-inner.dat");
   out += not_exposed(in.listen.submission);
@@ -182,9 +218,10 @@ std::string i2p_inner(const inner::InnerConfig& in) {
   } else if (in.edge.transport == inner::Transport::direct) {
     out += "\n# edge.transport is direct (tests and the local demo only): no SOCKS settings.\n";
   } else {
-    out +=
-        "\n# i2pd.conf: the SOCKS proxy the inner dials its edge through (edge.socks). Its own\n";
-    out += "# keys file gives it a fixed destination, which the edge's link tunnel allows.\n";
+    out += "\n# i2pd.conf: the SOCKS proxy the inner dials its edge through (edge.socks). Its\n";
+    out += "# own keys file gives it a fixed destination, which the edge's link tunnel allows.\n";
+    out += "# This replaces i2pd.conf's [socksproxy] section (Debian's has one; i2pd refuses\n";
+    out += "# an option given twice).\n";
     out += "[socksproxy]\nenabled = true\naddress = " + in.edge.socks.host +
            "\nport = " + std::to_string(in.edge.socks.port) + "\nkeys = nightjar-inner-link.dat\n";
   }
@@ -197,10 +234,12 @@ std::string i2p_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in) {
     out += "# No link listener (listen.link is empty): no link tunnel.\n";
   } else {
     int vport = link_virtual_port(e, in, inner::Transport::i2p);
-    out += "# tunnels.conf: the link tunnel, for the inner only. Replace the placeholder in\n";
-    out += "# accesslist by the .b32.i2p name of the inner's nightjar-inner-link.dat (i2pd's web\n";
-    out += "# console on the inner shows it) and uncomment it; set the inner's edge.address to\n";
-    out += "# this tunnel's .b32.i2p name and port " + std::to_string(vport) + ".\n";
+    out += "# tunnels.conf (Debian: a file in /etc/i2pd/tunnels.conf.d/; keys files are relative\n";
+    out += "# to i2pd's data directory, Debian: /var/lib/i2pd). The link tunnel, for the inner\n";
+    out += "# only: replace the placeholder in accesslist by the .b32.i2p name of the inner's\n";
+    out += "# nightjar-inner-link.dat (i2pd on the inner logs it) and uncomment it; set the\n";
+    out += "# inner's edge.address to this tunnel's .b32.i2p name and port " +
+           std::to_string(vport) + ".\n";
     out += i2p_server("nightjar-edge-link", e.listen.link.front(), vport, "nightjar-edge-link.dat");
     out += "# accesslist = INNER-LINK-DESTINATION.b32.i2p\n";
     out += not_exposed(e.listen.link);

@@ -33,13 +33,20 @@ struct OverlayOptions {
 // input), or an error saying what is wrong with it.
 Result<std::string> parse_onion_name(std::string_view name);
 
+// The link onion's name without ".onion" when the inner dials a v3 onion over Tor (its
+// edge.address), else empty: the client authorization file names the onion it is for.
+std::string link_onion_label(const inner::InnerConfig& inner);
+
 // torrc lines for the inner's machine: its onion service (587 and 110 mapped to the configured
-// loopback listeners) and, when the inner dials its edge over Tor, the SocksPort and the
-// ClientOnionAuthDir for the link service's client key.
+// loopback listeners) and, when the inner dials its edge over Tor, the SocksPort, the
+// ClientOnionAuthDir and (as `#   $ ` comment lines) the shell commands that make the link's
+// client key pair and the .auth_private file.
 std::string tor_inner(const inner::InnerConfig& inner, const OverlayOptions& o);
 
-// torrc lines for the edge's machine: the link service (client authorization) and the OnionMX
-// service. `inner` (optional) supplies the link's virtual port from its edge.address.
+// torrc lines for the edge's machine: the SocksPort for OnionMX delivery (outbound.socks, else
+// none), the link service (with the commands that install the inner's client key in its
+// authorized_clients) and the OnionMX service. `inner` (optional) supplies the link's virtual
+// port from its edge.address.
 std::string tor_edge(const edge::EdgeConfig& edge, const inner::InnerConfig* inner,
                      const OverlayOptions& o);
 

@@ -174,6 +174,32 @@ BOOST_AUTO_TEST_CASE(tor_inner_lines) {
                                     "SocksPort 127.0.0.1:9050\n"
                                     "ClientOnionAuthDir " +
                                     o.tor_dir + "/nightjar-onion-auth\n");
+  // The client key commands name the link onion from edge.address, so they run as printed.
+  BOOST_TEST(t.find("#   $ install -d -m 0700 " + o.tor_dir + "/nightjar-onion-auth\n") !=
+             std::string::npos);
+  BOOST_TEST(t.find("#   $ echo \"" + std::string(kLinkOnion) +
+                    ":descriptor:x25519:$(openssl pkey -in link-client.pem -outform DER | tail -c "
+                    "32 | base32 | tr -d =)\" > " +
+                    o.tor_dir + "/nightjar-onion-auth/edge-link.auth_private\n") !=
+             std::string::npos);
+  BOOST_TEST(t.find("#   $ openssl genpkey -algorithm x25519 -out link-client.pem\n") !=
+             std::string::npos);
+  BOOST_TEST(nj::ctl::link_onion_label(w.inner()) == kLinkOnion);
+}
+
+BOOST_AUTO_TEST_CASE(tor_inner_before_the_link_onion_is_known) {
+  // The example configuration's placeholder: no key commands (the .auth_private file must name
+  // the onion), but the lines tor reads are the same.
+  World w(
+      "edge:\n  address: \"replace-with-the-edges-link-service.onion:2600\"\n"
+      "  transport: tor\n  socks: 127.0.0.1:9050\n");
+  auto o = w.opts();
+  BOOST_TEST(nj::ctl::link_onion_label(w.inner()).empty());
+  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  BOOST_TEST(t.find("#   $ ") == std::string::npos);
+  BOOST_TEST(t.find("edge.address does not name the link\n# onion yet") != std::string::npos);
+  BOOST_TEST(t.find("\nClientOnionAuthDir " + o.tor_dir + "/nightjar-onion-auth\n") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(tor_inner_without_edge_dials_nothing) {
@@ -194,22 +220,87 @@ BOOST_AUTO_TEST_CASE(tor_edge_lines_and_client_auth_instructions) {
   auto in = w.inner();
   std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
   // The link's virtual port is the one the inner dials (2600), not the edge's listener port.
-  BOOST_TEST(config_lines(t) == "HiddenServiceDir " + o.tor_dir +
-                                    "/nightjar-edge-link\n"
-                                    "HiddenServicePort 2600 127.0.0.1:2601\n"
-                                    "HiddenServiceDir " +
-                                    o.tor_dir +
-                                    "/nightjar-edge-mx\n"
-                                    "HiddenServicePort 25 127.0.0.1:2526\n");
-  BOOST_TEST(t.find("#   " + o.tor_dir + "/nightjar-edge-link/authorized_clients/inner.auth") !=
-             std::string::npos);
-  BOOST_TEST(t.find("#   descriptor:x25519:<contents of link-client.pub>") != std::string::npos);
-  BOOST_TEST(t.find("#   " + o.tor_dir + "/nightjar-onion-auth/edge-link.auth_private") !=
-             std::string::npos);
-  BOOST_TEST(t.find("openssl genpkey -algorithm x25519") != std::string::npos);
+  BOOST_TEST(config_lines(t) ==
+             "SocksPort 0\n"
+             "HiddenServiceDir " +
+                 o.tor_dir +
+                 "/nightjar-edge-link\n"
+                 "HiddenServicePort 2600 127.0.0.1:2601\n"
+                 "HiddenServiceDir " +
+                 o.tor_dir +
+                 "/nightjar-edge-mx\n"
+                 "HiddenServicePort 25 127.0.0.1:2526\n");
+  std::string link_dir = o.tor_dir + "/nightjar-edge-link";
+  BOOST_TEST(t.find("#   $ install -d -m 0700 " + link_dir + " " + link_dir +
+                    "/authorized_clients\n") != std::string::npos);
+  BOOST_TEST(t.find("#   $ echo \"descriptor:x25519:$(cat link-client.pub)\" > " + link_dir +
+                    "/authorized_clients/inner.auth\n") != std::string::npos);
+  BOOST_TEST(t.find("edge.address to <that name>:2600") != std::string::npos);
   // Without the inner, the edge's own listener port is the virtual port.
   std::string alone = nj::ctl::tor_edge(w.edge(), nullptr, o);
   BOOST_TEST(alone.find("\nHiddenServicePort 2601 127.0.0.1:2601\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tor_edge_socks_port_for_onion_delivery) {
+  // The edge delivers to OnionMX domains through outbound.socks: its tor must listen there.
+  World w;
+  {
+    std::ofstream f(w.edge_yaml, std::ios::app);
+    f << "outbound:\n  socks: 127.0.0.1:9150\n";
+  }
+  auto o = w.opts();
+  auto in = w.inner();
+  std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
+  BOOST_TEST(config_lines(t).rfind("SocksPort 127.0.0.1:9150\nHiddenServiceDir ", 0) == 0);
+  BOOST_TEST(config_lines(t).find("SocksPort 0") == std::string::npos);
+}
+
+namespace {
+
+// Runs the `#   $ ` command lines of `text` with /bin/sh in `cwd`; returns the exit status.
+int run_printed_commands(const std::string& text, const fs::path& cwd) {
+  std::string script = "set -e\ncd '" + cwd.string() + "'\n";
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("#   $ ", 0) == 0) script += line.substr(6) + "\n";
+  write(cwd / "commands.sh", script);
+  int st = std::system(("/bin/sh '" + (cwd / "commands.sh").string() + "'").c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
+  // The printed commands, run as printed, leave files in tor's formats: the inner's
+  // "<onion>:descriptor:x25519:<52 base32>" and the edge's "descriptor:x25519:<52 base32>".
+  // (That tor accepts the pair is shown end to end by tests/e2e/t_68_overlay_tor.py.)
+  World w;
+  auto o = w.opts();
+  auto in = w.inner();
+  fs::create_directories(w.dir / "work");
+  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_inner(in, o), w.dir / "work") == 0);
+  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_edge(w.edge(), &in, o), w.dir / "work") == 0);
+  auto b32 = [](const std::string& s) {
+    return s.size() == 52 && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == s.npos;
+  };
+  std::string priv = slurp(w.dir / "tor" / "nightjar-onion-auth" / "edge-link.auth_private");
+  std::string prefix = std::string(kLinkOnion) + ":descriptor:x25519:";
+  BOOST_TEST(priv.rfind(prefix, 0) == 0, priv);
+  BOOST_TEST(priv.size() == prefix.size() + 53);
+  BOOST_TEST(b32(priv.substr(prefix.size(), 52)), priv);
+  BOOST_TEST(priv.back() == '\n');
+  std::string pub =
+      slurp(w.dir / "tor" / "nightjar-edge-link" / "authorized_clients" / "inner.auth");
+  BOOST_TEST(pub.rfind("descriptor:x25519:", 0) == 0, pub);
+  BOOST_TEST(pub.size() == 18 + 53);
+  BOOST_TEST(b32(pub.substr(18, 52)), pub);
+  BOOST_TEST(pub.substr(18, 52) != priv.substr(prefix.size(), 52));
+  // The private key file is gone; the directories are private (tor checks their modes).
+  BOOST_TEST(!fs::exists(w.dir / "work" / "link-client.pem"));
+  for (auto d : {w.dir / "tor" / "nightjar-onion-auth", w.dir / "tor" / "nightjar-edge-link",
+                 w.dir / "tor" / "nightjar-edge-link" / "authorized_clients"})
+    BOOST_TEST(static_cast<unsigned>(fs::status(d).permissions() & fs::perms::all) == 0700u,
+               d.string());
 }
 
 BOOST_AUTO_TEST_CASE(srv_records) {
@@ -254,15 +345,15 @@ BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
   auto o = w.opts();
   auto in = w.inner();
   std::string out;
-  // As the generated comment tells the operator: the ClientOnionAuthDir must exist.
-  BOOST_TEST(nj::ctl::tor_inner(in, o).find("install -d -m 0700 -o debian-tor " + o.tor_dir +
+  // As the generated commands do: the ClientOnionAuthDir must exist.
+  BOOST_TEST(nj::ctl::tor_inner(in, o).find("$ install -d -m 0700 " + o.tor_dir +
                                             "/nightjar-onion-auth\n") != std::string::npos);
   fs::create_directories(w.dir / "tor" / "nightjar-onion-auth");
   fs::permissions(w.dir / "tor" / "nightjar-onion-auth", fs::perms::owner_all,
                   fs::perm_options::replace);
   int rc = tor_verify(w.dir, "inner", nj::ctl::tor_inner(in, o), out);
   BOOST_TEST(rc == 0, "tor --verify-config (inner): " << out);
-  rc = tor_verify(w.dir, "edge", "SocksPort 0\n" + nj::ctl::tor_edge(w.edge(), &in, o), out);
+  rc = tor_verify(w.dir, "edge", nj::ctl::tor_edge(w.edge(), &in, o), out);
   BOOST_TEST(rc == 0, "tor --verify-config (edge): " << out);
   // And the check can fail: a mangled line is refused.
   rc = tor_verify(w.dir, "broken", "SocksPort 0\nHiddenServicePort 587 127.0.0.1:5870\n", out);

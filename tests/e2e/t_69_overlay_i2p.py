@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""What `nightjarctl overlay i2p` prints is accepted by the real i2pd (Debian's), used as printed.
+
+The test plays the operator on two machines (two directories), each with a private i2pd: its own
+data directory, everything on 127.0.0.1, no reseed (no reseed URLs, threshold 0), no address
+book, no NTP, no UPnP, no web console, no HTTP proxy, no SAM. The printed `tunnels.conf`
+sections go to each i2pd's tunnels.conf verbatim (comments included), and the inner's printed
+`[socksproxy]` section is appended verbatim to its i2pd.conf after the test's own settings.
+Then, for each i2pd:
+
+- it starts and stays up, and logs no complaint about the files (no `Clients:` warning or error
+  except "Can't open file ... Creating new one", which is how i2pd announces a new keys file),
+  and creates exactly as many server tunnels as were printed, and no client tunnels;
+- each server tunnel's destination exists: its keys file is written where the printed text says
+  (relative to i2pd's data directory, not to its working directory), its .b32.i2p name is
+  logged, and that name is the SHA-256 of the destination in the keys file; the inner's
+  submission and POP3 tunnels share one destination (one keys file), as printed;
+- the inner's SOCKS proxy (the printed [socksproxy], the inner's edge.socks) listens and speaks
+  SOCKS5, with its own destination in nightjar-inner-link.dat;
+- the inner's edge.address names the edge's real link destination (from the edge's i2pd) and
+  the port the edge's link tunnel listens on in I2P (its inport).
+A control run with one printed word changed (`type = srever`) must make the same checks fail,
+so they can.
+
+What this does not show: mail over I2P. An I2P network cannot be built offline from Debian's
+i2pd the way tornet.py builds a Tor network (no testing-network mode: routers need a reseed or a
+floodfill netDb and enough peers for tunnels), so these i2pds have no peers, build no tunnels and
+publish nothing; no connection crosses I2P here. The link's I2P transport is exercised only
+through its SOCKS client code, which is the same as for Tor."""
+import base64, hashlib, os, re, socket, struct, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import harness as h
+import inner as ih
+
+I2PD = os.environ.get("NJ_I2PD_BIN", "i2pd")
+
+INNER_PART = "# ---- i2pd on the inner's machine ----"
+EDGE_PART = "# ---- i2pd on the edge's machine ----"
+LINK_VPORT = 2600
+
+# i2pd.conf settings of the private test router (top-level options, then sections). Boolean
+# options cannot be given on i2pd's command line as `--opt=false`, so they are here.
+BASE_CONF = """\
+log = file
+loglevel = info
+host = 127.0.0.1
+address4 = 127.0.0.1
+port = {port}
+nat = false
+ipv4 = true
+ipv6 = false
+daemon = false
+service = false
+[ntcp2]
+enabled = true
+published = false
+[ssu2]
+enabled = false
+[reseed]
+urls =
+yggurls =
+threshold = 0
+[addressbook]
+enabled = false
+[http]
+enabled = false
+[httpproxy]
+enabled = false
+[sam]
+enabled = false
+[bob]
+enabled = false
+[i2cp]
+enabled = false
+[i2pcontrol]
+enabled = false
+[upnp]
+enabled = false
+[nettime]
+enabled = false
+"""
+
+
+def overlay(inner, edge):
+    argv = [h.ctl_bin(), "overlay", "i2p", "--inner-config", inner.config_path,
+            "--edge-config", edge.config_path]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    h.check(r.returncode == 0 and r.stderr == "",
+            "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def part(text, header):
+    h.check(header in text, "no %r in:\n%s" % (header, text))
+    rest = text.split(header + "\n", 1)[1]
+    ends = [rest.index(x) for x in (INNER_PART, EDGE_PART) if x in rest]
+    return rest[:min(ends)] if ends else rest
+
+
+def sections(text):
+    """{name: {key: value}} of the uncommented ini sections in text."""
+    out, cur = {}, None
+    for ln in text.splitlines():
+        if not ln.strip() or ln.startswith("#"):
+            continue
+        m = re.fullmatch(r"\[(.+)\]", ln)
+        if m:
+            cur = out.setdefault(m.group(1), {})
+            continue
+        k, sep, v = ln.partition("=")
+        h.check(sep and cur is not None, "not an ini line: %r" % ln)
+        cur[k.strip()] = v.strip()
+    return out
+
+
+def b32_of_keys_file(path):
+    """The .b32.i2p name of the destination in an i2pd keys file: SHA-256 of the destination
+    (the 387-byte identity whose last 2 bytes are the certificate's length, then the
+    certificate's payload), base32, lower case, no padding."""
+    with open(path, "rb") as f:
+        b = f.read()
+    h.check(len(b) > 387, "%s is too short for a keys file (%d bytes)" % (path, len(b)))
+    cert_len = struct.unpack(">H", b[385:387])[0]
+    digest = hashlib.sha256(b[:387 + cert_len]).digest()
+    return base64.b32encode(digest).decode().lower().rstrip("=")
+
+
+class I2pd:
+    """A private i2pd: own data directory, tunnels.conf and i2pd.conf; its log in i2pd.log."""
+
+    def __init__(self, dir_, tunnels_text, conf_extra):
+        self.dir = dir_
+        self.data = os.path.join(dir_, "data")
+        self.cwd = os.path.join(dir_, "cwd")  # relative keys paths must not land here
+        for d in (self.data, self.cwd, os.path.join(dir_, "tunnels.d")):
+            os.makedirs(d, exist_ok=True)
+        self.conf = os.path.join(dir_, "i2pd.conf")
+        self.tunconf = os.path.join(dir_, "tunnels.conf")
+        self.logfile = os.path.join(dir_, "i2pd.log")
+        with open(self.conf, "w") as f:
+            f.write(BASE_CONF.format(port=h.free_port()) + conf_extra)
+        with open(self.tunconf, "w") as f:
+            f.write(tunnels_text)
+        self.proc = None
+
+    def start(self):
+        self.proc = h.Proc([I2PD, "--datadir", self.data, "--conf", self.conf,
+                            "--tunconf", self.tunconf,
+                            "--tunnelsdir", os.path.join(self.dir, "tunnels.d"),
+                            "--pidfile", os.path.join(self.dir, "i2pd.pid"),
+                            "--logfile", self.logfile],
+                           os.path.join(self.dir, "stdout.log"), cwd=self.cwd)
+        deadline = time.monotonic() + 30
+        while "I2P server tunnels created" not in self.log():
+            h.check(self.proc.alive(), "i2pd exited (%s):\n%s\n%s" % (
+                self.proc.p.returncode, self.proc.output()[-2000:], self.log()[-3000:]))
+            h.check(time.monotonic() < deadline, "i2pd made no tunnels in 30 s:\n" + self.log())
+            time.sleep(0.1)
+        return self
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.stop()
+
+
+def complaints(log):
+    """i2pd's warnings and errors about its tunnels configuration (Clients:), without the one
+    error line i2pd logs for every keys file it creates."""
+    return [ln for ln in log.splitlines()
+            if re.search(r"/(warn|error) - Clients: ", ln)
+            and not re.search(r"Clients: Can't open file \S+ Creating new one", ln)]
+
+
+def check_i2pd(i2pd, printed, name):
+    """The checks every i2pd must pass for the printed server sections `printed` ({name: keys});
+    returns {keys file: b32}."""
+    log = i2pd.log()
+    h.check(i2pd.proc.alive(), "%s: i2pd exited:\n%s" % (name, log[-3000:]))
+    bad = complaints(log)
+    h.check(not bad, "%s: i2pd complained about the printed configuration:\n%s"
+            % (name, "\n".join(bad)))
+    m = re.search(r"Clients: (\d+) I2P server tunnels created", log)
+    h.check(m and int(m.group(1)) == len(printed),
+            "%s: %s server tunnels created, %d printed" % (name, m and m.group(1), len(printed)))
+    h.check("Clients: 0 I2P client tunnels created" in log, "%s: client tunnels made" % name)
+    dests = {}
+    for section, keys in printed.items():
+        h.check(not os.path.isabs(keys), "%s: keys of %s is not relative: %s" % (name, section,
+                                                                                  keys))
+        path = os.path.join(i2pd.data, keys)
+        h.check(os.path.isfile(path), "%s: no keys file %s for [%s] in i2pd's data directory"
+                % (name, path, section))
+        h.check(not os.path.exists(os.path.join(i2pd.cwd, keys)),
+                "%s: keys file in i2pd's working directory" % name)
+        b32 = b32_of_keys_file(path)
+        h.check("New private keys file %s for %s.b32.i2p created" % (path, b32) in log,
+                "%s: [%s]: no log line naming %s.b32.i2p for %s" % (name, section, b32, path))
+        dests[keys] = b32
+    return dests
+
+
+def socks5_greeting(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"\x05\x01\x00")
+        return s.recv(2)
+
+
+def test():
+    ih.require_inner()
+    h.check(subprocess.run(["sh", "-c", "command -v " + I2PD], capture_output=True).returncode
+            == 0, "%s is not installed (Debian package i2pd)" % I2PD)
+    t_start = time.monotonic()
+    with h.TestDir("t_69") as tdir:
+        link_port, mx_port, inner_socks = h.free_port(), h.free_port(), h.free_port()
+        edge = h.Edge(tdir, "127.0.0.1:53", {"listen": {"link": ["127.0.0.1:%d" % link_port],
+                                                        "onion_mx": ["127.0.0.1:%d" % mx_port]}})
+        # The edge's link destination is not known yet: any I2P name with the link's port.
+        inner = ih.Inner(tdir, {"edge": {"address": "edge-link-to-come.i2p:%d" % LINK_VPORT,
+                                         "transport": "i2p",
+                                         "socks": "127.0.0.1:%d" % inner_socks}})
+        edge.keygen()
+        inner.keygen()
+        with open(edge.config_path, "w") as f:
+            f.write(h.to_yaml(edge.config) + "\n")
+        inner.write_config()
+
+        # --- the edge's machine ------------------------------------------------------------
+        edge_text = part(overlay(inner, edge), EDGE_PART)
+        edge_secs = sections(edge_text)
+        h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
+                "edge sections: %r" % edge_secs)
+        h.check(edge_secs["nightjar-edge-link"].get("port") == str(link_port)
+                and edge_secs["nightjar-edge-link"].get("inport") == str(LINK_VPORT)
+                and edge_secs["nightjar-edge-mx"].get("port") == str(mx_port)
+                and edge_secs["nightjar-edge-mx"].get("inport") == "25",
+                "edge tunnels do not map the edge's listeners: %r" % edge_secs)
+        edge_i2pd = I2pd(tdir.sub("edge-machine"), edge_text, "[socksproxy]\nenabled = false\n")
+        h._register(edge_i2pd)
+        edge_i2pd.start()
+        edge_dests = check_i2pd(edge_i2pd, {s: v["keys"] for s, v in edge_secs.items()}, "edge")
+        link_b32 = edge_dests[edge_secs["nightjar-edge-link"]["keys"]]
+        mx_b32 = edge_dests[edge_secs["nightjar-edge-mx"]["keys"]]
+        h.check(link_b32 != mx_b32, "the link and MX tunnels share a destination")
+        print("edge: link %s.b32.i2p, MX %s.b32.i2p" % (link_b32, mx_b32))
+
+        # --- the inner's machine: edge.address is the edge's link destination ---------------
+        inner.config["edge"]["address"] = "%s.b32.i2p:%d" % (link_b32, LINK_VPORT)
+        inner.write_config()
+        text = overlay(inner, edge)
+        inner_text = part(text, INNER_PART)
+        h.check("\n# i2pd.conf:" in inner_text, "no i2pd.conf part:\n" + inner_text)
+        tunnels_text, conf_text = inner_text.split("\n# i2pd.conf:", 1)
+        conf_text = "# i2pd.conf:" + conf_text
+        inner_secs = sections(tunnels_text)
+        h.check(set(inner_secs) == {"nightjar-inner-submission", "nightjar-inner-pop3"},
+                "inner sections: %r" % inner_secs)
+        h.check(inner_secs["nightjar-inner-submission"].get("port") == str(inner.submission_port)
+                and inner_secs["nightjar-inner-submission"].get("inport") == "587"
+                and inner_secs["nightjar-inner-pop3"].get("port") == str(inner.pop3_port)
+                and inner_secs["nightjar-inner-pop3"].get("inport") == "110",
+                "inner tunnels do not map the inner's listeners: %r" % inner_secs)
+        socks = sections(conf_text).get("socksproxy", {})
+        h.check(socks.get("address") == "127.0.0.1" and socks.get("port") == str(inner_socks),
+                "the [socksproxy] section is not the inner's edge.socks: %r" % socks)
+        # The edge's part does not change with the inner's edge.address but for the link's
+        # I2P port, which must be the port the inner dials.
+        h.check(part(text, EDGE_PART) == edge_text, "the edge's part changed:\n" + text)
+
+        inner_i2pd = I2pd(tdir.sub("inner-machine"), tunnels_text, conf_text)
+        h._register(inner_i2pd)
+        inner_i2pd.start()
+        inner_dests = check_i2pd(inner_i2pd, {s: v["keys"] for s, v in inner_secs.items()},
+                                 "inner")
+        h.check(len(set(inner_dests.values())) == 1
+                and "Destination: Local address %s created" % next(iter(inner_dests.values()))
+                in inner_i2pd.log(),
+                "submission and POP3 are not one destination: %r" % inner_dests)
+        # The SOCKS proxy: listening where the inner dials, speaking SOCKS5, own destination.
+        deadline = time.monotonic() + 20
+        while "Clients: Starting SOCKS Proxy at 127.0.0.1:%d" % inner_socks not in inner_i2pd.log():
+            h.check(time.monotonic() < deadline, "no SOCKS proxy in:\n" + inner_i2pd.log())
+            time.sleep(0.1)
+        h.check(socks5_greeting(inner_socks) == b"\x05\x00",
+                "i2pd's SOCKS proxy at edge.socks does not speak SOCKS5")
+        keys = os.path.join(inner_i2pd.data, socks["keys"])
+        h.check(os.path.isfile(keys), "no SOCKS proxy keys file %s" % keys)
+        socks_b32 = b32_of_keys_file(keys)
+        h.check("New private keys file %s for %s.b32.i2p created" % (keys, socks_b32)
+                in inner_i2pd.log(), "the SOCKS proxy's destination is not logged")
+        print("inner: mail %s.b32.i2p, link client %s.b32.i2p"
+              % (next(iter(inner_dests.values())), socks_b32))
+
+        # --- control: the same checks fail on a broken copy --------------------------------
+        broken = tunnels_text.replace("type = server", "type = srever", 1)
+        h.check(broken != tunnels_text, "nothing to break")
+        control = I2pd(tdir.sub("control"), broken, "[socksproxy]\nenabled = false\n")
+        h._register(control)
+        control.start()
+        try:
+            check_i2pd(control, {s: v["keys"] for s, v in inner_secs.items()}, "control")
+        except h.TestFailure as e:
+            print("control run fails as it must: %s" % str(e).splitlines()[0])
+        else:
+            raise h.TestFailure("the checks passed on a broken tunnels.conf:\n" + control.log())
+        for d in (control, inner_i2pd, edge_i2pd):
+            d.stop()
+            h._unregister(d)
+    print("t_69 took %.1f s" % (time.monotonic() - t_start))
+
+
+h.main(test)
