@@ -9,7 +9,7 @@ PKGS=(
   libuv1-dev liblmdb-dev libsodium-dev libc-ares-dev libyaml-cpp-dev
   libboost-test-dev libssl-dev
   # tests and demo: real peers and clients
-  lmdb-utils swaks unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd
+  lmdb-utils swaks unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd i2pd
 )
 
 missing=()
