@@ -28,9 +28,12 @@ MxSession::MxSession(EdgeServer& server, std::unique_ptr<uv::Connection> conn,
       id_(crypto::random_id()),
       client_ip_(conn_->peer_ip()),
       smtp_(server.smtp_, *this),
-      timer_(server.loop_) {}
+      io_(server.loop_, *conn_, smtp_, [this] {
+        NJ_LOG_INFO("session=%s timeout", id_.c_str());
+        flush();
+      }) {}
 
-MxSession::~MxSession() { timer_.close(); }
+MxSession::~MxSession() = default;
 
 void MxSession::start() {
   NJ_LOG_INFO("session=%s connect listener=%s client=%s", id_.c_str(),
@@ -54,30 +57,28 @@ void MxSession::start() {
 
   auto wait = srv_.cfg_.checks.greet_wait;
   if (wait.count() > 0) {
-    timer_.start(static_cast<uint64_t>(wait.count()), 0, [this] { greet(); });
+    io_.timer().start(static_cast<uint64_t>(wait.count()), 0, [this] { greet(); });
   } else {
     greet();
   }
 }
 
 void MxSession::greet() {
-  if (closed_) return;
+  if (io_.closed()) return;
   greeted_ = true;
   smtp_.greet();
   flush();
 }
 
 void MxSession::on_bytes(std::string_view bytes) {
-  if (closed_) return;
+  if (io_.closed()) return;
   if (!greeted_) {
     // postscreen's pregreet test: a real MTA waits for the banner; a bot that talks first
     // gives itself away.
     NJ_LOG_INFO("session=%s reject stage=connect reason=pregreet", id_.c_str());
     (void)conn_->write(
         smtp::Reply::make(554, "5.5.1", "Protocol error: talked before the greeting").serialize());
-    closed_ = true;
-    timer_.stop();
-    conn_->shutdown_then_close();
+    io_.end_after_output();
     return;
   }
   smtp_.feed(bytes);
@@ -85,23 +86,12 @@ void MxSession::on_bytes(std::string_view bytes) {
 }
 
 void MxSession::flush() {
-  if (closed_) return;
-  std::string out = smtp_.take_output();
-  if (!out.empty() && !conn_->write(std::move(out))) {
-    close();
-    return;
-  }
-  if (smtp_.want_close()) {
-    closed_ = true;
-    timer_.stop();
-    conn_->shutdown_then_close();
-    return;
-  }
+  if (!io_.write_output()) return;
   if (smtp_.want_starttls() && !starting_tls_ && srv_.tls_) {
     starting_tls_ = true;
     auto alive = std::weak_ptr<bool>(alive_);
     auto s = conn_->start_tls_server(*srv_.tls_, [this, alive](const Status& st) {
-      if (alive.expired() || closed_) return;
+      if (alive.expired() || io_.closed()) return;
       if (!st) {
         NJ_LOG_INFO("session=%s tls handshake failed", id_.c_str());
         close();
@@ -117,30 +107,15 @@ void MxSession::flush() {
       return;
     }
   }
-  arm_timeout();
+  io_.arm_timeout();
 }
 
-void MxSession::arm_timeout() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(smtp_.timeout()).count();
-  timer_.start(static_cast<uint64_t>(ms), 0, [this] {
-    NJ_LOG_INFO("session=%s timeout", id_.c_str());
-    smtp_.on_timeout();
-    flush();
-  });
-}
-
-void MxSession::close() {
-  if (closed_) return;
-  closed_ = true;
-  timer_.stop();
-  conn_->close();
-}
+void MxSession::close() { io_.close(); }
 
 void MxSession::finish() {
   if (finished_) return;
   finished_ = true;
-  closed_ = true;
-  timer_.stop();
+  io_.connection_gone();
   dnsbl_pending_.cancel();
   domain_pending_.cancel();
   allow_pending_.cancel();

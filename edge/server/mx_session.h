@@ -15,6 +15,7 @@
 
 #include "common/mail/address.h"
 #include "common/smtp/server.h"
+#include "common/uv/engine_pump.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
 #include "edge/checks/connection_limiter.h"
@@ -50,7 +51,6 @@ class MxSession final : public smtp::Hooks {
   void on_bytes(std::string_view bytes);
   void greet();
   void flush();
-  void arm_timeout();
   void finish();
   void answer(const smtp::Reply& r);  // resolves the pending hook and sends what follows
   smtp::Reply reject(const char* stage, const checks::Decision& d);
@@ -66,11 +66,10 @@ class MxSession final : public smtp::Hooks {
   std::string id_;  // random session id for the log
   std::string client_ip_;
   smtp::ServerSession smtp_;
-  uv::Timer timer_;
+  uv::EnginePump<smtp::ServerSession> io_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for late commit callbacks
   bool greeted_ = false;
   bool starting_tls_ = false;
-  bool closed_ = false;
   bool finished_ = false;
   std::string helo_;
   bool esmtp_ = false;

@@ -16,11 +16,10 @@ Pop3Session::Pop3Session(InnerServer& server, std::unique_ptr<uv::Connection> co
       id_(crypto::random_id()),
       conn_id_(server.next_connection_id()),
       pop3_(pop3::Config{}, *this),
-      timer_(server.loop()),
+      io_(server.loop(), *conn_, pop3_, [this] { flush(); }),
       auth_timer_(server.loop()) {}
 
 Pop3Session::~Pop3Session() {
-  timer_.close();
   auth_timer_.close();
   pop3_.abandon();
   release();
@@ -32,7 +31,7 @@ void Pop3Session::start() {
   conn_->on_read([this](std::string_view b) { on_bytes(b); });
   conn_->on_close([this](const Status&) { finish(); });
   conn_->on_drain([this] {
-    if (!closed_ && pop3_.needs_resume()) {
+    if (!io_.closed() && pop3_.needs_resume()) {
       pop3_.resume();
       flush();
     }
@@ -42,42 +41,21 @@ void Pop3Session::start() {
 }
 
 void Pop3Session::on_bytes(std::string_view bytes) {
-  if (closed_) return;
+  if (io_.closed()) return;
   pop3_.feed(bytes);
   flush();
 }
 
 void Pop3Session::flush() {
-  if (closed_) return;
-  std::string out = pop3_.take_output();
-  if (!out.empty() && !conn_->write(std::move(out))) {
-    close();
-    return;
-  }
-  if (pop3_.want_close()) {
-    closed_ = true;
-    timer_.stop();
-    conn_->shutdown_then_close();
-    return;
-  }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(pop3_.timeout()).count();
-  timer_.start(static_cast<uint64_t>(ms), 0, [this] {
-    pop3_.on_timeout();
-    flush();
-  });
+  if (io_.write_output()) io_.arm_timeout();
 }
 
-void Pop3Session::close() {
-  if (closed_) return;
-  closed_ = true;
-  timer_.stop();
-  conn_->close();
-}
+void Pop3Session::close() { io_.close(); }
 
 void Pop3Session::finish() {
   if (finished_) return;
-  finished_ = closed_ = true;
-  timer_.stop();
+  finished_ = true;
+  io_.connection_gone();
   auth_timer_.stop();
   pop3_.abandon();  // a session that ends without QUIT deletes nothing
   release();
@@ -141,7 +119,7 @@ void Pop3Session::check_password(std::string account,
           (void)mailbox->unseal_all(*gc, result->session->id, result->session->keys);
       },
       [this, alive, result, account] {
-        if (alive.expired() || closed_) return;
+        if (alive.expired() || io_.closed()) return;
         if (result->status == VerifyStatus::store_error) {
           NJ_LOG_ERROR("session=%s auth store error: %s", id_.c_str(), result->error.c_str());
           pop3_.resolve_auth(pop3::AuthAnswer::unavailable());
@@ -215,7 +193,7 @@ std::optional<Status> Pop3Session::on_commit(const std::vector<uint32_t>& delete
   std::weak_ptr<bool> alive = alive_;
   srv_.mailbox().remove(srv_.committer(), session_->id, std::move(seqs),
                         [this, alive](Result<uint64_t> r) {
-                          if (alive.expired() || closed_) return;
+                          if (alive.expired() || io_.closed()) return;
                           if (!r) {
                             NJ_LOG_ERROR("session=%s delete failed: %s", id_.c_str(),
                                          r.error().c_str());

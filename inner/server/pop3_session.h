@@ -12,6 +12,7 @@
 
 #include "common/crypto/crypto.h"
 #include "common/pop3/server.h"
+#include "common/uv/engine_pump.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
 #include "inner/server/inner_server.h"
@@ -44,10 +45,9 @@ class Pop3Session final : public InnerSession, public pop3::Hooks {
   std::string id_;
   uint64_t conn_id_;
   pop3::Session pop3_;
-  uv::Timer timer_;
+  uv::EnginePump<pop3::Session> io_;
   uv::Timer auth_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool closed_ = false;
   bool finished_ = false;
 
   std::optional<Session> session_;  // the logged-in account and its unwrapped key pair

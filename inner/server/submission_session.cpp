@@ -83,11 +83,10 @@ SubmissionSession::SubmissionSession(InnerServer& server, std::unique_ptr<uv::Co
       id_(crypto::random_id()),
       conn_id_(server.next_connection_id()),
       smtp_(server.smtp_config(), *this),
-      timer_(server.loop()),
+      io_(server.loop(), *conn_, smtp_, [this] { flush(); }),
       auth_timer_(server.loop()) {}
 
 SubmissionSession::~SubmissionSession() {
-  timer_.close();
   auth_timer_.close();
   srv_.guard().connection_closed(conn_id_);
 }
@@ -101,46 +100,21 @@ void SubmissionSession::start() {
 }
 
 void SubmissionSession::on_bytes(std::string_view bytes) {
-  if (closed_) return;
+  if (io_.closed()) return;
   smtp_.feed(bytes);
   flush();
 }
 
 void SubmissionSession::flush() {
-  if (closed_) return;
-  std::string out = smtp_.take_output();
-  if (!out.empty() && !conn_->write(std::move(out))) {
-    close();
-    return;
-  }
-  if (smtp_.want_close()) {
-    closed_ = true;
-    timer_.stop();
-    conn_->shutdown_then_close();
-    return;
-  }
-  arm_timeout();
+  if (io_.write_output()) io_.arm_timeout();
 }
 
-void SubmissionSession::arm_timeout() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(smtp_.timeout()).count();
-  timer_.start(static_cast<uint64_t>(ms), 0, [this] {
-    smtp_.on_timeout();
-    flush();
-  });
-}
-
-void SubmissionSession::close() {
-  if (closed_) return;
-  closed_ = true;
-  timer_.stop();
-  conn_->close();
-}
+void SubmissionSession::close() { io_.close(); }
 
 void SubmissionSession::finish() {
   if (finished_) return;
-  finished_ = closed_ = true;
-  timer_.stop();
+  finished_ = true;
+  io_.connection_gone();
   auth_timer_.stop();
   const auto& st = smtp_.stats();
   NJ_LOG_INFO("session=%s disconnect messages=%u refused=%u rcpts=%u errors=%u", id_.c_str(),
@@ -149,7 +123,7 @@ void SubmissionSession::finish() {
 }
 
 void SubmissionSession::answer(const smtp::Reply& r) {
-  if (closed_) return;
+  if (io_.closed()) return;
   smtp_.resolve(r);
   flush();
 }
@@ -201,7 +175,7 @@ void SubmissionSession::check_password(std::string account,
         result->session.reset();  // submission needs no keys: drop them at once
       },
       [this, alive, result, account] {
-        if (alive.expired() || closed_) return;
+        if (alive.expired() || io_.closed()) return;
         if (result->status == VerifyStatus::ok) {
           srv_.guard().record_success(account, conn_id_);
           login_ = account;

@@ -15,6 +15,7 @@
 #include "common/crypto/crypto.h"
 #include "common/mail/address.h"
 #include "common/smtp/server.h"
+#include "common/uv/engine_pump.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
 #include "inner/server/inner_server.h"
@@ -48,7 +49,6 @@ class SubmissionSession final : public InnerSession, public smtp::Hooks {
 
   void on_bytes(std::string_view bytes);
   void flush();
-  void arm_timeout();
   void finish();
   void answer(const smtp::Reply& r);
   void check_password(std::string account, std::shared_ptr<crypto::SecureBytes> password);
@@ -60,10 +60,9 @@ class SubmissionSession final : public InnerSession, public smtp::Hooks {
   std::string id_;
   uint64_t conn_id_;
   smtp::ServerSession smtp_;
-  uv::Timer timer_;
+  uv::EnginePump<smtp::ServerSession> io_;
   uv::Timer auth_timer_;  // failed logins are answered late
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool closed_ = false;
   bool finished_ = false;
 
   std::string login_;              // canonical internal address once authenticated
