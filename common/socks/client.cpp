@@ -48,6 +48,24 @@ std::string_view reply_code_text(uint8_t code) {
       return "command not supported";
     case 0x08:
       return "address type not supported";
+    // Tor's extended replies for onion services (ExtendedErrors, tor 0.4.3+): they tell an
+    // operator whether the peer's onion is unknown, down or wants client authorization.
+    case 0xF0:
+      return "onion service descriptor not found";
+    case 0xF1:
+      return "onion service descriptor is invalid";
+    case 0xF2:
+      return "onion service introduction failed";
+    case 0xF3:
+      return "onion service rendezvous failed";
+    case 0xF4:
+      return "onion service needs client authorization";
+    case 0xF5:
+      return "onion service client authorization is wrong";
+    case 0xF6:
+      return "onion address is invalid";
+    case 0xF7:
+      return "onion service introduction timed out";
     default:
       return "unassigned reply code";
   }

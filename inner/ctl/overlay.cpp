@@ -108,8 +108,9 @@ std::string tor_inner(const inner::InnerConfig& in, const OverlayOptions& o) {
     out += "# edge.transport is direct (tests and the local demo only): no SOCKS settings.\n";
   } else {
     std::string auth_dir = tor_service_dir(o, "nightjar-onion-auth");
-    out += "# The inner dials its edge's link service through this SocksPort (edge.socks).\n";
-    out += "SocksPort " + in.edge.socks.str() + "\n";
+    out += "# The inner dials its edge's link service through this SocksPort (edge.socks);\n";
+    out += "# ExtendedErrors lets its log say why an onion could not be reached.\n";
+    out += "SocksPort " + in.edge.socks.str() + " ExtendedErrors\n";
     out += "# The link service's client key is read from this directory; tor refuses to start\n";
     out += "# until it exists (the commands below make it).\n";
     out += "ClientOnionAuthDir " + auth_dir + "\n";
@@ -144,8 +145,9 @@ std::string tor_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in,
                      const OverlayOptions& o) {
   std::string out;
   if (e.outbound.socks.port != 0) {
-    out += "# The edge delivers to OnionMX domains through this SocksPort (outbound.socks).\n";
-    out += "SocksPort " + e.outbound.socks.str() + "\n";
+    out += "# The edge delivers to OnionMX domains through this SocksPort (outbound.socks);\n";
+    out += "# ExtendedErrors lets its log say why an onion could not be reached.\n";
+    out += "SocksPort " + e.outbound.socks.str() + " ExtendedErrors\n";
   } else {
     out += "# outbound.socks is unset: the edge dials no onion, so tor opens no SOCKS port.\n";
     out += "SocksPort 0\n";

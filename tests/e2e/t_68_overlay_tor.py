@@ -159,7 +159,8 @@ def test():
             edge_torrc = part(first, EDGE_PART)
             h.check("#   $ " not in part(first, INNER_PART),
                     "key commands printed before edge.address names the link onion:\n" + first)
-            h.check("SocksPort 127.0.0.1:%d" % edge_socks in config_lines(edge_torrc),
+            h.check("SocksPort 127.0.0.1:%d ExtendedErrors" % edge_socks
+                    in config_lines(edge_torrc),
                     "the edge's torrc has no SocksPort for outbound.socks:\n" + edge_torrc)
             edge_tor = tor_node(net, "edge", edge_torrc + "DisableNetwork 1\n")
             edge_tor.start()
@@ -187,7 +188,7 @@ def test():
                 "HiddenServiceDir %s/nightjar-inner" % inner_tor_dir,
                 "HiddenServicePort 587 127.0.0.1:%d" % inner.submission_port,
                 "HiddenServicePort 110 127.0.0.1:%d" % inner.pop3_port,
-                "SocksPort 127.0.0.1:%d" % inner_socks,
+                "SocksPort 127.0.0.1:%d ExtendedErrors" % inner_socks,
                 "ClientOnionAuthDir %s/nightjar-onion-auth" % inner_tor_dir],
                 "the inner's torrc lines:\n" + inner_torrc)
 
@@ -201,7 +202,7 @@ def test():
             edge_torrc = part(second, EDGE_PART)
             run_printed_commands(edge_torrc, edge_work)
             h.check(config_lines(edge_torrc) == [
-                "SocksPort 127.0.0.1:%d" % edge_socks,
+                "SocksPort 127.0.0.1:%d ExtendedErrors" % edge_socks,
                 "HiddenServiceDir %s/nightjar-edge-link" % edge_tor_dir,
                 "HiddenServicePort %d 127.0.0.1:%d" % (LINK_VPORT, link_port),
                 "HiddenServiceDir %s/nightjar-edge-mx" % edge_tor_dir,

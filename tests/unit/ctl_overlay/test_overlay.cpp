@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(tor_inner_lines) {
                                     "HiddenServicePort 587 127.0.0.1:5870\n"
                                     "HiddenServicePort 587 127.0.0.2:5870\n"
                                     "HiddenServicePort 110 127.0.0.1:1100\n"
-                                    "SocksPort 127.0.0.1:9050\n"
+                                    "SocksPort 127.0.0.1:9050 ExtendedErrors\n"
                                     "ClientOnionAuthDir " +
                                     o.tor_dir + "/nightjar-onion-auth\n");
   // The client key commands name the link onion from edge.address, so they run as printed.
@@ -251,7 +251,7 @@ BOOST_AUTO_TEST_CASE(tor_edge_socks_port_for_onion_delivery) {
   auto o = w.opts();
   auto in = w.inner();
   std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
-  BOOST_TEST(config_lines(t).rfind("SocksPort 127.0.0.1:9150\nHiddenServiceDir ", 0) == 0);
+  BOOST_TEST(config_lines(t).rfind("SocksPort 127.0.0.1:9150 ExtendedErrors\nHiddenServiceDir ", 0) == 0);
   BOOST_TEST(config_lines(t).find("SocksPort 0") == std::string::npos);
 }
 
