@@ -234,11 +234,11 @@ void ClientSession::on_reply(const Reply& r) {
     case Expect::data_end:
       if (txn_) {
         txn_->data_reply = r;
-        finish_txn();
+        finish_txn(true);
       }
       break;
     case Expect::data_end_ignored:
-      finish_txn();
+      finish_txn(true);
       break;
     case Expect::quit:
       break;
@@ -396,11 +396,13 @@ void ClientSession::maybe_quit() {
   }
 }
 
-void ClientSession::finish_txn() {
+void ClientSession::finish_txn(bool data_ended) {
   if (!txn_) return;
   Txn t = std::move(*txn_);
   txn_.reset();
-  need_rset_ = true;
+  // RFC 5321 4.1.1.4: the reply to the end of data, whatever its code, ends the transaction;
+  // only a transaction stopped earlier (MAIL or every RCPT or DATA refused) needs an RSET.
+  need_rset_ = !data_ended;
   MessageResult res;
   res.id = t.id;
   const bool mail_ok = t.mail_reply && t.mail_reply->code == 250;

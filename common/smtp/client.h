@@ -105,6 +105,13 @@ class ClientSession {
   void tls_started();
   bool want_close() const { return done_; }
   bool done() const { return done_; }
+  // Connected, greeted, no work queued or in flight and no QUIT asked for: the connection can
+  // wait for another message (a connection cache).
+  bool idle() const {
+    return ready_ && !txn_ && queue_.empty() && expect_.empty() && !done_ && !failed_ &&
+           !quit_requested_ && !awaiting_tls_;
+  }
+  bool has_results() const { return !results_.empty(); }
 
   std::vector<MessageResult> take_results() { return std::move(results_); }
   // Why the session ended before all work was done (greeting refused, timeout, ...).
@@ -151,7 +158,7 @@ class ClientSession {
   void start_next();
   void send_mail();
   std::string mail_command() const;
-  void finish_txn();
+  void finish_txn(bool data_ended = false);
   void fail_session(const Reply& r, bool send_quit);
   void fail_message(uint64_t id, const OutboundMessage& m, const Reply& r);
   void maybe_quit();

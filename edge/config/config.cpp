@@ -185,6 +185,10 @@ Table<OutboundConfig> outbound_table() {
       .key("max_queue_lifetime", &OutboundConfig::max_queue_lifetime,
            config::duration(1min, 30 * 24h), 5 * 24h)
       .key("connect_timeout", &OutboundConfig::connect_timeout, config::duration(1s, 10min), 120s)
+      .key("connection_cache_time", &OutboundConfig::connection_cache_time,
+           config::duration(0s, 5min), 2s)
+      .key("connection_reuse_limit", &OutboundConfig::connection_reuse_limit,
+           config::integer(1, 100000), 100)
       .key("smtp_port", &OutboundConfig::smtp_port, config::integer(1, 65535), 25)
       .key("allow_private_addresses", &OutboundConfig::allow_private_addresses, config::boolean(),
            false)

@@ -112,6 +112,8 @@ struct OutboundConfig {
   Duration retry_max{4LL * 3600 * 1000};
   Duration max_queue_lifetime{5LL * 86400 * 1000};
   Duration connect_timeout{120 * 1000};
+  Duration connection_cache_time{2 * 1000};  // idle clearnet connections kept; 0: none
+  int connection_reuse_limit = 100;          // messages per cached connection
   int smtp_port = 25;                    // tests only: where MX hosts listen
   bool allow_private_addresses = false;  // tests only: deliver to 127.0.0.1
 };

@@ -159,6 +159,92 @@ smtp::Reply local(int code, std::string_view enhanced, std::string_view text) {
 
 }  // namespace
 
+// ---- the connection cache ----
+
+struct Deliverer::Idle {
+  Destination dest;
+  std::unique_ptr<uv::Connection> conn;
+  std::unique_ptr<smtp::ClientSession> session;
+  std::unique_ptr<uv::Timer> timer;
+  size_t uses = 0;      // messages sent over this connection so far
+  bool usable = true;   // false once QUIT is sent or the server spoke out of turn
+  bool gone = false;    // closed: remove from the cache
+};
+
+size_t Deliverer::idle_connections() const {
+  size_t n = 0;
+  for (const auto& [domain, c] : idle_) n += c->usable && !c->gone;
+  return n;
+}
+
+void Deliverer::park(const std::string& domain, std::unique_ptr<Idle> c) {
+  Idle* raw = c.get();
+  raw->conn->on_read([this, raw](std::string_view) {
+    // An idle server only speaks to say it is leaving (421): drop the connection.
+    raw->usable = false;
+    raw->gone = true;
+    sweep_later();
+  });
+  raw->conn->on_close([this, raw](const Status&) {
+    raw->usable = false;
+    raw->gone = true;
+    sweep_later();
+  });
+  raw->timer = std::make_unique<uv::Timer>(loop_);
+  raw->timer->start(config_.connection_cache_ms, 0, [raw] {
+    // Unused for the cache time: QUIT, and on_close removes it once the server has closed.
+    raw->usable = false;
+    raw->session->quit_when_idle();
+    std::string out = raw->session->take_output();
+    if (!out.empty() && raw->conn->is_open()) (void)raw->conn->write(std::move(out));
+    raw->conn->shutdown_then_close(5000);
+  });
+  idle_.emplace(domain, std::move(c));
+}
+
+const Deliverer::Idle* Deliverer::find_idle(const std::string& domain,
+                                           const std::string& host) const {
+  auto [b, e] = idle_.equal_range(domain);
+  for (auto it = b; it != e; ++it) {
+    const Idle& c = *it->second;
+    if (!c.usable || c.gone || !c.conn->is_open() || !c.session->idle()) continue;
+    if (!host.empty() && c.dest.host != host) continue;
+    return &c;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<Deliverer::Idle> Deliverer::take_idle(const std::string& domain,
+                                                      const std::string& host) {
+  const Idle* want = find_idle(domain, host);
+  if (!want) return nullptr;
+  auto [b, e] = idle_.equal_range(domain);
+  for (auto it = b; it != e; ++it) {
+    if (it->second.get() != want) continue;
+    auto c = std::move(it->second);
+    idle_.erase(it);
+    c->timer.reset();
+    // The taker sets its own callbacks; until then nothing may reach this Idle.
+    c->conn->on_read([](std::string_view) {});
+    c->conn->on_close([](const Status&) {});
+    return c;
+  }
+  return nullptr;
+}
+
+void Deliverer::sweep_later() {
+  if (sweep_->active()) return;
+  sweep_->start(0, 0, [this] {
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      if (it->second->gone) {
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  });
+}
+
 // ---- one deliver() call, split by recipient domain ----
 
 struct Deliverer::Job {
@@ -192,6 +278,10 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
   bool tls_attempted = false;
   bool tls_wanted = false;
   bool tls_offered = false;  // seen in EHLO (the engine forgets it once STARTTLS is answered)
+  bool unrouted = false;     // `cur` comes from a cached connection; the route was not asked
+  bool reuse_tried = false;  // the cache was asked once for this destination
+  bool reused = false;       // the session runs over a cached connection
+  size_t uses = 0;           // messages the connection carried before this one
   std::unique_ptr<uv::Timer> timeout;
   std::unique_ptr<uv::Timer> step;
   std::deque<std::function<void()>> steps;
@@ -222,6 +312,19 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
 
   void start() {
     if (env.recipients.empty()) return finalize({});
+    if (const Idle* c = owner->find_idle(domain, {})) {
+      // A connection that delivered to this domain moments ago waits: take a slot of its host
+      // and use it without asking the route again (dial_next falls back to routing if it has
+      // gone meanwhile).
+      cur = c->dest;
+      unrouted = true;
+      return acquire_slot();
+    }
+    route_now();
+  }
+
+  void route_now() {
+    unrouted = false;
     owner->router_.route(domain, [w = weak_from_this()](Route r) {
       auto self = w.lock();
       if (!self) return;
@@ -260,6 +363,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
       return all(RcptStatus::pending, reply_text(last_error));
     }
     cur = route.destinations[dest_index++];
+    reuse_tried = false;
     addrs.clear();
     addr_index = 0;
     no_tls = false;
@@ -317,6 +421,15 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     pending.reset();
     conn.reset();
     session.reset();
+    reused = false;
+    if (!cur.via_socks && addr_index == 0 && !reuse_tried) {
+      reuse_tried = true;
+      if (auto c = owner->take_idle(domain, cur.host)) return reuse(std::move(c));
+    }
+    if (unrouted) {
+      release_slot();
+      return route_now();
+    }
     if (addr_index >= addrs.size()) return next_destination();
     const std::string& ip = addrs[addr_index++];
     // One circuit per message: deliveries of different messages are not linkable by circuit.
@@ -344,15 +457,20 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     pending = std::move(*p);
   }
 
+  void reuse(std::unique_ptr<Idle> c) {
+    reused = true;
+    uses = c->uses;
+    conn = std::move(c->conn);
+    session = std::move(c->session);
+    session_over = false;
+    tls_attempted = true;
+    tls_wanted = false;
+    tls_offered = false;
+    start_message({});
+  }
+
   void run_session(socks::Connected c) {
     conn = std::move(c.conn);
-    auto data = prepare_outbound(env, owner->config_, owner->clock_.now());
-    if (!data) {
-      NJ_LOG_WARN("outbound %s: not sanitizable: %s", env.id.c_str(), data.error().c_str());
-      conn->close();
-      release_slot();
-      return all(RcptStatus::permanent, "554 5.6.0 message cannot be prepared for sending");
-    }
     smtp::ClientConfig cc;
     cc.helo_name = owner->config_.helo_name;
     cc.starttls = (cur.via_socks || !owner->tls_ || no_tls) ? smtp::TlsPolicy::never
@@ -364,6 +482,21 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     session_over = false;
     tls_attempted = false;
     tls_offered = false;
+    uses = 0;
+    // Onion destinations: one circuit per message, so QUIT after it. Clearnet: the session
+    // stays open when the message is done and may wait in the cache (after_session).
+    if (cur.via_socks || owner->config_.connection_cache_ms == 0) session->quit_when_idle();
+    start_message(std::move(c.early_bytes));
+  }
+
+  void start_message(std::string early_bytes) {
+    auto data = prepare_outbound(env, owner->config_, owner->clock_.now());
+    if (!data) {
+      NJ_LOG_WARN("outbound %s: not sanitizable: %s", env.id.c_str(), data.error().c_str());
+      close_session();
+      release_slot();
+      return all(RcptStatus::permanent, "554 5.6.0 message cannot be prepared for sending");
+    }
     smtp::OutboundMessage m;
     m.reverse_path = env.mail_from;
     m.recipients = env.recipients;
@@ -371,7 +504,6 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     m.eight_bit = env.eight_bit;
     m.smtputf8 = env.smtputf8;
     session->add_message(std::move(m));
-    session->quit_when_idle();
     auto w = weak_from_this();
     conn->on_close([w](const Status&) {
       auto self = w.lock();
@@ -385,8 +517,18 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
       self->session->feed(bytes);
       self->pump();
     });
-    if (!c.early_bytes.empty()) session->feed(c.early_bytes);
+    if (!early_bytes.empty()) session->feed(early_bytes);
     pump();
+  }
+
+  // QUIT (unless the session already ended) and close once it is written.
+  void close_session() {
+    if (session && !session->done()) {
+      session->quit_when_idle();
+      std::string out = session->take_output();
+      if (!out.empty() && conn && conn->is_open()) (void)conn->write(std::move(out));
+    }
+    if (conn && conn->is_open()) conn->shutdown_then_close(5000);
   }
 
   void arm_timeout() {
@@ -424,6 +566,13 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
       if (conn && conn->is_open()) conn->shutdown_then_close(5000);
       return defer([self = shared_from_this()] { self->after_session(); });
     }
+    if (session->idle() && session->has_results()) {
+      // The message is done and the session open (no QUIT was asked for): after_session
+      // decides between the cache and QUIT.
+      session_over = true;
+      timeout->stop();
+      return defer([self = shared_from_this()] { self->after_session(); });
+    }
     arm_timeout();
   }
 
@@ -451,6 +600,17 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
       --addr_index;
       return dial_next();
     }
+    if (!any_final && err && reused) {
+      // The cached connection died under us (the server closed it while it waited): nothing
+      // was decided, so start over with a fresh connection, routing first if we skipped it.
+      NJ_LOG_DEBUG("outbound %s: cached connection lost; dialling afresh", env.id.c_str());
+      reused = false;
+      if (unrouted) {
+        release_slot();
+        return route_now();
+      }
+      return dial_next();
+    }
     if (!any_final && err) {
       // Nothing decided by this server (refused greeting, lost connection, timeout): RFC 5321
       // 5.1 lets the next address or MX try.
@@ -459,7 +619,19 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
       return dial_next();
     }
     if (out.size() != env.recipients.size()) {
+      close_session();
       return all(RcptStatus::pending, reply_text(err ? *err : last_error));
+    }
+    if (!err && !cur.via_socks && owner->config_.connection_cache_ms > 0 && session->idle() &&
+        uses + 1 < owner->config_.connection_reuse_limit && conn && conn->is_open()) {
+      auto c = std::make_unique<Idle>();
+      c->dest = cur;
+      c->conn = std::move(conn);
+      c->session = std::move(session);
+      c->uses = uses + 1;
+      owner->park(domain, std::move(c));
+    } else {
+      close_session();
     }
     conn_done();
     finalize(std::move(out));
@@ -493,12 +665,14 @@ Deliverer::Deliverer(uv::Loop& loop, dns::Resolver& resolver, Router& router, Di
       tls_(tls_client),
       clock_(clock),
       config_(std::move(config)),
-      limiter_(config_.per_destination_limit) {}
+      limiter_(config_.per_destination_limit),
+      sweep_(std::make_unique<uv::Timer>(loop)) {}
 
 Deliverer::~Deliverer() {
   *alive_ = false;
   auto live = std::move(live_);
   live.clear();
+  idle_.clear();
 }
 
 void Deliverer::deliver(const queue::Envelope& e, std::vector<std::string> recipients, Done done) {

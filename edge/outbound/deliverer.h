@@ -7,6 +7,11 @@
 // UTC) and gets the edge's one redacted Received line.
 // Connections per destination host are limited (ConcurrencyLimiter); a waiting attempt gets the
 // next free slot in FIFO order.
+// Connection cache (as Postfix's on-demand cache): after a delivery over the clearnet, the
+// connection waits up to `connection_cache_ms` for the next message to the same recipient
+// domain, which then skips routing, DNS, connect, greeting, EHLO and STARTTLS and holds only a
+// slot of the host. Never for onion destinations: there every message gets its own circuit, so
+// deliveries of different messages are not linkable by circuit.
 // Trust: remote servers and DNS are hostile (replies are parsed with bounds by ClientSession;
 // private and reserved addresses from DNS are refused unless a test allows them). The message
 // comes from the inner, but what its user's client wrote is not trusted: hence the sanitizer.
@@ -94,6 +99,8 @@ struct DelivererConfig {
   size_t per_destination_limit = 2;           // connections per destination host
   size_t max_addresses_per_host = 4;          // A/AAAA addresses tried per MX host
   bool allow_private_addresses = false;       // tests deliver to 127.0.0.1
+  uint64_t connection_cache_ms = 2000;        // idle clearnet connections kept; 0: none
+  size_t connection_reuse_limit = 100;        // messages per cached connection
   smtp::ClientTimeouts timeouts;
   mail::MimeLimits mime_limits;
 };
@@ -123,13 +130,22 @@ class Deliverer {
   void deliver(const queue::Envelope& e, std::vector<std::string> recipients, Done done);
 
   ConcurrencyLimiter& limiter() { return limiter_; }
+  // Connections waiting in the cache for another message.
+  size_t idle_connections() const;
 
   struct Job;
   struct Domain;
+  struct Idle;
 
  private:
   friend struct Job;
   friend struct Domain;
+  void park(const std::string& domain, std::unique_ptr<Idle> idle);
+  // A cached connection for `domain` (to `host` when not empty) that is still usable, or null.
+  const Idle* find_idle(const std::string& domain, const std::string& host) const;
+  std::unique_ptr<Idle> take_idle(const std::string& domain, const std::string& host);
+  void sweep_later();
+
   uv::Loop& loop_;
   dns::Resolver& resolver_;
   Router& router_;
@@ -139,6 +155,8 @@ class Deliverer {
   DelivererConfig config_;
   ConcurrencyLimiter limiter_;
   std::set<std::shared_ptr<Domain>> live_;
+  std::multimap<std::string, std::unique_ptr<Idle>> idle_;  // by recipient domain
+  std::unique_ptr<uv::Timer> sweep_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -216,6 +216,8 @@ Status EdgeServer::start_outbound() {
   dc.public_domain = cfg_.domains.front().public_domain;
   dc.per_destination_limit = static_cast<size_t>(o.per_destination_limit);
   dc.allow_private_addresses = o.allow_private_addresses;
+  dc.connection_cache_ms = static_cast<uint64_t>(o.connection_cache_time.count());
+  dc.connection_reuse_limit = static_cast<size_t>(o.connection_reuse_limit);
   deliverer_ = std::make_unique<Deliverer>(loop_, *resolver_, *router_, *dialer_, &*tls_client_,
                                            clock_, dc);
   QueueOptions qo;

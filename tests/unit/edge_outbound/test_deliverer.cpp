@@ -1,5 +1,6 @@
 // Deliverer against a scripted SMTP server on loopback (real TCP, real ClientSession), with a
 // fake resolver; and with a fake Dialer for the onion path.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <optional>
 
@@ -22,6 +23,7 @@ struct ScriptServer {
     std::string in;
     bool data = false;
     std::string body;
+    int mails = 0;
   };
   std::unique_ptr<uv::TcpListener> l;
   std::vector<std::unique_ptr<Conn>> conns;
@@ -31,6 +33,7 @@ struct ScriptServer {
   bool refuse_greeting = false;
   const tls::Context* server_tls = nullptr;  // offer STARTTLS with this context
   bool break_tls = false;                    // answer STARTTLS, then send no TLS at all
+  bool one_message_per_connection = false;   // a second MAIL gets 421 and the connection closes
   std::vector<bool> message_over_tls;
 
   explicit ScriptServer(uv::Loop& loop) {
@@ -85,6 +88,11 @@ struct ScriptServer {
         (void)k.c->start_tls_server(*server_tls, [](const Status&) {});
         return;
       } else if (up == "MAIL") {
+        if (++k.mails > 1 && one_message_per_connection) {
+          (void)k.c->write("421 4.3.2 closing\r\n");
+          k.c->shutdown_then_close(1000);
+          return;
+        }
         (void)k.c->write("250 2.1.0 ok\r\n");
       } else if (up == "RCPT") {
         bool bad = line.find("<bad") != std::string::npos;
@@ -233,6 +241,87 @@ BOOST_FIXTURE_TEST_CASE(per_destination_limit_serializes_connections, Fixture) {
   BOOST_CHECK_EQUAL(done, 4);
   BOOST_CHECK_EQUAL(server->messages.size(), 4u);
   BOOST_CHECK_EQUAL(server->max_open, 1);
+  // Each waiting delivery took the connection the one before it left in the cache.
+  BOOST_CHECK_EQUAL(server->conns.size(), 1u);
+}
+
+namespace {
+int count(const ScriptServer& s, const std::string& prefix) {
+  int n = 0;
+  for (const auto& c : s.commands) n += c.starts_with(prefix);
+  return n;
+}
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(clearnet_connection_cached_for_the_next_message_then_quit, Fixture) {
+  cfg.connection_cache_ms = 200;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  for (int i = 0; i < 3; ++i) {
+    auto r = run(env("C" + std::to_string(i), {"x@dest.test"}));
+    BOOST_CHECK(r[0].status == RcptStatus::delivered);
+    BOOST_CHECK_EQUAL(d->idle_connections(), 1u);
+  }
+  BOOST_CHECK_EQUAL(server->messages.size(), 3u);
+  BOOST_CHECK_EQUAL(server->conns.size(), 1u);  // one connection, one greeting, one EHLO
+  BOOST_CHECK_EQUAL(count(*server, "EHLO"), 1);
+  BOOST_CHECK_EQUAL(count(*server, "MAIL FROM:"), 3);
+  BOOST_CHECK_EQUAL(count(*server, "RSET"), 0);  // each DATA's reply ended its transaction
+  // The route and the MX host's address were asked once, for the first message only.
+  BOOST_CHECK_EQUAL(std::count(dns.asked.begin(), dns.asked.end(),
+                               std::make_pair(std::string("mx.dest.test"), dns::Type::A)),
+                    1);
+  // Unused for the cache time: QUIT, and the server closes.
+  for (int i = 0; i < 100000 && server->open > 0; ++i) loop.run_once();
+  BOOST_CHECK_EQUAL(server->open, 0);
+  BOOST_CHECK_EQUAL(count(*server, "QUIT"), 1);
+  for (int i = 0; i < 1000 && d->idle_connections() > 0; ++i) loop.run_once();
+  BOOST_CHECK_EQUAL(d->idle_connections(), 0u);
+  // The next message dials afresh.
+  auto r = run(env("C9", {"x@dest.test"}));
+  BOOST_CHECK(r[0].status == RcptStatus::delivered);
+  BOOST_CHECK_EQUAL(server->conns.size(), 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(cached_connection_lost_before_use_falls_back_to_a_fresh_one, Fixture) {
+  // The server takes one message per connection and answers a second MAIL with 421: the
+  // delivery over the cached connection decides nothing and is retried at once over a new one.
+  server->one_message_per_connection = true;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  auto r1 = run(env("F1", {"x@dest.test"}));
+  BOOST_CHECK(r1[0].status == RcptStatus::delivered);
+  auto r2 = run(env("F2", {"x@dest.test"}));
+  BOOST_CHECK_MESSAGE(r2[0].status == RcptStatus::delivered, r2[0].reply);
+  BOOST_CHECK_EQUAL(server->messages.size(), 2u);
+  BOOST_CHECK_EQUAL(server->conns.size(), 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(cache_off_and_reuse_limit_close_after_the_message, Fixture) {
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  cfg.connection_reuse_limit = 2;  // two messages, then a new connection
+  build(server->l->port());
+  for (int i = 0; i < 4; ++i) {
+    BOOST_CHECK(run(env("L" + std::to_string(i), {"x@dest.test"}))[0].status ==
+                RcptStatus::delivered);
+  }
+  BOOST_CHECK_EQUAL(server->conns.size(), 2u);
+  for (int i = 0; i < 100000 && server->open > 0; ++i) loop.run_once();
+  BOOST_CHECK_EQUAL(count(*server, "QUIT"), 2);  // each connection after its second message
+  cfg.connection_cache_ms = 0;
+  build(server->l->port());
+  for (int i = 0; i < 2; ++i) {
+    BOOST_CHECK(run(env("N" + std::to_string(i), {"x@dest.test"}))[0].status ==
+                RcptStatus::delivered);
+  }
+  BOOST_CHECK_EQUAL(server->conns.size(), 4u);
+  BOOST_CHECK_EQUAL(d->idle_connections(), 0u);
 }
 
 namespace {
@@ -371,4 +460,10 @@ BOOST_FIXTURE_TEST_CASE(onion_delivery_never_starttls, Fixture) {
   BOOST_CHECK_EQUAL(ld.dials[0].host, onion);
   BOOST_CHECK(!sent(*server, "STARTTLS"));
   BOOST_CHECK(dns.asked.empty());
+  // One circuit per message: an onion connection never waits in the cache.
+  BOOST_CHECK_EQUAL(d->idle_connections(), 0u);
+  BOOST_CHECK(sent(*server, "QUIT"));
+  auto r2 = run(env("ON2", {"x@dest.test"}));
+  BOOST_CHECK(r2[0].status == RcptStatus::delivered);
+  BOOST_CHECK_EQUAL(ld.dials.size(), 2u);
 }
