@@ -113,6 +113,67 @@ void Async::send() {
   if (State* s = s_.get()) uv_async_send(&s->h);
 }
 
+// ---- Deferred
+
+struct Deferred::CheckState final : detail::HandleState {
+  CheckState(Loop& loop, Deferred* o) : HandleState(loop), owner(o) {}
+  uv_check_t h{};
+  Deferred* owner;  // valid while not detached (the owner detaches before it goes away)
+  uv_handle_t* handle() override { return reinterpret_cast<uv_handle_t*>(&h); }
+};
+
+struct Deferred::IdleState final : detail::HandleState {
+  using HandleState::HandleState;
+  uv_idle_t h{};
+  uv_handle_t* handle() override { return reinterpret_cast<uv_handle_t*>(&h); }
+};
+
+Deferred::Deferred(Loop& loop, std::function<void()> cb) : cb_(std::move(cb)) {
+  auto* c = new CheckState(loop, this);
+  uv_check_init(loop.raw(), &c->h);  // cannot fail for a valid loop
+  c->registered();
+  check_.adopt(c);
+  auto* i = new IdleState(loop);
+  uv_idle_init(loop.raw(), &i->h);
+  i->registered();
+  idle_.adopt(i);
+}
+
+void Deferred::schedule() {
+  CheckState* c = check_.get();
+  IdleState* i = idle_.get();
+  if (!c || !i) return;
+  uv_check_start(&c->h, [](uv_check_t* h) {
+    auto* st = static_cast<CheckState*>(h->data);
+    if (st->detached()) return;
+    st->owner->fire();
+  });
+  // Only its being active matters: the loop does not block in poll while an idle handle is.
+  uv_idle_start(&i->h, [](uv_idle_t*) {});
+}
+
+void Deferred::cancel() {
+  if (CheckState* c = check_.get()) uv_check_stop(&c->h);
+  if (IdleState* i = idle_.get()) uv_idle_stop(&i->h);
+}
+
+bool Deferred::scheduled() const {
+  CheckState* c = check_.get();
+  return c && uv_is_active(reinterpret_cast<uv_handle_t*>(&c->h));
+}
+
+void Deferred::close() {
+  check_.reset();
+  idle_.reset();
+}
+
+void Deferred::fire() {
+  cancel();  // once per schedule(); the callback may schedule again
+  // A copy, so the callback may close or destroy this object.
+  auto fn = cb_;
+  if (fn) fn();
+}
+
 // ---- Poll
 
 struct Poll::State final : detail::HandleState {

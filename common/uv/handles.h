@@ -1,4 +1,5 @@
-// uv handles without I/O of their own: timers, signals, cross-thread wakeups and fd polls.
+// uv handles without I/O of their own: timers, signals, cross-thread wakeups, end-of-turn
+// callbacks and fd polls.
 // Each is a non-copyable, non-movable owner (hold it in a std::unique_ptr to move it around).
 // Destroying or close()-ing one is always safe, also from inside its own callback; no callback
 // runs after that. Trust: none needed; these carry no untrusted data.
@@ -65,6 +66,40 @@ class Async {
 
  private:
   detail::Owned<State> s_;
+};
+
+// Runs a callback once at the end of the current loop turn, so work produced by many callbacks
+// in one turn is handled together (the link writes all frames of a turn in one write(2)).
+// A uv_check_t runs right after the poll phase, that is after the I/O, async and work-queue
+// callbacks of this iteration, which is where nearly all such work comes from. A check handle
+// alone does not stop the loop from blocking in poll, so work scheduled from a timer or
+// another phase before poll would wait for the next I/O event or timer; an idle handle is
+// active while scheduled, which makes the poll return at once (the pattern of Node's
+// setImmediate). A zero-timeout timer would instead run in the next iteration's timer phase.
+// Scheduled from inside the check phase (also from its own callback), the callback runs in the
+// next iteration.
+class Deferred {
+ public:
+  Deferred(Loop& loop, std::function<void()> cb);
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+
+  // Idempotent until the callback runs; a no-op once closed.
+  void schedule();
+  void cancel();
+  bool scheduled() const;
+  void close();
+  bool closed() const { return !check_; }
+
+  struct CheckState;
+  struct IdleState;
+
+ private:
+  void fire();
+
+  std::function<void()> cb_;
+  detail::Owned<CheckState> check_;
+  detail::Owned<IdleState> idle_;
 };
 
 // Readiness of a foreign socket (used by the c-ares resolver).

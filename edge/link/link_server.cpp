@@ -12,8 +12,12 @@ class LinkServer::Peer {
         conn_(std::move(conn)),
         channel_(link::Role::responder, srv.key_, srv.inner_),
         timer_(srv.loop_),
+        flush_soon_(srv.loop_, [this] { flush(); }),
         id_(crypto::random_id()) {}
-  ~Peer() { timer_.close(); }
+  ~Peer() {
+    timer_.close();
+    flush_soon_.close();
+  }
 
   void start() {
     conn_->on_read([this](std::string_view b) { on_bytes(b); });
@@ -32,11 +36,15 @@ class LinkServer::Peer {
       close();
       return;
     }
-    flush();
+    schedule_flush();
   }
 
   void close() {
     if (closed_) return;
+    // Frames queued earlier in this turn go out first, as far as the connection takes them.
+    flush_soon_.cancel();
+    std::string out = channel_.take_output();
+    if (!out.empty()) (void)conn_->write(std::move(out));
     closed_ = true;
     timer_.stop();
     conn_->close();
@@ -48,7 +56,7 @@ class LinkServer::Peer {
   void on_bytes(std::string_view b) {
     if (closed_) return;
     channel_.feed(b);
-    flush();
+    schedule_flush();  // handshake replies, with the frames this turn answers
     if (channel_.state() == link::Channel::State::failed) {
       NJ_LOG_WARN("link peer=%s refused: %s", id_.c_str(), channel_.reason().c_str());
       close();
@@ -83,13 +91,21 @@ class LinkServer::Peer {
     });
   }
 
+  // Frames are written at the end of the loop turn that produced them (uv::Deferred), so the
+  // DELIVERs of a pump and the answers to one read leave in one write.
+  void schedule_flush() {
+    if (channel_.has_output()) flush_soon_.schedule();
+  }
+
   void flush() {
+    if (closed_) return;
     std::string out = channel_.take_output();
     if (!out.empty() && !conn_->write(std::move(out))) close();
   }
 
   void gone() {
     closed_ = true;
+    flush_soon_.cancel();
     timer_.stop();
     srv_.peer_gone(this);
   }
@@ -98,6 +114,7 @@ class LinkServer::Peer {
   std::unique_ptr<uv::Connection> conn_;
   link::Channel channel_;
   uv::Timer timer_;
+  uv::Deferred flush_soon_;  // flush() at the end of this loop turn
   std::string id_;
   bool open_ = false;
   bool closed_ = false;

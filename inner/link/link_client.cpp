@@ -35,6 +35,7 @@ LinkClient::LinkClient(uv::Loop& loop, const EdgeLinkConfig& edge, const crypto:
       retry_timer_(loop),
       keepalive_(loop),
       submit_timer_(loop),
+      flush_soon_(loop, [this] { flush(); }),
       backoff_ms_(options.first_backoff_ms) {}
 
 LinkClient::~LinkClient() {
@@ -42,6 +43,7 @@ LinkClient::~LinkClient() {
   retry_timer_.close();
   keepalive_.close();
   submit_timer_.close();
+  flush_soon_.close();
 }
 
 void LinkClient::start() { dial(); }
@@ -55,8 +57,9 @@ void LinkClient::shutdown() {
   attempt_.reset();
   if (channel_ && channel_->is_open()) {
     channel_->close();
-    flush();
+    flush();  // frames still queued and the final tag, before the write side shuts
   }
+  flush_soon_.cancel();
   if (conn_) conn_->shutdown_then_close(2000);
 }
 
@@ -119,8 +122,7 @@ void LinkClient::connected_to(std::string early) {
 void LinkClient::on_bytes(std::string_view b) {
   if (!channel_) return;
   channel_->feed(b);
-  flush();
-  if (!channel_) return;  // the write failed and dropped the link
+  schedule_flush();  // handshake replies, with the frames this turn answers
   if (channel_->state() == link::Channel::State::failed) {
     drop("refused: " + channel_->reason());
     return;
@@ -151,10 +153,15 @@ void LinkClient::send(link::Frame f) {
     drop("send: " + s.error());
     return;
   }
-  flush();
+  schedule_flush();
+}
+
+void LinkClient::schedule_flush() {
+  if (channel_ && channel_->has_output()) flush_soon_.schedule();
 }
 
 void LinkClient::flush() {
+  flush_soon_.cancel();  // what is pending goes now
   if (!channel_ || !conn_) return;
   std::string out = channel_->take_output();
   if (!out.empty() && !conn_->write(std::move(out))) drop("write failed");
@@ -179,6 +186,10 @@ void LinkClient::drop(const std::string& why) {
   keepalive_.stop();
   submit_timer_.stop();
   clear_outbound();
+  // Frames queued earlier in this turn (answers to the edge) go out before the close, as far
+  // as the connection still takes them; a failed write changes nothing here.
+  flush_soon_.cancel();
+  if (channel_ && conn_ && channel_->has_output()) (void)conn_->write(channel_->take_output());
   channel_.reset();
   if (conn_) {
     conn_->close();

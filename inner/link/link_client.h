@@ -65,8 +65,13 @@ class LinkClient {
   void connected_to(std::string early);
   void on_bytes(std::string_view b);
   void on_frame(link::Frame f);
+  // Queues a frame; it is written with the others of this loop turn (schedule_flush()).
   void send(link::Frame f);
+  // Writes the channel's pending output now. Used where the connection is set up or closes;
+  // everything else goes through schedule_flush(), so the frames one loop turn produces
+  // (group-commit answers, a window of SUBMITs) leave in one write.
   void flush();
+  void schedule_flush();
   void drop(const std::string& why);  // closes and schedules the next attempt
   void arm_keepalive();
   void clear_outbound();  // forgets this link's hand-over state (link up or down)
@@ -97,6 +102,7 @@ class LinkClient {
   uv::Timer retry_timer_;
   uv::Timer keepalive_;
   uv::Timer submit_timer_;
+  uv::Deferred flush_soon_;  // flush() at the end of this loop turn
   struct InFlight {
     std::string id;
     size_t bytes = 0;

@@ -158,6 +158,113 @@ BOOST_AUTO_TEST_CASE(signal_is_delivered_on_the_loop) {
   BOOST_TEST(got == SIGHUP);
 }
 
+BOOST_AUTO_TEST_CASE(deferred_runs_once_after_the_io_of_the_same_iteration) {
+  Loop loop;
+  int fired = 0;
+  int scheduled_in_turn = 0;
+  Deferred d(loop, [&] { ++fired; });
+  // Both async callbacks run in one poll phase (one wakeup, merged or not): the deferred
+  // callback runs once, after them, before run_once returns.
+  Async a(loop, [&] {
+    for (int i = 0; i < 3; ++i) d.schedule();
+    ++scheduled_in_turn;
+    BOOST_TEST(d.scheduled());
+    BOOST_TEST(fired == 0);
+  });
+  a.send();
+  a.send();
+  loop.run_once();
+  BOOST_TEST(scheduled_in_turn >= 1);
+  BOOST_TEST(fired == 1);
+  BOOST_TEST(!d.scheduled());
+  a.close();
+  d.close();
+  loop.run();
+  BOOST_TEST(loop.open_handles() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(deferred_scheduled_from_a_timer_does_not_wait_in_poll) {
+  Loop loop;
+  bool fired = false;
+  bool guard_fired = false;
+  Deferred d(loop, [&] { fired = true; });
+  Timer t(loop);
+  t.start(1, 0, [&] { d.schedule(); });
+  // Keeps the loop alive: a poll that blocked until the next timer would wait for this one.
+  Timer guard(loop);
+  guard.start(3000, 0, [&] { guard_fired = true; });
+  uint64_t start = loop.now_ms();
+  while (!fired && !guard_fired) loop.run_once();
+  BOOST_TEST(fired);
+  BOOST_TEST(!guard_fired);
+  BOOST_TEST(loop.now_ms() - start < 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(deferred_cancel_and_close_run_nothing) {
+  Loop loop;
+  int fired = 0;
+  Deferred d(loop, [&] { ++fired; });
+  d.schedule();
+  d.cancel();
+  BOOST_TEST(!d.scheduled());
+  auto gone = std::make_unique<Deferred>(loop, [&] { ++fired; });
+  gone->schedule();
+  gone.reset();  // destroyed while scheduled
+  Deferred closed(loop, [&] { ++fired; });
+  closed.schedule();
+  closed.close();
+  closed.schedule();  // a no-op once closed
+  BOOST_TEST(closed.closed());
+  BOOST_TEST(!closed.scheduled());
+  // Nothing active is left, so run() returns (a leftover idle or check handle would spin).
+  loop.run();
+  BOOST_TEST(fired == 0);
+  d.close();
+  loop.run();
+  BOOST_TEST(loop.open_handles() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(deferred_can_reschedule_and_destroy_itself_in_its_callback) {
+  Loop loop;
+  int n = 0;
+  Deferred again(loop, [&] {
+    BOOST_TEST(!again.scheduled());
+    if (++n < 3) again.schedule();  // runs in the next iteration
+  });
+  again.schedule();
+  // Rescheduled from the check phase: the idle handle must keep the next poll from blocking
+  // (with nothing else active it would block for ever; here until the guard of run_until).
+  BOOST_TEST(run_until(loop, [&] { return n == 3; }, 2000));
+  loop.run();
+  BOOST_TEST(n == 3);
+
+  auto d = std::make_unique<Deferred>(loop, nullptr);
+  int m = 0;
+  d = std::make_unique<Deferred>(loop, [&] {
+    ++m;
+    d->schedule();
+    d.reset();  // destroyed while scheduled again: no further call
+  });
+  d->schedule();
+  loop.run();
+  BOOST_TEST(m == 1);
+  again.close();
+  loop.run();
+  BOOST_TEST(loop.open_handles() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(deferred_survives_loop_destruction) {
+  auto loop = std::make_unique<Loop>();
+  bool fired = false;
+  Deferred d(*loop, [&] { fired = true; });
+  d.schedule();
+  loop.reset();  // closes the handles without running the callback
+  BOOST_TEST(!fired);
+  BOOST_TEST(d.closed());
+  d.schedule();  // a no-op on a closed handle
+  BOOST_TEST(!d.scheduled());
+}
+
 BOOST_AUTO_TEST_CASE(echo_round_trip_ipv4_with_addresses) {
   Loop loop;
   EchoServer srv(loop);
