@@ -15,6 +15,8 @@ static_assert(kAeadOverhead == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
                                    crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(kKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 static_assert(kSaltBytes == crypto_pwhash_SALTBYTES);
+static_assert(kKdfContextBytes == crypto_kdf_CONTEXTBYTES);
+static_assert(kKeyBytes == crypto_kdf_KEYBYTES);
 
 void init() {
   static std::once_flag once;
@@ -126,6 +128,19 @@ Result<AeadKey> AeadKey::from_bytes(std::string_view raw) {
   if (raw.size() != kKeyBytes) return make_error("AEAD key must be 32 bytes");
   AeadKey k;
   std::memcpy(k.b_.data(), raw.data(), kKeyBytes);
+  return k;
+}
+
+Result<AeadKey> derive_aead_key(const SecretKey& from, std::string_view context,
+                                uint64_t subkey_id) {
+  init();
+  if (context.size() != crypto_kdf_CONTEXTBYTES) return make_error("KDF context must be 8 bytes");
+  if (from.size() != crypto_kdf_KEYBYTES) return make_error("KDF key must be 32 bytes");
+  AeadKey k;
+  if (crypto_kdf_derive_from_key(k.b_.data(), kKeyBytes, subkey_id, context.data(), from.data()) !=
+      0) {
+    return make_error("KDF: cannot derive a key");
+  }
   return k;
 }
 

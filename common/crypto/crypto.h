@@ -2,7 +2,8 @@
 // locked memory (SecureBytes) and every failure caused by input is a value, never an exception.
 // - sealed boxes (X25519): the edge seals inbound mail to the inner's public key and then can no
 //   longer read it;
-// - XChaCha20-Poly1305 with a key held only in memory: the edge's outbound queue;
+// - XChaCha20-Poly1305 with a key held only in memory: the edge's outbound queue; with a key
+//   derived from the inner's secret key (derive_aead_key): the inner's outbound queue;
 // - keyed BLAKE2b: greylist triplets and caches are stored as keyed hashes, never in the clear;
 // - Argon2id: keys and password hashes for the inner's accounts.
 // Trust: ciphertexts, encodings and password strings are untrusted input.
@@ -93,9 +94,19 @@ class AeadKey {
   const unsigned char* data() const { return b_.data(); }
 
  private:
+  friend Result<AeadKey> derive_aead_key(const SecretKey&, std::string_view, uint64_t);
   AeadKey() : b_(kKeyBytes) {}
   SecureBytes b_;
 };
+
+constexpr size_t kKdfContextBytes = 8;  // crypto_kdf_CONTEXTBYTES
+
+// An AEAD key derived from a secret key with keyed BLAKE2b (libsodium's crypto_kdf): `context`
+// is exactly 8 bytes naming the use (e.g. "njoutq01"), `subkey_id` numbers keys within it. The
+// same inputs always give the same key; keys for different contexts or ids are unrelated, and
+// none reveals the secret key. Errors only for a context or secret key of the wrong length.
+Result<AeadKey> derive_aead_key(const SecretKey& from, std::string_view context,
+                                uint64_t subkey_id = 1);
 
 constexpr size_t kAeadOverhead = 24 + 16;  // nonce + tag
 

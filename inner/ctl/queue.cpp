@@ -1,6 +1,8 @@
 // nightjarctl queue: what the inner holds for the Internet, waiting for the link to an edge.
 // Lists ids, queue times, recipient counts and sizes; no addresses, no content.
-// Trust: run by the operator beside the inner; reads the store, writes nothing.
+// Trust: run by the operator beside the inner; reads the store and decrypts nothing. It writes
+// nothing but the queue's schema version when the store has none or an older one (as the
+// inner's start would; no record is rewritten).
 #include "inner/ctl/queue.h"
 
 #include <cstdio>
@@ -50,13 +52,13 @@ int cmd_queue(const std::vector<std::string_view>& args) {
   auto cfg = inner::load(config);
   if (!cfg) return fail(cfg.error());
   crypto::init();
-  auto pub = crypto::load_secret_key(cfg->keys.inner_secret);
-  if (!pub) return fail(pub.error());
+  auto key = crypto::load_secret_key(cfg->keys.inner_secret);  // the queue key derives from it
+  if (!key) return fail(key.error());
   std::string dir = cfg->data_dir + "/store";
   if (!std::filesystem::exists(dir + "/data.mdb")) return 0;  // nothing was ever queued
   auto env = store::Env::open(dir);
   if (!env) return fail(dir + ": " + env.error());
-  auto q = inner::OutboundQueue::open(*env, pub->pub);
+  auto q = inner::OutboundQueue::open(*env, *key);
   if (!q) return fail(dir + ": " + q.error());
   auto items = (*q)->list();
   if (!items) return fail(items.error());
@@ -71,7 +73,7 @@ int cmd_queue(const std::vector<std::string_view>& args) {
     gmtime_r(&d, &tm);
     std::strftime(due, sizeof due, "%Y-%m-%dT%H:%M:%SZ", &tm);
     std::printf("%s %s rcpts=%u size=%zu due=%s%s\n", it.id.c_str(), when, it.recipients,
-                it.sealed_size, due, it.released ? " released" : "");
+                it.encrypted_size, due, it.released ? " released" : "");
   }
   return 0;
 }

@@ -9,31 +9,56 @@
 namespace nj::inner {
 namespace {
 
-constexpr size_t kHeader = 12;  // be64 queued_at, be32 recipients
+constexpr size_t kHeader = 12;   // be64 queued_at, be32 recipients
+constexpr char kFormatAead = 1;  // r/ records: XChaCha20-Poly1305 under the queue key
 
 struct Parsed {
   int64_t queued_at;
   uint32_t recipients;
-  std::string_view sealed;
+  std::string_view clear;  // everything before the body (authenticated in r/ records)
+  std::string_view body;
 };
 
-Result<Parsed> parse(std::string_view v) {
-  if (v.size() < kHeader + crypto::kSealOverhead) return make_error("outbound record too short");
+// An r/ record (`tagged`: header, format byte, AEAD body) or a q/ one (header, sealed box).
+Result<Parsed> parse(std::string_view v, bool tagged) {
+  const size_t at = kHeader + (tagged ? 1 : 0);
+  if (v.size() < at + (tagged ? crypto::kAeadOverhead : crypto::kSealOverhead)) {
+    return make_error("outbound record too short");
+  }
+  if (tagged && v[kHeader] != kFormatAead) return make_error("outbound record: unknown format");
   auto t = store::read_be64(v, 0);
   if (!t) return make_error("outbound record: bad time");
   uint32_t n = 0;
   for (size_t i = 8; i < 12; ++i) n = (n << 8) | static_cast<unsigned char>(v[i]);
-  return Parsed{static_cast<int64_t>(*t), n, v.substr(kHeader)};
+  return Parsed{static_cast<int64_t>(*t), n, v.substr(0, at), v.substr(at)};
+}
+
+// The associated data of an r/ record: its clear bytes (fixed length), then its id.
+std::string associated_data(std::string_view clear, const std::string& id) {
+  std::string ad(clear);
+  ad += id;
+  return ad;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<OutboundQueue>> OutboundQueue::open(store::Env& env,
-                                                           crypto::PublicKey inner) {
-  if (auto s = env.ensure_schema(kSchemaName, kSchemaVersion); !s) return make_error(s.error());
+                                                           const crypto::KeyPair& inner) {
+  // Version 2 writes r/ records; the version 1 records (q/, untagged sealed boxes) stay where
+  // they are and are read as such, so the step from 1 needs no rewrite and no key. A format byte
+  // inside q/ records would be ambiguous (byte 12 of an old record is the first byte of a random
+  // ephemeral public key); the prefix is not, even for a q/ record an older inner still running
+  // writes after this bump. The bump itself stops older programs, which know nothing of r/,
+  // from opening the store.
+  store::Migrations steps{{1, [](store::Txn&) -> Status { return {}; }}};
+  if (auto s = env.ensure_schema(kSchemaName, kSchemaVersion, steps); !s) {
+    return make_error(s.error());
+  }
   auto db = env.open_dbi("outbound");
   if (!db) return make_error(db.error());
-  return std::unique_ptr<OutboundQueue>(new OutboundQueue(env, *db, inner));
+  auto key = crypto::derive_aead_key(inner.sec, kKeyContext);
+  if (!key) return make_error("outbound queue key: " + key.error());
+  return std::unique_ptr<OutboundQueue>(new OutboundQueue(env, *db, std::move(*key)));
 }
 
 std::string OutboundQueue::due_key(int64_t due, const std::string& id) {
@@ -51,11 +76,15 @@ Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e, int64_t 
 }
 
 Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e) const {
+  auto old = txn.get(db_, sealed_key(e.id));  // an id is unique across both formats
+  if (!old) return make_error(old.error());
+  if (*old) return make_error("outbound id collision");
   std::string v = store::be64(static_cast<uint64_t>(e.received_at));
   auto n = static_cast<uint32_t>(e.recipients.size());
   for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>(n >> shift));
-  v += crypto::seal(inner_, queue::encode(e));
-  auto inserted = txn.insert(db_, key_for(e.id), v);
+  v.push_back(kFormatAead);
+  v += crypto::aead_encrypt(key_, queue::encode(e), associated_data(v, e.id));
+  auto inserted = txn.insert(db_, record_key(e.id), v);
   if (!inserted) return make_error(inserted.error());
   if (!*inserted) return make_error("outbound id collision");
   return {};
@@ -78,21 +107,27 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
     return true;
   });
   if (!dd) return make_error(dd.error());
-  auto s = store::scan_prefix(*txn, db_, "q/", [&](std::string_view k, std::string_view v) {
-    auto p = parse(v);
-    if (!p) {
-      err = p.error();
-      return false;
-    }
-    Item it{std::string(k.substr(2)), p->queued_at, p->recipients, p->sealed.size()};
-    auto d = due.find(it.id);
-    it.due = d == due.end() ? it.queued_at : d->second;
-    it.released = d != due.end() && !pending.count(it.id);
-    out.push_back(std::move(it));
-    return true;
-  });
-  if (!s) return make_error(s.error());
-  if (!err.empty()) return make_error(err);
+  auto visit = [&](bool tagged) -> store::Visitor {
+    return [&, tagged](std::string_view k, std::string_view v) {
+      auto p = parse(v, tagged);
+      if (!p) {
+        err = p.error();
+        return false;
+      }
+      Item it{std::string(k.substr(2)), p->queued_at, p->recipients, p->body.size()};
+      auto d = due.find(it.id);
+      it.due = d == due.end() ? it.queued_at : d->second;
+      it.released = d != due.end() && !pending.count(it.id);
+      out.push_back(std::move(it));
+      return true;
+    };
+  };
+  for (bool tagged : {false, true}) {
+    auto s = store::scan_prefix(*txn, db_, tagged ? "r/" : "q/", visit(tagged));
+    if (!s) return make_error(s.error());
+    if (!err.empty()) return make_error(err);
+  }
+  std::sort(out.begin(), out.end(), [](const Item& a, const Item& b) { return a.id < b.id; });
   return out;
 }
 
@@ -100,12 +135,21 @@ Result<queue::Envelope> OutboundQueue::open_one(const crypto::KeyPair& inner,
                                                 const std::string& id) {
   auto txn = env_.begin_read();
   if (!txn) return make_error(txn.error());
-  auto v = txn->get(db_, key_for(id));
+  auto v = txn->get(db_, record_key(id));
+  if (!v) return make_error(v.error());
+  if (*v) {
+    auto p = parse(**v, true);
+    if (!p) return make_error(p.error());
+    auto plain = crypto::aead_decrypt(key_, p->body, associated_data(p->clear, id));
+    if (!plain) return make_error("cannot open (wrong key or moved?): " + plain.error());
+    return queue::decode(*plain);
+  }
+  v = txn->get(db_, sealed_key(id));
   if (!v) return make_error(v.error());
   if (!*v) return make_error("no such message");
-  auto p = parse(**v);
+  auto p = parse(**v, false);
   if (!p) return make_error(p.error());
-  auto plain = crypto::open_sealed(inner, p->sealed);
+  auto plain = crypto::open_sealed(inner, p->body);
   if (!plain) return make_error("cannot open (wrong key?): " + plain.error());
   return queue::decode(*plain);
 }
@@ -124,8 +168,8 @@ Result<std::vector<std::string>> OutboundQueue::due_before(int64_t now, size_t l
   return ids;
 }
 
-Result<queue::Envelope> OutboundQueue::leaving(const crypto::KeyPair& inner,
-                                                const std::string& id, int64_t now) {
+Result<queue::Envelope> OutboundQueue::leaving(const crypto::KeyPair& inner, const std::string& id,
+                                               int64_t now) {
   auto e = open_one(inner, id);
   if (!e) return make_error(id + ": " + e.error());
   // Date is the time the message leaves the inner, in UTC, not the time it was written.
@@ -178,7 +222,11 @@ Status OutboundQueue::release_in(store::Txn& txn, const std::string& id) const {
 Result<bool> OutboundQueue::remove_in(store::Txn& txn, const std::string& id) const {
   if (auto s = release_in(txn, id); !s) return make_error(s.error());
   if (auto d = txn.del(db_, due_index_key(id)); !d) return make_error(d.error());
-  return txn.del(db_, key_for(id));
+  auto r = txn.del(db_, record_key(id));
+  if (!r) return make_error(r.error());
+  auto q = txn.del(db_, sealed_key(id));
+  if (!q) return make_error(q.error());
+  return *r || *q;
 }
 
 }  // namespace nj::inner

@@ -1,7 +1,16 @@
 // OutboundQueue: the inner's durable queue of mail for Internet recipients, waiting for the link
-// to carry it to an edge (a later issue). Each record is the Envelope — already sanitized and
-// rewritten for the Internet — sealed to the inner's own public key, behind a small clear header
-// (queue time and recipient count, for `nightjarctl queue list` without the secret key).
+// to carry it to an edge. Each record is the Envelope — already sanitized and rewritten for the
+// Internet — encrypted behind a small clear header (queue time and recipient count, for
+// `nightjarctl queue list`, which decrypts nothing):
+//   "r/<id>" -> be64 queued_at | be32 recipients | u8 format | body
+// Format 1 (the only one written): the body is XChaCha20-Poly1305 (nonce || ciphertext || tag)
+// under the queue key, derived once at open from the inner's secret key (keyed BLAKE2b, context
+// "njoutq01"); the associated data is the 13 clear bytes followed by the id, so a record cannot
+// be moved to another id nor its header altered unnoticed. This costs no X25519 operation per
+// record: the inner holds its secret key whenever it writes or reads the queue anyway.
+// Schema version 1 stored "q/<id>" -> be64 queued_at | be32 recipients | sealed box (to the
+// inner's public key). Such records are still read (with the key pair) and removed, never written;
+// see open() for why they keep their own prefix rather than gaining a format byte.
 // Trust: written only by the submission session inside its one commit; records read back are
 // decoded with limits.
 #pragma once
@@ -9,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/base/result.h"
@@ -21,10 +31,13 @@ namespace nj::inner {
 class OutboundQueue {
  public:
   static constexpr const char* kSchemaName = "inner.outbound";
-  static constexpr uint32_t kSchemaVersion = 1;
+  static constexpr uint32_t kSchemaVersion = 2;
+  // crypto_kdf context of the queue key (8 bytes; a new key would need a new context or id).
+  static constexpr const char* kKeyContext = "njoutq01";
 
-  // Opens (creating on first use) the queue's database; call at start-up.
-  static Result<std::unique_ptr<OutboundQueue>> open(store::Env& env, crypto::PublicKey inner);
+  // Opens (creating on first use) the queue's database and derives the queue key from the
+  // inner's key pair; call at start-up.
+  static Result<std::unique_ptr<OutboundQueue>> open(store::Env& env, const crypto::KeyPair& inner);
 
   // Adds the envelope inside the caller's write transaction, so a submission's local deliveries
   // and its outbound copy commit together, before the one 250. It is due at once.
@@ -38,12 +51,13 @@ class OutboundQueue {
     std::string id;
     int64_t queued_at = 0;
     uint32_t recipients = 0;
-    size_t sealed_size = 0;
-    int64_t due = 0;        // when it may leave; queued_at for records written before due times
-    bool released = false;  // handed to the link already
+    size_t encrypted_size = 0;  // the stored body: ciphertext and its overhead
+    int64_t due = 0;            // when it may leave; queued_at for records written before due times
+    bool released = false;      // handed to the link already
   };
   Result<std::vector<Item>> list();
-  // The envelope of one queued message (needs the inner's secret key).
+  // The envelope of one queued message. `inner` (the key pair the queue was opened with) opens
+  // the sealed boxes of records written by schema version 1; newer ones use the queue key.
   Result<queue::Envelope> open_one(const crypto::KeyPair& inner, const std::string& id);
 
   // Ids of the messages due at `now` and not yet released, soonest first (at most `limit`).
@@ -57,8 +71,7 @@ class OutboundQueue {
                                                 size_t limit = 1000);
   // One message as it leaves at `now` (opened, re-dated), due or already handed over before
   // (a new link resubmits what an earlier edge did not finish).
-  Result<queue::Envelope> leaving(const crypto::KeyPair& inner, const std::string& id,
-                                  int64_t now);
+  Result<queue::Envelope> leaving(const crypto::KeyPair& inner, const std::string& id, int64_t now);
   // Marks `id` as handed to the link: no longer due. The record stays until the edge reports a
   // final result (the link's business).
   Status release_in(store::Txn& txn, const std::string& id) const;
@@ -66,15 +79,16 @@ class OutboundQueue {
   Result<bool> remove_in(store::Txn& txn, const std::string& id) const;
 
  private:
-  OutboundQueue(store::Env& env, store::Dbi db, crypto::PublicKey inner)
-      : env_(env), db_(db), inner_(inner) {}
-  static std::string key_for(const std::string& id) { return "q/" + id; }
+  OutboundQueue(store::Env& env, store::Dbi db, crypto::AeadKey key)
+      : env_(env), db_(db), key_(std::move(key)) {}
+  static std::string record_key(const std::string& id) { return "r/" + id; }
+  static std::string sealed_key(const std::string& id) { return "q/" + id; }  // version 1
   static std::string due_key(int64_t due, const std::string& id);
   static std::string due_index_key(const std::string& id) { return "i/" + id; }
 
   store::Env& env_;
   store::Dbi db_;
-  crypto::PublicKey inner_;
+  crypto::AeadKey key_;
 };
 
 }  // namespace nj::inner

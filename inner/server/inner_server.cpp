@@ -51,7 +51,7 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
       Mailbox::open(*s->env_, *s->accounts_, Mailbox::Options{config.mailbox.max_size}, clock);
   if (!mailbox) return make_error(dir + ": " + mailbox.error());
   s->mailbox_ = std::move(*mailbox);
-  auto outbound = OutboundQueue::open(*s->env_, s->inner_key_->pub);
+  auto outbound = OutboundQueue::open(*s->env_, *s->inner_key_);
   if (!outbound) return make_error(dir + ": " + outbound.error());
   s->outbound_ = std::move(*outbound);
   policy::QuotaRules rules;

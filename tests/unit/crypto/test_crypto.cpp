@@ -84,6 +84,45 @@ BOOST_AUTO_TEST_CASE(aead_round_trip_and_failures) {
   BOOST_CHECK(c::aead_decrypt(*k2, c::aead_encrypt(*k2, "z")).ok());
 }
 
+BOOST_AUTO_TEST_CASE(derived_aead_keys_are_fixed_and_separated) {
+  auto hex_of = [](const c::AeadKey& k) {
+    return c::to_hex(std::string_view(reinterpret_cast<const char*>(k.data()), c::kKeyBytes));
+  };
+  std::string raw;
+  for (int i = 0; i < 32; ++i) raw.push_back(static_cast<char>(i));
+  c::SecretKey sec(c::SecureBytes::copy_of(raw));
+  // Known answers: BLAKE2b-256 keyed with the secret key over the empty message, salt =
+  // le64(subkey id) || 8 zero bytes, personal = context || 8 zero bytes (computed with Python's
+  // hashlib.blake2b). A change here would make every stored record unreadable.
+  auto k = c::derive_aead_key(sec, "njoutq01");
+  BOOST_REQUIRE(k.ok());
+  BOOST_CHECK_EQUAL(hex_of(*k), "b60cd1dc48f23665f62576eec66b1f8480d04497abf44f7caedb1bd8b1bd37b7");
+  auto k2 = c::derive_aead_key(sec, "njoutq01", 2);
+  BOOST_REQUIRE(k2.ok());
+  BOOST_CHECK_EQUAL(hex_of(*k2),
+                    "1cbe41371c78d50cfddc7b13c1bab2e81c431df937cde8d5374e5ae81a67e3d7");
+  auto other_ctx = c::derive_aead_key(sec, "njoutq02");
+  BOOST_REQUIRE(other_ctx.ok());
+  BOOST_CHECK_EQUAL(hex_of(*other_ctx),
+                    "c892892a06a5f3004b344b14b80cf2faf747af13582afc359fd74ecf5541128b");
+
+  // Deterministic: a key derived again opens what the first sealed; another secret key does not.
+  auto again = c::derive_aead_key(sec, "njoutq01");
+  BOOST_REQUIRE(again.ok());
+  auto boxed = c::aead_encrypt(*k, "record", "id-1");
+  BOOST_CHECK(c::aead_decrypt(*again, boxed, "id-1").ok());
+  BOOST_CHECK(!c::aead_decrypt(*other_ctx, boxed, "id-1").ok());
+  auto kp = c::KeyPair::generate();
+  auto theirs = c::derive_aead_key(kp.sec, "njoutq01");
+  BOOST_REQUIRE(theirs.ok());
+  BOOST_CHECK(!c::aead_decrypt(*theirs, boxed, "id-1").ok());
+  BOOST_CHECK_NE(hex_of(*theirs), hex_of(*k));
+
+  BOOST_CHECK(!c::derive_aead_key(sec, "short").ok());
+  BOOST_CHECK(!c::derive_aead_key(sec, "njoutq012").ok());
+  BOOST_CHECK(!c::derive_aead_key(sec, "").ok());
+}
+
 BOOST_AUTO_TEST_CASE(keyed_hash_depends_on_key_and_framing) {
   auto k1 = c::HashKey::generate();
   auto k2 = c::HashKey::generate();
