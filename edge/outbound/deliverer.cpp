@@ -161,6 +161,20 @@ smtp::Reply local(int code, std::string_view enhanced, std::string_view text) {
 
 // ---- the connection cache ----
 
+namespace {
+
+// QUIT (unless the session already ended) and close once it is written.
+void quit_and_close(smtp::ClientSession* session, uv::Connection* conn) {
+  if (session && !session->done()) {
+    session->quit_when_idle();
+    std::string out = session->take_output();
+    if (!out.empty() && conn && conn->is_open()) (void)conn->write(std::move(out));
+  }
+  if (conn && conn->is_open()) conn->shutdown_then_close(5000);
+}
+
+}  // namespace
+
 struct Deliverer::Idle {
   Destination dest;
   std::unique_ptr<uv::Connection> conn;
@@ -179,57 +193,51 @@ size_t Deliverer::idle_connections() const {
 
 void Deliverer::park(const std::string& domain, std::unique_ptr<Idle> c) {
   Idle* raw = c.get();
-  raw->conn->on_read([this, raw](std::string_view) {
-    // An idle server only speaks to say it is leaving (421): drop the connection.
+  auto drop = [this, raw] {
     raw->usable = false;
     raw->gone = true;
     sweep_later();
-  });
-  raw->conn->on_close([this, raw](const Status&) {
-    raw->usable = false;
-    raw->gone = true;
-    sweep_later();
-  });
+  };
+  // An idle server only speaks to say it is leaving (421): drop the connection.
+  raw->conn->on_read([drop](std::string_view) { drop(); });
+  raw->conn->on_close([drop](const Status&) { drop(); });
   raw->timer = std::make_unique<uv::Timer>(loop_);
   raw->timer->start(config_.connection_cache_ms, 0, [raw] {
     // Unused for the cache time: QUIT, and on_close removes it once the server has closed.
     raw->usable = false;
-    raw->session->quit_when_idle();
-    std::string out = raw->session->take_output();
-    if (!out.empty() && raw->conn->is_open()) (void)raw->conn->write(std::move(out));
-    raw->conn->shutdown_then_close(5000);
+    quit_and_close(raw->session.get(), raw->conn.get());
   });
   idle_.emplace(domain, std::move(c));
 }
 
-const Deliverer::Idle* Deliverer::find_idle(const std::string& domain,
-                                           const std::string& host) const {
+Deliverer::IdleMap::const_iterator Deliverer::usable_idle(const std::string& domain,
+                                                         const std::string& host) const {
   auto [b, e] = idle_.equal_range(domain);
   for (auto it = b; it != e; ++it) {
     const Idle& c = *it->second;
     if (!c.usable || c.gone || !c.conn->is_open() || !c.session->idle()) continue;
     if (!host.empty() && c.dest.host != host) continue;
-    return &c;
+    return it;
   }
-  return nullptr;
+  return idle_.end();
+}
+
+const Deliverer::Idle* Deliverer::find_idle(const std::string& domain,
+                                           const std::string& host) const {
+  auto it = usable_idle(domain, host);
+  return it == idle_.end() ? nullptr : it->second.get();
 }
 
 std::unique_ptr<Deliverer::Idle> Deliverer::take_idle(const std::string& domain,
                                                       const std::string& host) {
-  const Idle* want = find_idle(domain, host);
-  if (!want) return nullptr;
-  auto [b, e] = idle_.equal_range(domain);
-  for (auto it = b; it != e; ++it) {
-    if (it->second.get() != want) continue;
-    auto c = std::move(it->second);
-    idle_.erase(it);
-    c->timer.reset();
-    // The taker sets its own callbacks; until then nothing may reach this Idle.
-    c->conn->on_read([](std::string_view) {});
-    c->conn->on_close([](const Status&) {});
-    return c;
-  }
-  return nullptr;
+  auto it = usable_idle(domain, host);
+  if (it == idle_.end()) return nullptr;
+  auto c = std::move(idle_.extract(it).mapped());
+  c->timer.reset();
+  // The taker sets its own callbacks; until then nothing may reach this Idle.
+  c->conn->on_read([](std::string_view) {});
+  c->conn->on_close([](const Status&) {});
+  return c;
 }
 
 void Deliverer::sweep_later() {
@@ -521,15 +529,7 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
     pump();
   }
 
-  // QUIT (unless the session already ended) and close once it is written.
-  void close_session() {
-    if (session && !session->done()) {
-      session->quit_when_idle();
-      std::string out = session->take_output();
-      if (!out.empty() && conn && conn->is_open()) (void)conn->write(std::move(out));
-    }
-    if (conn && conn->is_open()) conn->shutdown_then_close(5000);
-  }
+  void close_session() { quit_and_close(session.get(), conn.get()); }
 
   void arm_timeout() {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(session->timeout()).count();

@@ -142,6 +142,8 @@ class Deliverer {
   friend struct Domain;
   void park(const std::string& domain, std::unique_ptr<Idle> idle);
   // A cached connection for `domain` (to `host` when not empty) that is still usable, or null.
+  using IdleMap = std::multimap<std::string, std::unique_ptr<Idle>>;  // by recipient domain
+  IdleMap::const_iterator usable_idle(const std::string& domain, const std::string& host) const;
   const Idle* find_idle(const std::string& domain, const std::string& host) const;
   std::unique_ptr<Idle> take_idle(const std::string& domain, const std::string& host);
   void sweep_later();
@@ -155,7 +157,7 @@ class Deliverer {
   DelivererConfig config_;
   ConcurrencyLimiter limiter_;
   std::set<std::shared_ptr<Domain>> live_;
-  std::multimap<std::string, std::unique_ptr<Idle>> idle_;  // by recipient domain
+  IdleMap idle_;
   std::unique_ptr<uv::Timer> sweep_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
