@@ -14,10 +14,10 @@ namespace {
 
 // Mixed into the first hash, so a peer speaking another version or pattern derives other keys.
 constexpr std::string_view kProtocolName =
-    "nightjar-link/1 Noise_KK_25519_ChaChaPoly_BLAKE2b(keyed-KDF) secretstream";
+    "nightjar-link/2 Noise_KK_25519_ChaChaPoly_BLAKE2b(keyed-KDF) secretstream";
 // Clear-text prefix of message 1: lets the responder say "not a nightjar link peer" or
 // "other version" instead of a bare authentication failure.
-constexpr unsigned char kMagic[4] = {'N', 'J', 'L', 0x01};
+constexpr unsigned char kMagic[4] = {'N', 'J', 'L', 0x02};
 
 constexpr size_t kHashBytes = 64;
 constexpr size_t kTagBytes = crypto_aead_chacha20poly1305_ietf_ABYTES;

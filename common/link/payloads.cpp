@@ -1,5 +1,6 @@
 #include "common/link/payloads.h"
 
+#include <optional>
 #include <type_traits>
 
 namespace nj::link {
@@ -70,12 +71,16 @@ class Reader {
   std::string_view b_;
 };
 
-Result<std::string> encode_mail(std::string_view what, std::string_view id, std::string_view body) {
+// DELIVER: u8 n, id, u8 flags, sealed envelope. SUBMIT: u8 n, id, envelope.
+Result<std::string> encode_mail(std::string_view what, std::string_view id,
+                                std::optional<uint8_t> flags, std::string_view body) {
   if (!printable_id(id)) return make_error(std::string(what) + ": bad message id");
+  if (flags && (*flags & ~kDeliverLastAttempt)) return make_error(std::string(what) + ": bad flags");
   if (body.empty()) return make_error(std::string(what) + ": empty envelope");
   std::string o;
-  o.reserve(1 + id.size() + body.size());
+  o.reserve(2 + id.size() + body.size());
   put_str8(o, id);
+  if (flags) put_u8(o, *flags);
   o.append(body);
   return o;
 }
@@ -90,6 +95,11 @@ Result<P> decode_mail(std::string_view what, std::string_view b) {
   if (rest.empty()) return make_error(std::string(what) + ": empty envelope");
   p.message_id = std::move(id);
   if constexpr (std::is_same_v<P, DeliverPayload>) {
+    Reader f(rest);
+    if (!f.u8(p.flags) || (p.flags & ~kDeliverLastAttempt))
+      return make_error(std::string(what) + ": bad flags");
+    rest = f.rest();
+    if (rest.empty()) return make_error(std::string(what) + ": empty envelope");
     p.sealed_envelope.assign(rest);
   } else {
     p.envelope.assign(rest);
@@ -104,10 +114,10 @@ bool valid_address(std::string_view a) {
 }  // namespace
 
 Result<std::string> encode(const DeliverPayload& p) {
-  return encode_mail("DELIVER", p.message_id, p.sealed_envelope);
+  return encode_mail("DELIVER", p.message_id, p.flags, p.sealed_envelope);
 }
 Result<std::string> encode(const SubmitPayload& p) {
-  return encode_mail("SUBMIT", p.message_id, p.envelope);
+  return encode_mail("SUBMIT", p.message_id, std::nullopt, p.envelope);
 }
 Result<DeliverPayload> decode_deliver(std::string_view b) {
   return decode_mail<DeliverPayload>("DELIVER", b);
@@ -152,13 +162,13 @@ Result<VerifyPayload> decode_verify(std::string_view b) {
 
 Result<std::string> encode(const VerifyResultPayload& p) {
   auto v = static_cast<uint8_t>(p.outcome);
-  if (v < 1 || v > 3) return make_error("VERIFY_RESULT: bad outcome");
+  if (v < 1 || v > 4) return make_error("VERIFY_RESULT: bad outcome");
   return std::string(1, static_cast<char>(v));
 }
 Result<VerifyResultPayload> decode_verify_result(std::string_view b) {
   if (b.size() != 1) return make_error("VERIFY_RESULT: malformed");
   auto v = static_cast<uint8_t>(b[0]);
-  if (v < 1 || v > 3) return make_error("VERIFY_RESULT: bad outcome");
+  if (v < 1 || v > 4) return make_error("VERIFY_RESULT: bad outcome");
   return VerifyResultPayload{static_cast<VerifyOutcome>(v)};
 }
 

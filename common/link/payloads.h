@@ -24,9 +24,13 @@ constexpr size_t kMaxStatusRecipients = 1000;
 // Retransmits are idempotent by message id: a receiver that already committed a DELIVER or
 // SUBMIT with this id answers ACK again without storing a second copy (docs/link.md).
 // DELIVER (edge→inner): the envelope is sealed to the inner's public key.
+// Flags: kDeliverLastAttempt = the edge has held the message for its whole inbound lifetime;
+// the inner delivers what it can and bounces the rest instead of asking for a retry.
+constexpr uint8_t kDeliverLastAttempt = 0x01;
 struct DeliverPayload {
   std::string message_id;  // 1..64 printable ASCII
   std::string sealed_envelope;
+  uint8_t flags = 0;  // kDeliver* bits; unknown bits are refused
   bool operator==(const DeliverPayload&) const = default;
 };
 // SUBMIT (inner→edge): the outbound envelope (common/queue encoding).
@@ -48,7 +52,8 @@ struct VerifyPayload {
   bool operator==(const VerifyPayload&) const = default;
 };
 
-enum class VerifyOutcome : uint8_t { exists = 1, unknown = 2, temporary = 3 };
+// full: the account exists but its mailbox cannot take mail now (452 4.2.2 at RCPT).
+enum class VerifyOutcome : uint8_t { exists = 1, unknown = 2, temporary = 3, full = 4 };
 struct VerifyResultPayload {
   VerifyOutcome outcome = VerifyOutcome::temporary;
   bool operator==(const VerifyResultPayload&) const = default;

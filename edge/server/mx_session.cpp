@@ -245,6 +245,13 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
         answer(reject("rcpt", checks::Decision::reply(550, "5.1.1", "No such user here",
                                                       "no such user")));
         return;
+      case link::VerifyOutcome::full:
+        // RFC 3463 4.2.2: the sender keeps the message and tries later, so a full mailbox
+        // never fills the edge's queue.
+        answer(reject("rcpt", checks::Decision::reply(452, "4.2.2",
+                                                      "Mailbox full, try again later",
+                                                      "mailbox full")));
+        return;
       case link::VerifyOutcome::temporary:
         answer(reject("rcpt", checks::Decision::reply(451, "4.4.3",
                                                       "Recipient check unavailable, try again later",

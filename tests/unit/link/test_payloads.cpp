@@ -26,9 +26,23 @@ BOOST_AUTO_TEST_CASE(deliver_and_submit_round_trip) {
                                          4))
                   .ok());  // id runs past the end
   BOOST_TEST(!decode_deliver(std::string("\x02"
+                                         "ab\x00",
+                                         4))
+                  .ok());  // no envelope
+  BOOST_TEST(!decode_deliver(std::string("\x02"
                                          "ab",
                                          3))
-                  .ok());  // no envelope
+                  .ok());  // no flags
+  BOOST_TEST(!decode_deliver(std::string("\x02"
+                                         "ab\x02x",
+                                         5))
+                  .ok());  // unknown flag
+  DeliverPayload last{"id-2", "sealed", kDeliverLastAttempt};
+  auto el = encode(last);
+  BOOST_REQUIRE(el.ok());
+  BOOST_TEST(el->substr(0, 6) == std::string("\x04id-2\x01s", 6));
+  BOOST_TEST((*decode_deliver(*el) == last));
+  BOOST_TEST(!encode(DeliverPayload{"id", "x", 0x80}).ok());
   BOOST_TEST(!decode_submit(std::string("\x00"
                                         "x",
                                         2))
@@ -61,13 +75,14 @@ BOOST_AUTO_TEST_CASE(verify_and_result) {
                                         "ab",
                                         4))
                   .ok());
-  for (auto o : {VerifyOutcome::exists, VerifyOutcome::unknown, VerifyOutcome::temporary}) {
+  for (auto o : {VerifyOutcome::exists, VerifyOutcome::unknown, VerifyOutcome::temporary,
+                 VerifyOutcome::full}) {
     VerifyResultPayload r{o};
     BOOST_TEST((*decode_verify_result(*encode(r)) == r));
   }
   BOOST_TEST(!decode_verify_result("").ok());
   BOOST_TEST(!decode_verify_result(std::string(1, '\0')).ok());
-  BOOST_TEST(!decode_verify_result("\x04").ok());
+  BOOST_TEST(!decode_verify_result("\x05").ok());
   BOOST_TEST(!decode_verify_result("\x01\x01").ok());
 }
 

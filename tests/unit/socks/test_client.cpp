@@ -67,10 +67,10 @@ BOOST_AUTO_TEST_CASE(bound_address_types_and_split_reads) {
 
 BOOST_AUTO_TEST_CASE(bytes_after_the_reply_belong_to_the_application) {
   Client c = at_reply();
-  c.feed(bytes({5, 0, 0, 1, 0, 0, 0, 0, 0, 0}) + "NJL\x01 early");
+  c.feed(bytes({5, 0, 0, 1, 0, 0, 0, 0, 0, 0}) + "NJL\x02 early");
   BOOST_TEST((c.state() == Client::State::connected));
   c.feed("more");
-  BOOST_TEST(c.take_remainder() == "NJL\x01 earlymore");
+  BOOST_TEST(c.take_remainder() == "NJL\x02 earlymore");
   BOOST_TEST(c.take_remainder().empty());
 }
 
