@@ -75,16 +75,21 @@ Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e, int64_t 
                  store::be64(static_cast<uint64_t>(std::max<int64_t>(due, 0))));
 }
 
+std::string OutboundQueue::encrypt_record(const std::string& id, int64_t queued_at,
+                                          const queue::Envelope& e) const {
+  std::string v = store::be64(static_cast<uint64_t>(queued_at));
+  auto n = static_cast<uint32_t>(e.recipients.size());
+  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>(n >> shift));
+  v.push_back(kFormatAead);
+  v += crypto::aead_encrypt(key_, queue::encode(e), associated_data(v, id));
+  return v;
+}
+
 Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e) const {
   auto old = txn.get(db_, sealed_key(e.id));  // an id is unique across both formats
   if (!old) return make_error(old.error());
   if (*old) return make_error("outbound id collision");
-  std::string v = store::be64(static_cast<uint64_t>(e.received_at));
-  auto n = static_cast<uint32_t>(e.recipients.size());
-  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>(n >> shift));
-  v.push_back(kFormatAead);
-  v += crypto::aead_encrypt(key_, queue::encode(e), associated_data(v, e.id));
-  auto inserted = txn.insert(db_, record_key(e.id), v);
+  auto inserted = txn.insert(db_, record_key(e.id), encrypt_record(e.id, e.received_at, e));
   if (!inserted) return make_error(inserted.error());
   if (!*inserted) return make_error("outbound id collision");
   return {};
@@ -131,27 +136,40 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
   return out;
 }
 
-Result<queue::Envelope> OutboundQueue::open_one(const crypto::KeyPair& inner,
-                                                const std::string& id) {
-  auto txn = env_.begin_read();
-  if (!txn) return make_error(txn.error());
-  auto v = txn->get(db_, record_key(id));
+Result<std::optional<OutboundQueue::Opened>> OutboundQueue::open_in(store::Txn& txn,
+                                                                    const crypto::KeyPair& inner,
+                                                                    const std::string& id) const {
+  auto v = txn.get(db_, record_key(id));
   if (!v) return make_error(v.error());
   if (*v) {
     auto p = parse(**v, true);
     if (!p) return make_error(p.error());
     auto plain = crypto::aead_decrypt(key_, p->body, associated_data(p->clear, id));
     if (!plain) return make_error("cannot open (wrong key or moved?): " + plain.error());
-    return queue::decode(*plain);
+    auto e = queue::decode(*plain);
+    if (!e) return make_error(e.error());
+    return std::optional<Opened>(Opened{std::move(*e), p->queued_at, false});
   }
-  v = txn->get(db_, sealed_key(id));
+  v = txn.get(db_, sealed_key(id));
   if (!v) return make_error(v.error());
-  if (!*v) return make_error("no such message");
+  if (!*v) return std::optional<Opened>();
   auto p = parse(**v, false);
   if (!p) return make_error(p.error());
   auto plain = crypto::open_sealed(inner, p->body);
   if (!plain) return make_error("cannot open (wrong key?): " + plain.error());
-  return queue::decode(*plain);
+  auto e = queue::decode(*plain);
+  if (!e) return make_error(e.error());
+  return std::optional<Opened>(Opened{std::move(*e), p->queued_at, true});
+}
+
+Result<queue::Envelope> OutboundQueue::open_one(const crypto::KeyPair& inner,
+                                                const std::string& id) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  auto o = open_in(*txn, inner, id);
+  if (!o) return make_error(o.error());
+  if (!*o) return make_error("no such message");
+  return std::move((*o)->envelope);
 }
 
 Result<std::vector<std::string>> OutboundQueue::due_before(int64_t now, size_t limit) {
@@ -227,6 +245,48 @@ Result<bool> OutboundQueue::remove_in(store::Txn& txn, const std::string& id) co
   auto q = txn.del(db_, sealed_key(id));
   if (!q) return make_error(q.error());
   return *r || *q;
+}
+
+Result<OutboundQueue::Settled> OutboundQueue::settle_in(
+    store::Txn& txn, const crypto::KeyPair& inner, const std::string& id,
+    const std::vector<link::RecipientStatus>& results) const {
+  Settled out;
+  auto o = open_in(txn, inner, id);
+  if (!o) return make_error(id + ": " + o.error());
+  if (!*o) return out;
+  out.found = true;
+  // Exact match, no case folding: the stored recipients are the submission's forward paths
+  // (domain already lowercased, duplicates dropped) and the edge reports those very strings.
+  std::vector<std::string> left;
+  for (const auto& rcpt : (*o)->envelope.recipients) {
+    auto r = std::find_if(results.begin(), results.end(),
+                          [&](const link::RecipientStatus& s) { return s.recipient == rcpt; });
+    if (r == results.end()) {
+      left.push_back(rcpt);
+    } else {
+      out.newly_final.push_back(*r);
+    }
+  }
+  out.before = std::move((*o)->envelope);
+  if (out.newly_final.empty()) return out;  // nothing new: the record stays as it is
+  if (left.empty()) {
+    auto r = remove_in(txn, id);
+    if (!r) return make_error(r.error());
+    out.removed = true;
+    return out;
+  }
+  // The due index (d/, i/) is keyed by id alone, so rewriting the record keeps the message's
+  // due or released state as it was.
+  queue::Envelope rest = out.before;
+  rest.recipients = std::move(left);
+  if (auto s = txn.put(db_, record_key(id), encrypt_record(id, (*o)->queued_at, rest)); !s) {
+    return make_error(s.error());
+  }
+  if ((*o)->sealed) {
+    auto d = txn.del(db_, sealed_key(id));
+    if (!d) return make_error(d.error());
+  }
+  return out;
 }
 
 }  // namespace nj::inner

@@ -11,18 +11,23 @@
 // Schema version 1 stored "q/<id>" -> be64 queued_at | be32 recipients | sealed box (to the
 // inner's public key). Such records are still read (with the key pair) and removed, never written;
 // see open() for why they keep their own prefix rather than gaining a format byte.
-// Trust: written only by the submission session inside its one commit; records read back are
-// decoded with limits.
+// A record holds the recipients that have no final result yet: the edge's STATUS settles them
+// one by one (settle_in), and the record goes only with the last, so an edge wiped while some
+// recipients are still pending there loses nothing; the next edge gets only those.
+// Trust: written by the submission session inside its one commit and rewritten by settle_in in
+// the commit that records a STATUS; records read back are decoded with limits.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/base/result.h"
 #include "common/crypto/crypto.h"
+#include "common/link/payloads.h"
 #include "common/queue/envelope.h"
 #include "common/store/lmdb.h"
 
@@ -75,8 +80,28 @@ class OutboundQueue {
   // Marks `id` as handed to the link: no longer due. The record stays until the edge reports a
   // final result (the link's business).
   Status release_in(store::Txn& txn, const std::string& id) const;
-  // Removes a message and its due time (after the edge's final report). False when absent.
+  // Removes a message and its due time, whatever recipients it still holds: after settle_in
+  // has settled the last one, or to bounce the rest (the edge refused the message for good, the
+  // link cannot carry it: open_one first for the envelope the DSN names). False when absent.
   Result<bool> remove_in(store::Txn& txn, const std::string& id) const;
+
+  struct Settled {
+    bool found = false;      // false: not queued (a STATUS repeated after the last recipient)
+    queue::Envelope before;  // the envelope as it was before this STATUS, for the DSN
+    // The results for recipients this record still held, in the record's order; results for
+    // recipients settled before (a repeated or overlapping STATUS) or never in it are left out,
+    // so each recipient is reported, and bounced, once.
+    std::vector<link::RecipientStatus> newly_final;
+    bool removed = false;  // no recipient left: the record and its due time are gone
+  };
+  // Records the edge's final results for some recipients of `id`, inside the caller's write
+  // transaction (the GroupCommitter's, which commits the DSN with it). Recipients match as
+  // stored, byte for byte: the edge echoes the envelope's strings. With recipients left, the
+  // record is rewritten under the same id with only those (re-encrypted, the clear count
+  // updated), keeping its queue time and its due or released state; a schema-1 "q/" record
+  // becomes an "r/" one. Reads and writes nothing but `txn`.
+  Result<Settled> settle_in(store::Txn& txn, const crypto::KeyPair& inner, const std::string& id,
+                            const std::vector<link::RecipientStatus>& results) const;
 
  private:
   OutboundQueue(store::Env& env, store::Dbi db, crypto::AeadKey key)
@@ -85,6 +110,19 @@ class OutboundQueue {
   static std::string sealed_key(const std::string& id) { return "q/" + id; }  // version 1
   static std::string due_key(int64_t due, const std::string& id);
   static std::string due_index_key(const std::string& id) { return "i/" + id; }
+
+  struct Opened {
+    queue::Envelope envelope;
+    int64_t queued_at = 0;
+    bool sealed = false;  // a schema-1 "q/" record
+  };
+  // The record of `id` in `txn`, opened; nullopt when there is none.
+  Result<std::optional<Opened>> open_in(store::Txn& txn, const crypto::KeyPair& inner,
+                                        const std::string& id) const;
+  // The value of an "r/" record: clear header, format byte, the envelope encrypted and bound
+  // to the header and the id.
+  std::string encrypt_record(const std::string& id, int64_t queued_at,
+                             const queue::Envelope& e) const;
 
   store::Env& env_;
   store::Dbi db_;

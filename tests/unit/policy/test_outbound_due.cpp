@@ -1,12 +1,15 @@
 // The inner's outbound queue: its records (encrypted under the queue key, bound to their id;
 // records of schema version 1, sealed boxes, still read), its due times (written by the
 // submission session from the delay class) and the release step that re-dates a message to the
-// time it leaves.
+// time it leaves, and the per-recipient settling of the edge's STATUS (the record keeps the
+// recipients still unfinished, and goes with the last).
 #include <boost/test/unit_test.hpp>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "common/link/payloads.h"
 #include "common/mail/sanitize.h"
 #include "common/store/lmdb.h"
 #include "inner/outbound/outbound_queue.h"
@@ -47,8 +50,10 @@ struct OutboundFixture {
         "Subject: s\r\n\r\nbody\r\n";
     return e;
   }
-  void add(const std::string& id, int64_t due, bool with_due = true) {
+  void add(const std::string& id, int64_t due, bool with_due = true,
+           std::vector<std::string> rcpts = {}) {
     auto e = envelope(id);
+    if (!rcpts.empty()) e.recipients = std::move(rcpts);
     auto t = env->begin_write();
     BOOST_REQUIRE(t.ok());
     BOOST_REQUIRE((with_due ? q->add_in(*t, e, due) : q->add_in(*t, e)).ok());
@@ -294,4 +299,269 @@ BOOST_AUTO_TEST_CASE(records_of_schema_version_1_are_still_read) {
   BOOST_REQUIRE(list.ok());
   BOOST_REQUIRE(list->size() == 1u);
   BOOST_TEST(list->front().id == "old2");
+}
+
+namespace {
+
+link::RecipientStatus result(const std::string& rcpt, link::RecipientOutcome o,
+                             const std::string& reply = {}) {
+  return link::RecipientStatus{rcpt, o, reply};
+}
+
+// settle_in in its own committed write transaction, as the GroupCommitter runs it.
+inner::OutboundQueue::Settled settle(OutboundFixture& f, const std::string& id,
+                                     const std::vector<link::RecipientStatus>& results) {
+  auto t = f.env->begin_write();
+  BOOST_REQUIRE(t.ok());
+  auto s = f.q->settle_in(*t, f.key, id, results);
+  BOOST_REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error()));
+  BOOST_REQUIRE(t->commit().ok());
+  return std::move(*s);
+}
+
+std::vector<std::string> recipients_of(const std::vector<link::RecipientStatus>& rs) {
+  std::vector<std::string> out;
+  for (const auto& r : rs) out.push_back(r.recipient);
+  return out;
+}
+
+const std::string kA = "a@one.test", kB = "b@two.test", kC = "c@three.test";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_partial_status_keeps_the_unfinished_recipients) {
+  OutboundFixture f;
+  f.add("m1", kT, true, {kA, kB, kC});
+  // b delivered, a failed; c still pending at the edge (greylisted) and not in the STATUS.
+  auto s = settle(f, "m1",
+                  {result(kB, link::RecipientOutcome::delivered),
+                   result(kA, link::RecipientOutcome::failed, "550 5.1.1 no such user")});
+  BOOST_TEST(s.found);
+  BOOST_TEST(!s.removed);
+  BOOST_TEST((s.before.recipients == std::vector<std::string>{kA, kB, kC}));
+  BOOST_TEST(s.before.message == OutboundFixture::envelope("m1").message);
+  // In the record's order, whatever the STATUS's order; the reply kept for the DSN.
+  BOOST_TEST((recipients_of(s.newly_final) == std::vector<std::string>{kA, kB}));
+  BOOST_TEST(s.newly_final[0].remote_reply == "550 5.1.1 no such user");
+  BOOST_TEST((s.newly_final[1].outcome == link::RecipientOutcome::delivered));
+
+  auto e = f.q->open_one(f.key, "m1");
+  BOOST_REQUIRE(e.ok());
+  BOOST_TEST((e->recipients == std::vector<std::string>{kC}));
+  BOOST_TEST(e->id == "m1");
+  BOOST_TEST(e->mail_from == "alice@example.org");
+  BOOST_TEST(e->message == OutboundFixture::envelope("m1").message);
+  // The next edge gets only c.
+  auto l = f.q->leaving(f.key, "m1", kT + 10);
+  BOOST_REQUIRE(l.ok());
+  BOOST_TEST((l->recipients == std::vector<std::string>{kC}));
+  auto list = f.q->list();
+  BOOST_REQUIRE(list.ok());
+  BOOST_REQUIRE(list->size() == 1u);
+  BOOST_TEST(list->front().recipients == 1u);  // the clear count says what is left
+  auto raw = raw_get(*f.env, "r/m1");
+  BOOST_REQUIRE(raw.has_value());
+  BOOST_TEST(raw->substr(8, 4) == std::string("\0\0\0\1", 4));
+  BOOST_TEST(raw->find("three.test") == std::string::npos);  // still encrypted
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_or_overlapping_status_settles_nothing_twice) {
+  OutboundFixture f;
+  f.add("m1", kT, true, {kA, kB, kC});
+  auto first = settle(f, "m1", {result(kA, link::RecipientOutcome::failed, "550 5.1.1 no")});
+  BOOST_TEST((recipients_of(first.newly_final) == std::vector<std::string>{kA}));
+  auto raw = raw_get(*f.env, "r/m1");
+
+  auto again = settle(f, "m1", {result(kA, link::RecipientOutcome::failed, "550 5.1.1 no")});
+  BOOST_TEST(again.found);
+  BOOST_TEST(again.newly_final.empty());  // no second DSN
+  BOOST_TEST(!again.removed);
+  BOOST_TEST((raw_get(*f.env, "r/m1") == raw));  // not even rewritten
+
+  // a again (ignored), b new, and an address the message never had (ignored).
+  auto overlap = settle(f, "m1",
+                        {result(kA, link::RecipientOutcome::failed, "550 5.1.1 no"),
+                         result(kB, link::RecipientOutcome::expired),
+                         result("stranger@four.test", link::RecipientOutcome::failed, "550")});
+  BOOST_TEST((recipients_of(overlap.newly_final) == std::vector<std::string>{kB}));
+  BOOST_TEST((overlap.before.recipients == std::vector<std::string>{kB, kC}));
+  BOOST_TEST((f.q->open_one(f.key, "m1")->recipients == std::vector<std::string>{kC}));
+
+  // Exact match: the edge echoes the stored strings; another spelling is not this recipient.
+  auto other_case = settle(f, "m1", {result("C@three.test", link::RecipientOutcome::delivered)});
+  BOOST_TEST(other_case.newly_final.empty());
+  BOOST_TEST((f.q->open_one(f.key, "m1")->recipients == std::vector<std::string>{kC}));
+}
+
+BOOST_AUTO_TEST_CASE(the_last_recipient_removes_the_record_and_its_due_time) {
+  OutboundFixture f;
+  f.add("m1", kT + 100, true, {kA, kB});
+  BOOST_REQUIRE(raw_get(*f.env, "i/m1").has_value());
+  settle(f, "m1", {result(kA, link::RecipientOutcome::delivered)});
+  BOOST_TEST(raw_get(*f.env, "i/m1").has_value());
+  auto last = settle(f, "m1", {result(kB, link::RecipientOutcome::delivered)});
+  BOOST_TEST(last.found);
+  BOOST_TEST(last.removed);
+  BOOST_TEST((recipients_of(last.newly_final) == std::vector<std::string>{kB}));
+  BOOST_TEST(!raw_get(*f.env, "r/m1").has_value());
+  BOOST_TEST(!raw_get(*f.env, "i/m1").has_value());
+  BOOST_TEST(f.q->due_before(kT + 9999)->empty());  // the d/ key went too
+  BOOST_TEST(f.q->list()->empty());
+
+  // The STATUS again after the last recipient: nothing there, nothing to do.
+  auto after = settle(f, "m1", {result(kB, link::RecipientOutcome::delivered)});
+  BOOST_TEST(!after.found);
+  BOOST_TEST(after.newly_final.empty());
+  BOOST_TEST(!after.removed);
+}
+
+BOOST_AUTO_TEST_CASE(a_rewrite_keeps_the_queue_time_and_the_due_or_released_state) {
+  OutboundFixture f;
+  f.add("out", kT + 100, true, {kA, kB});   // handed to an edge
+  f.add("held", kT + 500, true, {kA, kB});  // still held by its delay class
+  {
+    auto t = f.env->begin_write();
+    BOOST_REQUIRE(f.q->release_in(*t, "out").ok());
+    BOOST_REQUIRE(t->commit().ok());
+  }
+  settle(f, "out", {result(kA, link::RecipientOutcome::delivered)});
+  settle(f, "held", {result(kB, link::RecipientOutcome::delivered)});
+  auto list = f.q->list();
+  BOOST_REQUIRE(list.ok());
+  BOOST_REQUIRE(list->size() == 2u);
+  const auto& held = (*list)[0];
+  const auto& out = (*list)[1];
+  BOOST_TEST(out.id == "out");
+  BOOST_TEST(out.released);  // a message handed to an edge stays released
+  BOOST_TEST(out.queued_at == kT);
+  BOOST_TEST(out.due == kT + 100);
+  BOOST_TEST(out.recipients == 1u);
+  BOOST_TEST(held.id == "held");
+  BOOST_TEST(!held.released);
+  BOOST_TEST(held.due == kT + 500);
+  BOOST_TEST(held.queued_at == kT);
+  BOOST_TEST((*f.q->due_before(kT + 9999) == std::vector<std::string>{"held"}));
+  BOOST_TEST((f.q->open_one(f.key, "held")->recipients == std::vector<std::string>{kA}));
+}
+
+BOOST_AUTO_TEST_CASE(a_rewritten_record_is_still_bound_to_its_id_and_header) {
+  OutboundFixture f;
+  f.add("m1", kT, true, {kA, kB});
+  settle(f, "m1", {result(kA, link::RecipientOutcome::delivered)});
+  auto raw = raw_get(*f.env, "r/m1");
+  BOOST_REQUIRE(raw.has_value());
+  raw_put(*f.env, "r/m9", *raw);
+  BOOST_TEST(!f.q->open_one(f.key, "m9").ok());  // moved
+  std::string hdr = *raw;
+  hdr[11] = 2;  // claims the old count back
+  raw_put(*f.env, "r/m1", hdr);
+  BOOST_TEST(!f.q->open_one(f.key, "m1").ok());
+  // A record that does not open is not settled (nor removed) on anyone's word.
+  auto t = f.env->begin_write();
+  BOOST_REQUIRE(t.ok());
+  BOOST_TEST(
+      !f.q->settle_in(*t, f.key, "m1", {result(kB, link::RecipientOutcome::delivered)}).ok());
+  t->abort();
+  BOOST_TEST((raw_get(*f.env, "r/m1") == hdr));
+  raw_put(*f.env, "r/m1", *raw);
+  BOOST_TEST((f.q->open_one(f.key, "m1")->recipients == std::vector<std::string>{kB}));
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_1_record_is_settled_into_an_r_record) {
+  store::test::TempDir dir;
+  crypto::init();
+  auto key = crypto::KeyPair::generate();
+  auto opened = store::Env::open(dir.sub("store"));
+  BOOST_REQUIRE(opened.ok());
+  auto env = std::make_unique<store::Env>(std::move(*opened));
+  BOOST_REQUIRE(env->ensure_schema(inner::OutboundQueue::kSchemaName, 1).ok());
+  auto e = OutboundFixture::envelope("old1");
+  e.recipients = {kA, kB, kC};
+  const int64_t queued = kT - 3600;  // the header's time, not the envelope's
+  std::string v = store::be64(static_cast<uint64_t>(queued));
+  v += std::string("\0\0\0\3", 4);
+  v += crypto::seal(key.pub, queue::encode(e));
+  raw_put(*env, "q/old1", v);
+  raw_put(*env, "d/" + store::be64(static_cast<uint64_t>(kT + 100)) + "/old1", "");
+  raw_put(*env, "i/old1", store::be64(static_cast<uint64_t>(kT + 100)));
+  auto o = inner::OutboundQueue::open(*env, key);
+  BOOST_REQUIRE(o.ok());
+  auto& q = *o;
+  {
+    auto t = env->begin_write();
+    BOOST_REQUIRE(q->release_in(*t, "old1").ok());
+    BOOST_REQUIRE(t->commit().ok());
+  }
+
+  auto t = env->begin_write();
+  BOOST_REQUIRE(t.ok());
+  auto s = q->settle_in(*t, key, "old1", {result(kB, link::RecipientOutcome::delivered)});
+  BOOST_REQUIRE(s.ok());
+  BOOST_REQUIRE(t->commit().ok());
+  BOOST_TEST(s->found);
+  BOOST_TEST(!s->removed);
+  BOOST_TEST((s->before.recipients == std::vector<std::string>{kA, kB, kC}));
+  BOOST_TEST((recipients_of(s->newly_final) == std::vector<std::string>{kB}));
+  BOOST_TEST(!raw_get(*env, "q/old1").has_value());
+  auto r = raw_get(*env, "r/old1");
+  BOOST_REQUIRE(r.has_value());
+  BOOST_TEST(static_cast<int>((*r)[12]) == 1);  // the current format
+  BOOST_TEST(r->find("three.test") == std::string::npos);
+  auto back = q->open_one(key, "old1");
+  BOOST_REQUIRE(back.ok());
+  BOOST_TEST((back->recipients == std::vector<std::string>{kA, kC}));
+  auto list = q->list();
+  BOOST_REQUIRE(list.ok());
+  BOOST_REQUIRE(list->size() == 1u);
+  BOOST_TEST(list->front().queued_at == queued);
+  BOOST_TEST(list->front().recipients == 2u);
+  BOOST_TEST(list->front().released);
+  BOOST_TEST(list->front().due == kT + 100);
+
+  // Settled completely: gone with its due time.
+  auto t2 = env->begin_write();
+  BOOST_REQUIRE(t2.ok());
+  auto s2 = q->settle_in(
+      *t2, key, "old1",
+      {result(kA, link::RecipientOutcome::delivered), result(kC, link::RecipientOutcome::expired)});
+  BOOST_REQUIRE(s2.ok());
+  BOOST_REQUIRE(t2->commit().ok());
+  BOOST_TEST(s2->removed);
+  BOOST_TEST((recipients_of(s2->newly_final) == std::vector<std::string>{kA, kC}));
+  BOOST_TEST(q->list()->empty());
+  BOOST_TEST(!raw_get(*env, "i/old1").has_value());
+
+  // A schema-1 record settled at once by its only STATUS: removed without a rewrite.
+  auto e2 = OutboundFixture::envelope("old2");
+  std::string v2 = store::be64(static_cast<uint64_t>(queued));
+  v2 += std::string("\0\0\0\1", 4);
+  v2 += crypto::seal(key.pub, queue::encode(e2));
+  raw_put(*env, "q/old2", v2);
+  auto t3 = env->begin_write();
+  BOOST_REQUIRE(t3.ok());
+  auto s3 =
+      q->settle_in(*t3, key, "old2", {result(e2.recipients[0], link::RecipientOutcome::delivered)});
+  BOOST_REQUIRE(s3.ok());
+  BOOST_REQUIRE(t3->commit().ok());
+  BOOST_TEST(s3->removed);
+  BOOST_TEST(!raw_get(*env, "q/old2").has_value());
+  BOOST_TEST(!raw_get(*env, "r/old2").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_bounce_of_the_rest_removes_whatever_is_left) {
+  // The edge refused the message for good, or the link cannot carry it: the DSN names every
+  // recipient still queued (open_one), then remove_in takes the record whatever it holds.
+  OutboundFixture f;
+  f.add("m1", kT, true, {kA, kB, kC});
+  settle(f, "m1", {result(kA, link::RecipientOutcome::delivered)});
+  auto e = f.q->open_one(f.key, "m1");
+  BOOST_REQUIRE(e.ok());
+  BOOST_TEST((e->recipients == std::vector<std::string>{kB, kC}));
+  auto t = f.env->begin_write();
+  BOOST_REQUIRE(t.ok());
+  BOOST_TEST(*f.q->remove_in(*t, "m1"));
+  BOOST_REQUIRE(t->commit().ok());
+  BOOST_TEST(f.q->list()->empty());
+  BOOST_TEST(f.q->due_before(kT + 9999)->empty());
+  BOOST_TEST(!settle(f, "m1", {result(kB, link::RecipientOutcome::delivered)}).found);
 }
