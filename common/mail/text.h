@@ -5,7 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/ascii.h"
+
 namespace nj::mail {
+
+using ascii::iequals;
+using ascii::lower;
 
 inline bool is_digit(unsigned char c) {
   return c >= '0' && c <= '9';
@@ -16,19 +21,8 @@ inline bool is_alpha(unsigned char c) {
 inline bool is_alnum(unsigned char c) {
   return is_digit(c) || is_alpha(c);
 }
-inline char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
 inline char upper(char c) {
   return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 inline bool istarts_with(std::string_view s, std::string_view prefix) {

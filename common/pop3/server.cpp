@@ -4,12 +4,15 @@
 #include <cstring>
 #include <limits>
 
+#include "common/base/ascii.h"
 #include "common/crypto/crypto.h"
 #include "common/pop3/multiline.h"
 
 namespace nj::pop3 {
 
 namespace {
+
+using ascii::iequals;
 
 // Command lines may hold a password (PASS, AUTH PLAIN, a SASL response); consumed input is
 // zeroed so it does not linger in the buffer or in freed heap. volatile keeps the stores.
@@ -29,18 +32,6 @@ std::optional<uint64_t> parse_number(std::string_view s) {
     v = v * 10 + d;
   }
   return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    char y = b[i];
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // One argument: present, without blanks inside.

@@ -18,13 +18,6 @@ bool is_ctl(unsigned char c) {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (upper(a[i]) != upper(b[i])) return false;
-  return true;
-}
-
 CommandLine split_command(std::string_view line) {
   CommandLine c;
   size_t i = 0;

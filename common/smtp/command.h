@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/ascii.h"
 #include "common/base/result.h"
 
 namespace nj::smtp {
@@ -53,7 +54,6 @@ PathParse parse_path_arg(std::string_view arg, std::string_view prefix);
 std::optional<std::string> base64_decode(std::string_view in);
 std::string base64_encode(std::string_view in);
 
-// Lower-level helper: ASCII case-insensitive equality.
-bool iequals(std::string_view a, std::string_view b);
+using ascii::iequals;
 
 }  // namespace nj::smtp

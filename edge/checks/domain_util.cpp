@@ -1,21 +1,6 @@
 #include "edge/checks/domain_util.h"
 
 namespace nj::checks {
-namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-}  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view strip_dot(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);

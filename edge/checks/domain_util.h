@@ -4,9 +4,11 @@
 
 #include <string_view>
 
+#include "common/base/ascii.h"
+
 namespace nj::checks {
 
-bool iequals(std::string_view a, std::string_view b);
+using ascii::iequals;
 // Case-insensitive, ignoring one trailing dot on either side.
 bool same_domain(std::string_view a, std::string_view b);
 // `name` equals `zone` or is below it on a label boundary ("a.paypal.com" is under
