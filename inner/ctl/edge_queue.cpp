@@ -1,7 +1,9 @@
 // nightjarctl edge-queue: reads the edge's sealed inbound queue with the inner's secret key.
 // The edge itself cannot do this — it never holds that key — so this is a tool for the inner's
-// operator (and for tests) to inspect what an edge holds.
-// Trust: the queue records are read from disk and decoded with limits; nothing is written.
+// operator (and for tests) to inspect what an edge holds. `list` prints each message's queued
+// time (clear in the record) with its size and recipient count (from the opened envelope).
+// Trust: the queue records are read from disk and decoded with limits; nothing is written (a
+// queue of an older schema version is refused, not migrated: its edge may be running).
 #include "inner/ctl/edge_queue.h"
 
 #include <cstdio>
@@ -71,7 +73,7 @@ int cmd_edge_queue(const std::vector<std::string_view>& args) {
   if (!std::filesystem::exists(qdir + "/data.mdb")) return fail(qdir + ": no queue here");
   auto env = store::Env::open(qdir);
   if (!env) return fail(qdir + ": " + env.error());
-  auto q = edge::InboundQueue::open(*env, kp->pub);
+  auto q = edge::InboundQueue::open_existing(*env);
   if (!q) return fail(qdir + ": " + q.error());
 
   auto open_one = [&](const std::string& mid) -> Result<queue::Envelope> {
@@ -85,12 +87,12 @@ int cmd_edge_queue(const std::vector<std::string_view>& args) {
   };
 
   if (action == "list") {
-    auto ids = (*q)->list();
-    if (!ids) return fail(ids.error());
-    for (const auto& mid : *ids) {
-      auto e = open_one(mid);
+    auto items = (*q)->items();
+    if (!items) return fail(items.error());
+    for (const auto& it : *items) {
+      auto e = open_one(it.id);
       if (!e) return fail(e.error());
-      std::printf("%s %s size=%zu rcpts=%zu\n", mid.c_str(), utc(e->received_at).c_str(),
+      std::printf("%s queued=%s size=%zu rcpts=%zu\n", it.id.c_str(), utc(it.queued_at).c_str(),
                   e->message.size(), e->recipients.size());
     }
     return 0;
