@@ -20,6 +20,7 @@
 
 #include "common/base/result.h"
 #include "common/crypto/crypto.h"
+#include "common/link/limits.h"
 
 namespace nj::link {
 
@@ -46,8 +47,8 @@ struct Frame {
 
 // Type (1) + request id (8) in front of every payload, inside the encryption.
 constexpr size_t kFrameHeaderBytes = 9;
-// A sealed 35 MB message plus envelope fits with room to spare.
-constexpr size_t kDefaultMaxPayload = 64 * 1024 * 1024;
+// The largest message this carries is link::max_message_size() (message_size.h).
+constexpr size_t kDefaultMaxPayload = kMaxFramePayload;
 // Handshake message sizes on the wire (docs/link.md).
 constexpr size_t kMessage1Bytes = 4 + 32 + 16;
 constexpr size_t kMessage2Bytes = 32 + 16;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/link/limits.h"
 
 namespace nj::link {
 
@@ -19,7 +20,7 @@ constexpr size_t kMaxMessageIdBytes = 64;
 constexpr size_t kMaxReasonBytes = 512;
 constexpr size_t kMaxAddressBytes = 512;
 constexpr size_t kMaxRemoteReplyBytes = 2048;
-constexpr size_t kMaxStatusRecipients = 1000;
+constexpr size_t kMaxStatusRecipients = kMaxRecipients;
 
 // Retransmits are idempotent by message id: a receiver that already committed a DELIVER or
 // SUBMIT with this id answers ACK again without storing a second copy (docs/link.md).

@@ -57,6 +57,12 @@ std::string with_protocol(bool esmtp, bool tls, bool authenticated, bool smtputf
 // valid domain or literal is reduced to [A-Za-z0-9.-] (others become '_', at most 64 octets)
 // so it cannot break the field's syntax.
 std::string received_line(const ReceivedInfo& info);
+// The longest received_line() can be when our_hostname is a domain name (at most 253 octets),
+// id has at most 64 letters and digits and the year four digits: "Received:" 9, " from" 5, HELO
+// folded 3 + 253, "by" folded 5, host folded 3 + 253, "with" folded 7, " UTF8SMTPSA" 11,
+// " id" 3, id and ";" folded 3 + 65, date line 3 + 31 + 2. The link's largest message counts
+// it (common/link/message_size.h); tests/unit/link/test_limits.cpp holds it to the function.
+inline constexpr size_t kMaxReceivedLineBytes = 656;
 
 // RFC 5322 3.3 date-time in UTC: "Tue, 14 Nov 2023 22:13:20 +0000".
 std::string rfc5322_date(std::time_t t);

@@ -6,6 +6,7 @@ namespace nj::queue {
 namespace {
 
 constexpr char kMagic[4] = {'N', 'J', 'Q', '1'};
+static_assert(sizeof kMagic == kMagicBytes);
 
 enum Tag : uint8_t {
   kEnd = 0,  // everything after it must be zero padding
@@ -51,9 +52,10 @@ std::string be64(uint64_t v) {
 
 std::string encode(const Envelope& e, size_t pad_to) {
   std::string out;
-  size_t need = 64 + e.id.size() + e.mail_from.size() + e.message.size();
-  for (const auto& r : e.recipients) need += r.size() + 5;
-  out.reserve(need + pad_to);
+  size_t recipient_bytes = 0;
+  for (const auto& r : e.recipients) recipient_bytes += r.size();
+  out.reserve(encoded_size(e.id.size(), e.mail_from.size(), e.recipients.size(), recipient_bytes,
+                           e.message.size(), pad_to));
   out.append(kMagic, sizeof kMagic);
   put_field(out, kId, e.id);
   put_field(out, kReceivedAt, be64(static_cast<uint64_t>(e.received_at)));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/link/limits.h"
 
 namespace nj::queue {
 
@@ -27,13 +28,36 @@ struct Envelope {
 struct Limits {
   size_t max_id = 64;
   size_t max_address = 256;  // RFC 5321 path limit
-  size_t max_recipients = 1000;
-  size_t max_message = 64u << 20;
+  // An envelope travels the link whole, so it holds no more than one frame carries.
+  size_t max_recipients = link::kMaxRecipients;
+  size_t max_message = link::kMaxFramePayload;
 };
 
 // Serialized form: "NJQ1", then tagged fields (1-byte tag, 4-byte big-endian length, bytes),
 // then zero padding up to a multiple of `pad_to` (0 = none), so stored sizes say little.
-std::string encode(const Envelope& e, size_t pad_to = 1024);
+inline constexpr size_t kPadTo = 1024;
+std::string encode(const Envelope& e, size_t pad_to = kPadTo);
+
+// The layout's fixed parts, for sizing: the magic; per field a tag and a length; the receive
+// time and the flags as fixed-size values; the end marker.
+inline constexpr size_t kMagicBytes = 4;
+inline constexpr size_t kFieldHeaderBytes = 1 + 4;
+inline constexpr size_t kReceivedAtBytes = 8;
+inline constexpr size_t kFlagsBytes = 4;
+inline constexpr size_t kEndBytes = 1;
+
+// Exactly what encode() writes, padding included, for an envelope whose fields have these sizes
+// (recipient_bytes: the recipients' lengths added up). The link's largest message
+// (common/link/message_size.h) is derived from it.
+constexpr size_t encoded_size(size_t id, size_t mail_from, size_t recipients,
+                              size_t recipient_bytes, size_t message, size_t pad_to = kPadTo) {
+  // id, received_at, mail_from, flags and message, then one field per recipient.
+  size_t n = kMagicBytes + 5 * kFieldHeaderBytes + id + kReceivedAtBytes + mail_from + kFlagsBytes +
+             message + recipients * kFieldHeaderBytes + recipient_bytes + kEndBytes;
+  if (pad_to > 0 && n % pad_to != 0) n += pad_to - n % pad_to;
+  return n;
+}
+
 Result<Envelope> decode(std::string_view bytes, const Limits& limits = {});
 
 }  // namespace nj::queue
