@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/link/message_size.h"
+
 namespace nj::config {
 
 namespace {
@@ -463,6 +465,16 @@ std::string check_system_user(const std::string& u) {
   if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
   if (u == "root") return "must not be root (it is the user to drop root to)";
   return "";
+}
+
+std::string check_link_message_size(std::uint64_t max_message_size, std::uint64_t max_recipients) {
+  std::uint64_t most = link::max_message_size(static_cast<std::size_t>(max_recipients));
+  if (max_message_size <= most) return "";
+  // Whole KiB, so the number shown can be written into the file as it stands.
+  return format_size(max_message_size) +
+         " is more than the link between edge and inner carries (at most " +
+         format_size(most / 1024 * 1024) + " with limits.max_recipients " +
+         std::to_string(max_recipients) + ")";
 }
 
 }  // namespace nj::config

@@ -126,6 +126,11 @@ struct LogConfig {
 // exists on this host, and not root. Returns the problem, or "" when the name is fine.
 std::string check_system_user(const std::string& user);
 
+// Both daemons' `limits`: whether a message of max_message_size with max_recipients recipients
+// still fits one link frame (common/link/message_size.h). Returns the problem, naming the
+// largest size that fits, or "" when it does.
+std::string check_link_message_size(std::uint64_t max_message_size, std::uint64_t max_recipients);
+
 // One of a fixed set of names.
 template <class E>
 Type<E> one_of(std::vector<std::pair<std::string, E>> names) {

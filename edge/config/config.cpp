@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/config/table.h"
+#include "common/link/limits.h"
 
 namespace nj::edge {
 
@@ -160,7 +161,8 @@ Table<Limits> limits_table() {
   return Table<Limits>()
       .key("max_message_size", &Limits::max_message_size, config::size(64 << 10, 1ull << 30),
            35ull << 20)
-      .key("max_recipients", &Limits::max_recipients, config::integer(1, 10000), 100)
+      .key("max_recipients", &Limits::max_recipients,
+           config::integer(1, static_cast<int>(link::kMaxRecipients)), 100)
       .key("max_connections", &Limits::max_connections, config::integer(1, 100000), 1000)
       .key("max_connections_per_client", &Limits::max_connections_per_client,
            config::integer(1, 100000), 20)
@@ -170,6 +172,10 @@ Table<Limits> limits_table() {
         if (l.max_connections_per_client > l.max_connections)
           c.fail("max_connections_per_client", "must not exceed limits.max_connections (" +
                                                    std::to_string(l.max_connections) + ")");
+        // Every accepted message goes to the inner in one frame (DELIVER).
+        std::string link = config::check_link_message_size(
+            l.max_message_size, static_cast<std::uint64_t>(l.max_recipients));
+        if (!link.empty()) c.fail("max_message_size", link);
       });
 }
 

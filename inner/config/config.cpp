@@ -9,6 +9,7 @@
 #include <map>
 
 #include "common/config/table.h"
+#include "common/link/limits.h"
 
 namespace nj::inner {
 
@@ -119,7 +120,8 @@ Table<Limits> limits_table() {
   return Table<Limits>()
       .key("max_message_size", &Limits::max_message_size, config::size(64 << 10, 1ull << 30),
            35ull << 20)
-      .key("max_recipients", &Limits::max_recipients, config::integer(1, 10000), 100)
+      .key("max_recipients", &Limits::max_recipients,
+           config::integer(1, static_cast<int>(link::kMaxRecipients)), 100)
       .key("max_connections", &Limits::max_connections, config::integer(1, 100000), 200);
 }
 
@@ -286,7 +288,15 @@ const Table<InnerConfig>& inner_table() {
                             [](const EdgeLinkConfig& e) { return !e.address.empty(); })
           .section("quota", &InnerConfig::quota, quota_table())
           .section("delay", &InnerConfig::delay, delay_table())
-          .section("log", &InnerConfig::log, config::log_table());
+          .section("log", &InnerConfig::log, config::log_table())
+          .check([](const InnerConfig& c, Checker& ch) {
+            // Mail for the Internet goes to the edge in one frame (SUBMIT); an inner without
+            // an edge keeps all its mail and has no frame to fit.
+            if (c.edge.address.empty()) return;
+            std::string link = config::check_link_message_size(
+                c.limits.max_message_size, static_cast<std::uint64_t>(c.limits.max_recipients));
+            if (!link.empty()) ch.fail("limits.max_message_size", link);
+          });
   return t;
 }
 

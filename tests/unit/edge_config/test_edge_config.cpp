@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/link/message_size.h"
 #include "edge/config/config.h"
 
 namespace fs = std::filesystem;
@@ -201,6 +202,37 @@ BOOST_AUTO_TEST_CASE(several_problems_are_all_reported) {
   BOOST_CHECK_EQUAL(r.error(),
                     p.string() + ":11: limits.max_errors: 0 is out of range (1 to 1000)\n" +
                         p.string() + ":13: log.level: must be one of debug, info, warn, error");
+}
+
+BOOST_AUTO_TEST_CASE(max_message_size_must_fit_the_link) {
+  Scratch s;
+  auto load = [&](const std::string& limits) {
+    return nj::edge::load(s.write("limits.yaml", kMinimal + "limits:\n" + limits).string());
+  };
+  // The largest message that fits, in bytes, is accepted; one byte more is not.
+  for (int n : {1, 100, 1000}) {
+    uint64_t most = nj::link::max_message_size(static_cast<std::size_t>(n));
+    std::string recipients = "  max_recipients: " + std::to_string(n) + "\n";
+    BOOST_TEST_CONTEXT("max_recipients " << n) {
+      auto fits = load("  max_message_size: " + std::to_string(most) + "B\n" + recipients);
+      BOOST_CHECK_MESSAGE(fits.ok(), (fits.ok() ? std::string() : fits.error()));
+      auto r = load("  max_message_size: " + std::to_string(most + 1) + "B\n" + recipients);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_CHECK_EQUAL(r.error(), (s.dir / "limits.yaml").string() +
+                                       ":11: limits.max_message_size: " + std::to_string(most + 1) +
+                                       "B is more than the link between edge and inner carries "
+                                       "(at most " +
+                                       std::to_string(most / 1024) +
+                                       "K with limits.max_recipients " + std::to_string(n) + ")");
+    }
+  }
+  // The default size fits with the most recipients allowed; more are refused by range.
+  auto dflt = load("  max_recipients: 1000\n");
+  BOOST_CHECK_MESSAGE(dflt.ok(), (dflt.ok() ? std::string() : dflt.error()));
+  auto many = load("  max_recipients: 1001\n");
+  BOOST_REQUIRE(!many.ok());
+  BOOST_CHECK(many.error().find("limits.max_recipients: 1001 is out of range (1 to 1000)") !=
+              std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/link/message_size.h"
 #include "inner/config/config.h"
 
 namespace fs = std::filesystem;
@@ -409,10 +410,19 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
       {{{"limits.max_message_size", "2G"}},
        "limits.max_message_size",
        "2G is out of range (64K to 1G)"},
-      {{{"limits.max_recipients", "0"}}, "limits.max_recipients", "0 is out of range (1 to 10000)"},
+      {{{"limits.max_recipients", "0"}}, "limits.max_recipients", "0 is out of range (1 to 1000)"},
       {{{"limits.max_recipients", "-1"}},
        "limits.max_recipients",
-       "-1 is out of range (1 to 10000)"},
+       "-1 is out of range (1 to 1000)"},
+      {{{"limits.max_recipients", "1001"}},
+       "limits.max_recipients",
+       "1001 is out of range (1 to 1000)"},
+      {{{"limits.max_message_size", "1G"},
+        {"limits.max_recipients", "1000"},
+        {"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}},
+       "limits.max_message_size",
+       "1G is more than the link between edge and inner carries (at most 65279K with "
+       "limits.max_recipients 1000)"},
       {{{"limits.max_connections", "0"}},
        "limits.max_connections",
        "0 is out of range (1 to 100000)"},
@@ -505,6 +515,40 @@ BOOST_AUTO_TEST_CASE(the_edge_section_is_optional_and_round_trips) {
   BOOST_CHECK_EQUAL(nj::inner::print_effective(*again), printed);
   auto direct = load(s, {{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}});
   BOOST_REQUIRE_MESSAGE(direct.ok(), err(direct));
+}
+
+BOOST_AUTO_TEST_CASE(max_message_size_must_fit_the_link_when_there_is_an_edge) {
+  Scratch s;
+  const Keys edge = {{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}};
+  auto with = [&](Keys changes, bool to_edge) {
+    if (to_edge) changes.insert(changes.end(), edge.begin(), edge.end());
+    return load(s, changes);
+  };
+  // The largest message that fits, in bytes, is accepted; one byte more is not.
+  for (int n : {1, 100, 1000}) {
+    uint64_t most = nj::link::max_message_size(static_cast<std::size_t>(n));
+    Keys at = {{"limits.max_message_size", std::to_string(most) + "B"},
+               {"limits.max_recipients", std::to_string(n)}};
+    Keys over = {{"limits.max_message_size", std::to_string(most + 1) + "B"},
+                 {"limits.max_recipients", std::to_string(n)}};
+    BOOST_TEST_CONTEXT("max_recipients " << n) {
+      auto fits = with(at, true);
+      BOOST_CHECK_MESSAGE(fits.ok(), err(fits));
+      auto r = with(over, true);
+      BOOST_REQUIRE(!r.ok());
+      BOOST_CHECK_MESSAGE(
+          r.error().find(":13: limits.max_message_size: " + std::to_string(most + 1) +
+                         "B is more than the link between edge and inner "
+                         "carries (at most ") != std::string::npos,
+          r.error());
+      // Without an edge nothing crosses the link: the size range alone applies.
+      auto local = with(over, false);
+      BOOST_CHECK_MESSAGE(local.ok(), err(local));
+    }
+  }
+  // The default size fits with the most recipients allowed.
+  auto dflt = with({{"limits.max_recipients", "1000"}}, true);
+  BOOST_CHECK_MESSAGE(dflt.ok(), err(dflt));
 }
 
 BOOST_AUTO_TEST_CASE(several_problems_are_all_reported) {
