@@ -179,6 +179,18 @@ Table<Limits> limits_table() {
       });
 }
 
+Table<InboundConfig> inbound_table() {
+  return Table<InboundConfig>()
+      .key("max_queue_lifetime", &InboundConfig::max_queue_lifetime, config::duration(1h, 30 * 24h),
+           5 * 24h)
+      .key("retry_initial", &InboundConfig::retry_initial, config::duration(1s, 24h), 1min)
+      .key("retry_max", &InboundConfig::retry_max, config::duration(1s, 7 * 24h), 1h)
+      .check([](const InboundConfig& i, Checker& c) {
+        if (i.retry_max < i.retry_initial)
+          c.fail("retry_max", "must not be shorter than retry_initial");
+      });
+}
+
 Table<OutboundConfig> outbound_table() {
   return Table<OutboundConfig>()
       .key("onion_map", &OutboundConfig::onion_map, config::path(PathCheck::readable_file),
@@ -219,6 +231,7 @@ const Table<EdgeConfig>& edge_table() {
           .section("keys", &EdgeConfig::keys, keys_table())
           .section("checks", &EdgeConfig::checks, checks_table())
           .section("limits", &EdgeConfig::limits, limits_table())
+          .section("inbound", &EdgeConfig::inbound, inbound_table())
           .section("outbound", &EdgeConfig::outbound, outbound_table())
           .section("log", &EdgeConfig::log, config::log_table())
           .check([](const EdgeConfig& e, Checker& c) {

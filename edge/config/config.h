@@ -102,6 +102,14 @@ struct Limits {
   Duration command_timeout{300 * 1000};
 };
 
+// Internet mail queued for the inner: when the link offers it again after the inner refused it
+// for now, and when the offer is the last (edge/queue/inbound_schedule.h).
+struct InboundConfig {
+  Duration max_queue_lifetime{5LL * 86400 * 1000};  // then the last attempt: the inner bounces
+  Duration retry_initial{60 * 1000};                // back-off after the first refusal, doubling
+  Duration retry_max{3600 * 1000};                  // up to this
+};
+
 // Mail the inner hands over the link, delivered to the Internet and to OnionMX domains.
 struct OutboundConfig {
   std::string onion_map;      // OnionMX static map (YAML: onion name -> domains); empty: none
@@ -131,6 +139,7 @@ struct EdgeConfig {
   KeysConfig keys;
   Checks checks;
   Limits limits;
+  InboundConfig inbound;
   OutboundConfig outbound;
   LogConfig log;
 };

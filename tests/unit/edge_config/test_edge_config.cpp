@@ -235,6 +235,23 @@ BOOST_AUTO_TEST_CASE(max_message_size_must_fit_the_link) {
               std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(inbound_retries_and_lifetime) {
+  Scratch s;
+  auto d = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE(d.ok());
+  BOOST_CHECK(d->inbound.max_queue_lifetime == 5 * 24h);
+  BOOST_CHECK(d->inbound.retry_initial == 1min);
+  BOOST_CHECK(d->inbound.retry_max == 1h);
+  const std::string text = kMinimal +
+                           "inbound:\n  max_queue_lifetime: 30d\n  retry_initial: 30s\n"
+                           "  retry_max: 30s\n";
+  auto r = nj::edge::load(s.write("inbound.yaml", text).string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  BOOST_CHECK(r->inbound.max_queue_lifetime == 30 * 24h);
+  BOOST_CHECK(r->inbound.retry_initial == 30s);
+  BOOST_CHECK(r->inbound.retry_max == 30s);
+}
+
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
   Scratch s;
   auto r = nj::edge::load(
