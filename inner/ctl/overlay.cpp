@@ -1,7 +1,17 @@
 #include "inner/ctl/overlay.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
+
+#include "common/crypto/crypto.h"
 
 namespace nj::ctl {
 namespace {
@@ -10,7 +20,10 @@ constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
 constexpr const char* kUsage =
-    "tor|i2p --inner-config FILE [--edge-config FILE] [--edge-onion NAME] [--tor-dir DIR]";
+    "usage: nightjarctl overlay tor --inner-config FILE [--edge-config FILE]\n"
+    "                               [--edge-onion NAME] [--tor-dir DIR]\n"
+    "       nightjarctl overlay i2p --inner-config FILE [--edge-config FILE]\n"
+    "                               [--inner-link-keys FILE]\n";
 
 // The ports the world expects: users' mail clients know 587 and 110, and OnionMX senders dial 25.
 constexpr int kSubmissionPort = 587;
@@ -18,6 +31,15 @@ constexpr int kPop3Port = 110;
 constexpr int kMxPort = 25;
 
 constexpr const char* kOnionPlaceholder = "EDGE-MX-ONION.onion";
+
+// i2pd keys files, relative to i2pd's data directory: the inner's mail destination (submission
+// and POP3) and its SOCKS proxy's, from which the inner dials its edge.
+constexpr const char* kInnerMailKeys = "nightjar-inner.dat";
+constexpr const char* kInnerLinkKeys = "nightjar-inner-link.dat";
+constexpr const char* kDebianI2pdData = "/var/lib/i2pd";
+
+constexpr std::string_view kBase32Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+constexpr std::string_view kB32Suffix = ".b32.i2p";
 
 std::string tor_service_dir(const OverlayOptions& o, const char* name) {
   std::string d = o.tor_dir;
@@ -58,7 +80,7 @@ std::string i2p_server(const std::string& name, const config::Endpoint& target, 
 }
 
 bool is_base32_lower(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '2' && c <= '7');
+  return kBase32Alphabet.find(c) != std::string_view::npos;
 }
 
 // The raw 32-byte X25519 key at the end of openssl's DER output, as tor's .auth files want it:
@@ -66,6 +88,98 @@ bool is_base32_lower(char c) {
 constexpr const char* kRawKeyToBase32 = "tail -c 32 | base32 | tr -d =";
 
 }  // namespace
+
+std::string base32_lower(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 8 + 4) / 5);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (unsigned char b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += kBase32Alphabet[(buffer >> bits) & 31];
+    }
+    buffer &= (1u << bits) - 1;  // only the bits not yet written
+  }
+  if (bits > 0) out += kBase32Alphabet[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+Result<std::string> i2p_keys_b32(std::string_view keys) {
+  // The certificate's type and length follow the 256 + 128 bytes of public keys.
+  constexpr size_t kCertAt = 384;
+  constexpr unsigned char kCertNull = 0, kCertKey = 5;
+  constexpr size_t kKeyCertTypes = 4;  // signing key type, crypto key type (2 bytes each)
+  if (keys.empty()) return make_error("empty, not an i2pd keys file");
+  if (keys.size() < kI2pDestinationMin)
+    return make_error("too short for an i2pd keys file (" + std::to_string(keys.size()) +
+                      " bytes; its destination alone is at least " +
+                      std::to_string(kI2pDestinationMin) + ")");
+  auto type = static_cast<unsigned char>(keys[kCertAt]);
+  size_t len = static_cast<size_t>(static_cast<unsigned char>(keys[kCertAt + 1])) << 8 |
+               static_cast<unsigned char>(keys[kCertAt + 2]);
+  if (type == kCertNull) {
+    if (len != 0)
+      return make_error("not an i2pd keys file: an empty certificate (type 0) with " +
+                        std::to_string(len) + " bytes");
+  } else if (type == kCertKey) {
+    if (len < kKeyCertTypes || len > kMaxI2pCertPayload)
+      return make_error("not an i2pd keys file: a key certificate of " + std::to_string(len) +
+                        " bytes (" + std::to_string(kKeyCertTypes) + " to " +
+                        std::to_string(kMaxI2pCertPayload) + ")");
+  } else {
+    return make_error("not an i2pd keys file: certificate type " + std::to_string(type) +
+                      " (i2pd writes a key certificate, type 5)");
+  }
+  size_t destination = kI2pDestinationMin + len;
+  if (keys.size() < destination)
+    return make_error("ends inside its destination's certificate, not an i2pd keys file");
+  if (keys.size() == destination)
+    return make_error(
+        "ends after its destination: an i2pd keys file goes on with the private keys");
+  crypto::init();
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(keys.data()), destination);
+  return base32_lower(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) +
+         std::string(kB32Suffix);
+}
+
+Result<std::string> read_i2p_keys_b32(const std::string& path) {
+  // O_NONBLOCK: a FIFO given by mistake is refused below instead of waiting for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return make_error(path + ": no such file (i2pd writes it when it starts with the section " +
+                        "that names it)");
+    return make_error(path + ": cannot open: " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(path + ": not a regular file");
+  }
+  // Only the start is needed; the private keys that follow stay in locked memory, then wiped.
+  crypto::init();
+  crypto::SecureBytes buf(kMaxI2pKeysRead);
+  size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      std::string err = path + ": read: " + std::strerror(errno);
+      ::close(fd);
+      return make_error(err);
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  auto b32 = i2p_keys_b32(buf.view().substr(0, got));
+  if (!b32) return make_error(path + ": " + b32.error());
+  return b32;
+}
 
 Result<std::string> parse_onion_name(std::string_view name) {
   std::string s(name);
@@ -96,6 +210,12 @@ std::string link_onion_label(const inner::InnerConfig& in) {
 
 std::string tor_inner(const inner::InnerConfig& in, const OverlayOptions& o) {
   std::string out;
+  out += "# Vanguards-lite (tor >= 0.4.7): a few second-hop relays kept for days, so that\n";
+  out += "# whoever makes this tor build circuit after circuit (a seized edge dropping the link,\n";
+  out += "# a stranger connecting to the inner's onion) does not get to try relay after relay\n";
+  out += "# next to its guard. On by default unless the consensus says otherwise; 1 keeps it on.\n";
+  out += "# (docs/overlays.md: Vanguards.)\n";
+  out += "VanguardsLiteEnabled 1\n";
   out += "# The inner's submission and POP3 listeners as one onion service; its name (in\n";
   out += "# " + tor_service_dir(o, "nightjar-inner") + "/hostname once tor has started) is\n";
   out += "# what users' mail clients connect to, on ports 587 and 110.\n";
@@ -208,12 +328,13 @@ std::string i2p_inner(const inner::InnerConfig& in) {
   out += "# tunnels.conf (Debian: a file in /etc/i2pd/tunnels.conf.d/): submission and POP3\n";
   out += "# share one destination (the same keys file); the I2P port selects the listener. Its\n";
   out += "# .b32.i2p name (logged by i2pd) is what users' mail clients use. Keys files are\n";
-  out += "# relative to i2pd's data directory (Debian: /var/lib/i2pd); i2pd creates them.\n";
+  out += "# relative to i2pd's data directory (Debian: " + std::string(kDebianI2pdData) +
+         "); i2pd creates them.\n";
   out += i2p_server("nightjar-inner-submission", in.listen.submission.front(), kSubmissionPort,
-                    "nightjar-inner.dat");
+                    kInnerMailKeys);
   out += not_exposed(in.listen.submission);
   out += "\n";
-  out += i2p_server("nightjar-inner-pop3", in.listen.pop3.front(), kPop3Port, "nightjar-inner.dat");
+  out += i2p_server("nightjar-inner-pop3", in.listen.pop3.front(), kPop3Port, kInnerMailKeys);
   out += not_exposed(in.listen.pop3);
   if (in.edge.address.empty()) {
     out += "\n# No edge in the inner's configuration: the inner dials nothing.\n";
@@ -221,29 +342,48 @@ std::string i2p_inner(const inner::InnerConfig& in) {
     out += "\n# edge.transport is direct (tests and the local demo only): no SOCKS settings.\n";
   } else {
     out += "\n# i2pd.conf: the SOCKS proxy the inner dials its edge through (edge.socks). Its\n";
-    out += "# own keys file gives it a fixed destination, which the edge's link tunnel allows.\n";
+    out += "# own keys file gives it a fixed destination, the only one the edge's link tunnel\n";
+    out += "# admits. Once i2pd has started with this section and written that file, print the\n";
+    out += "# edge's part with --edge-config FILE --inner-link-keys KEYS, KEYS being\n";
+    out += "# " + std::string(kInnerLinkKeys) +
+           " in i2pd's data directory (Debian: " + kDebianI2pdData + ").\n";
     out += "# This replaces i2pd.conf's [socksproxy] section (Debian's has one; i2pd refuses\n";
     out += "# an option given twice).\n";
     out += "[socksproxy]\nenabled = true\naddress = " + in.edge.socks.host +
-           "\nport = " + std::to_string(in.edge.socks.port) + "\nkeys = nightjar-inner-link.dat\n";
+           "\nport = " + std::to_string(in.edge.socks.port) + "\nkeys = " + kInnerLinkKeys + "\n";
   }
   return out;
 }
 
-std::string i2p_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in) {
+Result<std::string> i2p_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in,
+                             const OverlayOptions& o) {
   std::string out;
   if (e.listen.link.empty()) {
     out += "# No link listener (listen.link is empty): no link tunnel.\n";
   } else {
+    // Anyone who can reach the link port can hold its handshake slots: the tunnel is printed
+    // only with the inner's destination as its one allowed client.
+    if (o.inner_link_b32.empty())
+      return make_error(
+          "the edge's link tunnel admits only the inner's link destination, which is not "
+          "known: pass --inner-link-keys FILE, the keys file of the inner's i2pd SOCKS proxy (" +
+          std::string(kInnerLinkKeys) + " in i2pd's data directory, Debian: " + kDebianI2pdData +
+          "/" + kInnerLinkKeys + "; i2pd writes it when it starts with the inner's part, " +
+          "which is printed without --edge-config)");
+    std::string_view label(o.inner_link_b32);
+    if (label.size() > kB32Suffix.size() &&
+        label.substr(label.size() - kB32Suffix.size()) == kB32Suffix)
+      label.remove_suffix(kB32Suffix.size());
     int vport = link_virtual_port(e, in, inner::Transport::i2p);
     out += "# tunnels.conf (Debian: a file in /etc/i2pd/tunnels.conf.d/; keys files are relative\n";
-    out += "# to i2pd's data directory, Debian: /var/lib/i2pd). The link tunnel, for the inner\n";
-    out += "# only: replace the placeholder in accesslist by the .b32.i2p name of the inner's\n";
-    out += "# nightjar-inner-link.dat (i2pd on the inner logs it) and uncomment it; set the\n";
-    out += "# inner's edge.address to this tunnel's .b32.i2p name and port " +
-           std::to_string(vport) + ".\n";
+    out += "# to i2pd's data directory, Debian: " + std::string(kDebianI2pdData) +
+           "). The link tunnel admits only the\n";
+    out += "# inner's link destination, its SOCKS proxy's (" + std::string(kInnerLinkKeys) + "):\n";
+    out += "#   " + o.inner_link_b32 + "\n";
+    out += "# (accesslist takes the name without .b32.i2p). Set the inner's edge.address to this\n";
+    out += "# tunnel's .b32.i2p name (i2pd here logs it) and port " + std::to_string(vport) + ".\n";
     out += i2p_server("nightjar-edge-link", e.listen.link.front(), vport, "nightjar-edge-link.dat");
-    out += "# accesslist = INNER-LINK-DESTINATION.b32.i2p\n";
+    out += "accesslist = " + std::string(label) + "\n";
     out += not_exposed(e.listen.link);
   }
   if (e.listen.onion_mx.empty()) {
@@ -259,26 +399,36 @@ std::string i2p_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in) {
 
 int cmd_overlay(const std::vector<std::string_view>& args) {
   auto usage = [](const std::string& problem) {
-    std::fprintf(stderr, "nightjarctl overlay: %s\nusage: nightjarctl overlay %s\n",
-                 problem.c_str(), kUsage);
+    std::fprintf(stderr, "nightjarctl overlay: %s\n%s", problem.c_str(), kUsage);
     return kExitUsage;
   };
-  if (args.empty()) return usage("which overlay: tor or i2p");
-  if (args[0] == "--help" || args[0] == "-h") {
+  auto fail = [](const std::string& problem) {
+    std::fprintf(stderr, "nightjarctl overlay: %s\n", problem.c_str());
+    return kExitFailure;
+  };
+  if (std::any_of(args.begin(), args.end(),
+                  [](std::string_view a) { return a == "--help" || a == "-h"; })) {
     std::printf(
-        "usage: nightjarctl overlay %s\n"
-        "Prints the overlay daemon's configuration for nightjar's listeners: torrc lines (tor)\n"
-        "or i2pd tunnels.conf / i2pd.conf sections (i2p) for the inner's machine and, with\n"
-        "--edge-config, the edge's machine; for tor also the _onion-mx._tcp SRV records.\n"
-        "  --edge-onion NAME  the edge's OnionMX onion name for the SRV records\n"
-        "  --tor-dir DIR      parent of the HiddenServiceDir directories (/var/lib/tor)\n",
+        "%s"
+        "Prints the overlay daemon's configuration for nightjar's listeners: torrc\n"
+        "lines (tor) or i2pd tunnels.conf and i2pd.conf sections (i2p), for the inner's\n"
+        "machine and, with --edge-config, the edge's; for tor also the _onion-mx._tcp\n"
+        "SRV records to publish.\n"
+        "  --edge-onion NAME       the edge's OnionMX onion name, for the SRV records\n"
+        "  --tor-dir DIR           parent of the HiddenServiceDir directories\n"
+        "                          (default /var/lib/tor)\n"
+        "  --inner-link-keys FILE  the inner's i2pd SOCKS proxy keys file\n"
+        "                          (/var/lib/i2pd/nightjar-inner-link.dat): its\n"
+        "                          destination is the only one the edge's link tunnel\n"
+        "                          admits (accesslist), so the edge's part needs it\n",
         kUsage);
     return 0;
   }
+  if (args.empty()) return usage("which overlay: tor or i2p");
   bool tor = args[0] == "tor";
   if (!tor && args[0] != "i2p")
     return usage("unknown overlay '" + std::string(args[0]) + "' (tor or i2p)");
-  std::string inner_path, edge_path, onion;
+  std::string inner_path, edge_path, onion, link_keys;
   OverlayOptions o;
   for (size_t i = 1; i < args.size(); ++i) {
     std::string_view a = args[i];
@@ -293,6 +443,8 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
       target = &onion;
     else if (a == "--tor-dir")
       target = &o.tor_dir;
+    else if (a == "--inner-link-keys")
+      target = &link_keys;
     else
       return usage("unknown argument '" + std::string(a) + "'");
     if (i + 1 >= args.size()) return usage(std::string(a) + " needs a value");
@@ -307,12 +459,14 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
     o.edge_onion = *name;
   }
   if (o.tor_dir.empty() || o.tor_dir.front() != '/') return usage("--tor-dir must be absolute");
+  if (!link_keys.empty()) {
+    if (tor) return usage("--inner-link-keys is for i2p");
+    if (edge_path.empty())
+      return usage("--inner-link-keys is for the edge's part: it needs --edge-config");
+  }
 
   auto in = inner::load(inner_path);
-  if (!in) {
-    std::fprintf(stderr, "nightjarctl overlay: %s\n", in.error().c_str());
-    return kExitFailure;
-  }
+  if (!in) return fail(in.error());
   // The inner's link transport must be the overlay asked for, or the output would not let the
   // inner reach its edge.
   if (!in->edge.address.empty() && in->edge.transport != inner::Transport::direct &&
@@ -326,11 +480,21 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
   std::optional<edge::EdgeConfig> ed;
   if (!edge_path.empty()) {
     auto e = edge::load(edge_path);
-    if (!e) {
-      std::fprintf(stderr, "nightjarctl overlay: %s\n", e.error().c_str());
-      return kExitFailure;
-    }
+    if (!e) return fail(e.error());
     ed = std::move(*e);
+  }
+  if (!link_keys.empty()) {
+    // The users' destination in place of the link's is a slip that would lock the inner out.
+    std::string_view base(link_keys);
+    if (auto slash = base.rfind('/'); slash != std::string_view::npos)
+      base.remove_prefix(slash + 1);
+    if (base == kInnerMailKeys)
+      return fail("--inner-link-keys: " + link_keys +
+                  " is the inner's mail destination (submission and POP3); the link's is " +
+                  kInnerLinkKeys + ", its SOCKS proxy's");
+    auto b32 = read_i2p_keys_b32(link_keys);
+    if (!b32) return fail("--inner-link-keys: " + b32.error());
+    o.inner_link_b32 = *b32;
   }
 
   std::string out = "# Generated by nightjarctl overlay " + std::string(args[0]) + " from " +
@@ -343,7 +507,11 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
     }
   } else {
     out += "\n# ---- i2pd on the inner's machine ----\n" + i2p_inner(*in);
-    if (ed) out += "\n# ---- i2pd on the edge's machine ----\n" + i2p_edge(*ed, &*in);
+    if (ed) {
+      auto edge_part = i2p_edge(*ed, &*in, o);
+      if (!edge_part) return fail(edge_part.error());
+      out += "\n# ---- i2pd on the edge's machine ----\n" + *edge_part;
+    }
   }
   std::fputs(out.c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : kExitFailure;

@@ -2,12 +2,18 @@
 // listeners, so that the operator never writes a port mapping by hand. From the inner's
 // configuration: an onion service (Tor) or server tunnels (I2P) for submission (587) and POP3
 // (110), and the SOCKS settings the inner dials its edge through; from the edge's, the link
-// service (Tor: with onion client authorization, so only the inner can find it) and the OnionMX
-// service, plus the `_onion-mx._tcp` SRV record the operator publishes.
+// service and the OnionMX service, plus the `_onion-mx._tcp` SRV record the operator publishes.
+// The link service admits only the inner, filled in, never a placeholder: Tor's onion client
+// authorization (the printed commands name the real link onion and key files), I2P's accesslist
+// (the inner's link destination, computed from its i2pd keys file, --inner-link-keys); without
+// what it needs the edge's I2P part is refused, not printed open.
 //
 // Trust: the configuration files are the operator's and are loaded and checked by the daemons'
-// own loaders (nj::inner::load, nj::edge::load); the output is text for the operator to read and
-// install. It prints no key material: key pairs are made on the machine that keeps them.
+// own loaders (nj::inner::load, nj::edge::load). The i2pd keys file is parsed with limits as
+// untrusted bytes (a wrong file gives an error, never a crash); only its public destination is
+// used, and what is read of it is held in locked memory and wiped (the private keys follow the
+// destination). The output is text for the operator to read and install. It prints no key
+// material: key pairs are made on the machine that keeps them, by openssl or by i2pd.
 #pragma once
 
 #include <optional>
@@ -27,7 +33,33 @@ struct OverlayOptions {
   std::string tor_dir = "/var/lib/tor";
   // The edge's OnionMX onion name ("<56 base32>.onion"); empty: a placeholder is printed.
   std::string edge_onion;
+  // I2P: the inner's link destination ("<52 base32>.b32.i2p", from read_i2p_keys_b32), the one
+  // client the edge's link tunnel admits. Empty: i2p_edge refuses to print a link tunnel.
+  std::string inner_link_b32;
 };
+
+// RFC 4648 base32 in lower case without padding: the alphabet of onion and .b32.i2p names.
+std::string base32_lower(std::string_view bytes);
+
+// Limits of the i2pd keys file reader. A destination is 256 bytes of encryption public key, 128
+// of signing public key and a certificate (type, 2-byte length, payload); a key certificate's
+// payload is the signing and crypto key types plus the signing key's excess over the fixed
+// fields (4 bytes for ECDSA-P521, 928 for ML-DSA-44), well under kMaxI2pCertPayload.
+constexpr size_t kI2pDestinationMin = 387;
+constexpr size_t kMaxI2pCertPayload = 4096;
+constexpr size_t kMaxI2pKeysRead = kI2pDestinationMin + kMaxI2pCertPayload + 1;
+
+// The "<52 base32>.b32.i2p" name of the destination at the start of an i2pd keys file: base32 of
+// the SHA-256 of the public destination (i2pd's IdentHash). `keys` is the file, or its first
+// bytes as long as they hold the destination and one byte of the private keys after it. An
+// error says what is wrong: too short, a certificate that is neither none (type 0, empty) nor a
+// key certificate (type 5, 4..kMaxI2pCertPayload bytes), a file that ends inside or right after
+// the destination (a keys file goes on with the private keys).
+Result<std::string> i2p_keys_b32(std::string_view keys);
+
+// i2p_keys_b32 of the file at `path`, reading at most kMaxI2pKeysRead bytes into locked memory;
+// errors read "path: problem" (a missing file says that i2pd writes it when it starts).
+Result<std::string> read_i2p_keys_b32(const std::string& path);
 
 // The onion name normalised to "<56 lower-case base32>.onion" (the ".onion" suffix optional on
 // input), or an error saying what is wrong with it.
@@ -37,8 +69,9 @@ Result<std::string> parse_onion_name(std::string_view name);
 // edge.address), else empty: the client authorization file names the onion it is for.
 std::string link_onion_label(const inner::InnerConfig& inner);
 
-// torrc lines for the inner's machine: its onion service (587 and 110 mapped to the configured
-// loopback listeners) and, when the inner dials its edge over Tor, the SocksPort, the
+// torrc lines for the inner's machine: VanguardsLiteEnabled 1 (the inner's tor keeps its
+// second-hop relays, see docs/overlays.md), its onion service (587 and 110 mapped to the
+// configured loopback listeners) and, when the inner dials its edge over Tor, the SocksPort, the
 // ClientOnionAuthDir and (as `#   $ ` comment lines) the shell commands that make the link's
 // client key pair and the .auth_private file.
 std::string tor_inner(const inner::InnerConfig& inner, const OverlayOptions& o);
@@ -54,13 +87,18 @@ std::string tor_edge(const edge::EdgeConfig& edge, const inner::InnerConfig* inn
 std::string tor_dns(const edge::EdgeConfig& edge, const OverlayOptions& o);
 
 // i2pd: tunnels.conf server sections for the inner's listeners and i2pd.conf SOCKS proxy
-// settings for dialing the edge; and tunnels.conf server sections for the edge's link and
-// OnionMX listeners.
+// settings (with their own keys file, nightjar-inner-link.dat) for dialing the edge.
 std::string i2p_inner(const inner::InnerConfig& inner);
-std::string i2p_edge(const edge::EdgeConfig& edge, const inner::InnerConfig* inner);
+
+// i2pd tunnels.conf server sections for the edge's link and OnionMX listeners; the link tunnel's
+// accesslist is o.inner_link_b32. With a link listener and no o.inner_link_b32, an error saying
+// what to pass (--inner-link-keys), so an open link tunnel is never printed.
+Result<std::string> i2p_edge(const edge::EdgeConfig& edge, const inner::InnerConfig* inner,
+                             const OverlayOptions& o);
 
 // `nightjarctl overlay tor|i2p --inner-config FILE [--edge-config FILE] [--edge-onion NAME]
-// [--tor-dir DIR]`; returns the exit status (0, 1 for a bad configuration, 2 for usage).
+// [--tor-dir DIR] [--inner-link-keys FILE]`; returns the exit status (0, 1 for a bad
+// configuration or keys file or a refused part, 2 for usage).
 int cmd_overlay(const std::vector<std::string_view>& args);
 
 }  // namespace nj::ctl

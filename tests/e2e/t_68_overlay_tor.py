@@ -10,7 +10,8 @@ comments included; the only lines added are the ones every node of the test netw
 made by running the printed `#   $ ` command lines with /bin/sh, as printed. Then:
 
 - the edge's link onion service comes up and the inner's link comes up through the inner's tor
-  (transport tor, the printed SocksPort) with the printed client authorization;
+  (transport tor, the printed SocksPort) with the printed client authorization, that tor running
+  with the printed `VanguardsLiteEnabled 1` (tor refuses to start on an option it does not know);
 - a tor client without that authorization cannot reach the link onion: tor answers SOCKS reply
   0xF4 (missing client authorization: the descriptor cannot be decrypted) and never connects;
 - the inner's onion service answers submission (smtplib with AUTH, through SOCKS: the message
@@ -185,6 +186,7 @@ def test():
             h.check(not os.path.exists(os.path.join(inner_work, "link-client.pem")),
                     "the private key file was left behind: %r" % cmds)
             h.check(config_lines(inner_torrc) == [
+                "VanguardsLiteEnabled 1",
                 "HiddenServiceDir %s/nightjar-inner" % inner_tor_dir,
                 "HiddenServicePort 587 127.0.0.1:%d" % inner.submission_port,
                 "HiddenServicePort 110 127.0.0.1:%d" % inner.pop3_port,

@@ -1,32 +1,43 @@
 #!/usr/bin/env python3
-"""What `nightjarctl overlay i2p` prints is accepted by the real i2pd (Debian's), used as printed.
+"""What `nightjarctl overlay i2p` prints is accepted by the real i2pd (Debian's), used as printed,
+and the edge's link tunnel admits only the destination i2pd made for the inner's SOCKS proxy.
 
 The test plays the operator on two machines (two directories), each with a private i2pd: its own
 data directory, everything on 127.0.0.1, no reseed (no reseed URLs, threshold 0), no address
 book, no NTP, no UPnP, no web console, no HTTP proxy, no SAM. The printed `tunnels.conf`
 sections go to each i2pd's tunnels.conf verbatim (comments included), and the inner's printed
 `[socksproxy]` section is appended verbatim to its i2pd.conf after the test's own settings.
-Then, for each i2pd:
+The operator's order: the inner's part first (printed without --edge-config), its i2pd started
+so that it writes the SOCKS proxy's keys file; then the edge's part, printed with
+--inner-link-keys naming that file; then the inner's edge.address set to the edge's link
+destination. Checked:
 
-- it starts and stays up, and logs no complaint about the files (no `Clients:` warning or error
-  except "Can't open file ... Creating new one", which is how i2pd announces a new keys file),
-  and creates exactly as many server tunnels as were printed, and no client tunnels;
+- the edge's part is refused without --inner-link-keys (exit 1, nothing printed, the message
+  names the option), so an open link tunnel is never printed;
+- with it, the link tunnel's `accesslist` is the .b32.i2p name (without the suffix, as i2pd
+  documents it) that the inner's i2pd logged for its SOCKS proxy's keys file
+  (nightjar-inner-link.dat), i.e. the b32 nightjarctl computed from the keys file is i2pd's;
+- each i2pd starts and stays up, and logs no complaint about the files (no `Clients:` warning or
+  error except "Can't open file ... Creating new one", which is how i2pd announces a new keys
+  file), and creates exactly as many server tunnels as were printed, and no client tunnels;
 - each server tunnel's destination exists: its keys file is written where the printed text says
   (relative to i2pd's data directory, not to its working directory), its .b32.i2p name is
   logged, and that name is the SHA-256 of the destination in the keys file; the inner's
   submission and POP3 tunnels share one destination (one keys file), as printed;
 - the inner's SOCKS proxy (the printed [socksproxy], the inner's edge.socks) listens and speaks
   SOCKS5, with its own destination in nightjar-inner-link.dat;
-- the inner's edge.address names the edge's real link destination (from the edge's i2pd) and
-  the port the edge's link tunnel listens on in I2P (its inport).
+- the edge's part is the same once the inner's edge.address names the edge's real link
+  destination (from the edge's i2pd) and the port the edge's link tunnel listens on in I2P.
 A control run with one printed word changed (`type = srever`) must make the same checks fail,
 so they can.
 
-What this does not show: mail over I2P. An I2P network cannot be built offline from Debian's
-i2pd the way tornet.py builds a Tor network (no testing-network mode: routers need a reseed or a
-floodfill netDb and enough peers for tunnels), so these i2pds have no peers, build no tunnels and
-publish nothing; no connection crosses I2P here. The link's I2P transport is exercised only
-through its SOCKS client code, which is the same as for Tor."""
+What this does not show: mail over I2P, or a stranger turned away by the accesslist. An I2P
+network cannot be built offline from Debian's i2pd the way tornet.py builds a Tor network (no
+testing-network mode: routers need a reseed or a floodfill netDb and enough peers for tunnels),
+so these i2pds have no peers, build no tunnels and publish nothing; no connection crosses I2P
+here. i2pd logs nothing about an accesslist it reads, so what shows it is right is that its
+value is the name i2pd gave the inner's SOCKS destination. The link's I2P transport is exercised
+only through its SOCKS client code, which is the same as for Tor."""
 import base64, hashlib, os, re, socket, struct, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -81,10 +92,17 @@ enabled = false
 """
 
 
-def overlay(inner, edge):
-    argv = [h.ctl_bin(), "overlay", "i2p", "--inner-config", inner.config_path,
-            "--edge-config", edge.config_path]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+def run_overlay(inner, edge=None, link_keys=None):
+    argv = [h.ctl_bin(), "overlay", "i2p", "--inner-config", inner.config_path]
+    if edge is not None:
+        argv += ["--edge-config", edge.config_path]
+    if link_keys is not None:
+        argv += ["--inner-link-keys", link_keys]
+    return argv, subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def overlay(inner, edge=None, link_keys=None):
+    argv, r = run_overlay(inner, edge, link_keys)
     h.check(r.returncode == 0 and r.stderr == "",
             "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
     return r.stdout
@@ -231,29 +249,9 @@ def test():
             f.write(h.to_yaml(edge.config) + "\n")
         inner.write_config()
 
-        # --- the edge's machine ------------------------------------------------------------
-        edge_text = part(overlay(inner, edge), EDGE_PART)
-        edge_secs = sections(edge_text)
-        h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
-                "edge sections: %r" % edge_secs)
-        h.check(edge_secs["nightjar-edge-link"].get("port") == str(link_port)
-                and edge_secs["nightjar-edge-link"].get("inport") == str(LINK_VPORT)
-                and edge_secs["nightjar-edge-mx"].get("port") == str(mx_port)
-                and edge_secs["nightjar-edge-mx"].get("inport") == "25",
-                "edge tunnels do not map the edge's listeners: %r" % edge_secs)
-        edge_i2pd = I2pd(tdir.sub("edge-machine"), edge_text, "[socksproxy]\nenabled = false\n")
-        h._register(edge_i2pd)
-        edge_i2pd.start()
-        edge_dests = check_i2pd(edge_i2pd, {s: v["keys"] for s, v in edge_secs.items()}, "edge")
-        link_b32 = edge_dests[edge_secs["nightjar-edge-link"]["keys"]]
-        mx_b32 = edge_dests[edge_secs["nightjar-edge-mx"]["keys"]]
-        h.check(link_b32 != mx_b32, "the link and MX tunnels share a destination")
-        print("edge: link %s.b32.i2p, MX %s.b32.i2p" % (link_b32, mx_b32))
-
-        # --- the inner's machine: edge.address is the edge's link destination ---------------
-        inner.config["edge"]["address"] = "%s.b32.i2p:%d" % (link_b32, LINK_VPORT)
-        inner.write_config()
-        text = overlay(inner, edge)
+        # --- the inner's machine first: its i2pd writes the SOCKS proxy's keys ---------------
+        text = overlay(inner)
+        h.check(EDGE_PART not in text, "an edge part without --edge-config:\n" + text)
         inner_text = part(text, INNER_PART)
         h.check("\n# i2pd.conf:" in inner_text, "no i2pd.conf part:\n" + inner_text)
         tunnels_text, conf_text = inner_text.split("\n# i2pd.conf:", 1)
@@ -269,9 +267,6 @@ def test():
         socks = sections(conf_text).get("socksproxy", {})
         h.check(socks.get("address") == "127.0.0.1" and socks.get("port") == str(inner_socks),
                 "the [socksproxy] section is not the inner's edge.socks: %r" % socks)
-        # The edge's part does not change with the inner's edge.address but for the link's
-        # I2P port, which must be the port the inner dials.
-        h.check(part(text, EDGE_PART) == edge_text, "the edge's part changed:\n" + text)
 
         inner_i2pd = I2pd(tdir.sub("inner-machine"), tunnels_text, conf_text)
         h._register(inner_i2pd)
@@ -289,13 +284,58 @@ def test():
             time.sleep(0.1)
         h.check(socks5_greeting(inner_socks) == b"\x05\x00",
                 "i2pd's SOCKS proxy at edge.socks does not speak SOCKS5")
-        keys = os.path.join(inner_i2pd.data, socks["keys"])
-        h.check(os.path.isfile(keys), "no SOCKS proxy keys file %s" % keys)
-        socks_b32 = b32_of_keys_file(keys)
-        h.check("New private keys file %s for %s.b32.i2p created" % (keys, socks_b32)
-                in inner_i2pd.log(), "the SOCKS proxy's destination is not logged")
+        link_keys = os.path.join(inner_i2pd.data, socks["keys"])
+        h.check(os.path.isfile(link_keys), "no SOCKS proxy keys file %s" % link_keys)
+        m = re.search(r"New private keys file %s for ([a-z2-7]{52})\.b32\.i2p created"
+                      % re.escape(link_keys), inner_i2pd.log())
+        h.check(m, "i2pd logged no name for the SOCKS proxy's keys %s" % link_keys)
+        socks_b32 = m.group(1)
+        h.check(b32_of_keys_file(link_keys) == socks_b32,
+                "the SOCKS proxy's logged name is not its keys file's")
         print("inner: mail %s.b32.i2p, link client %s.b32.i2p"
               % (next(iter(inner_dests.values())), socks_b32))
+
+        # --- the edge's part: refused until the inner's link destination is known ------------
+        argv, r = run_overlay(inner, edge)
+        h.check(r.returncode == 1 and r.stdout == "" and "pass --inner-link-keys FILE" in r.stderr,
+                "the edge's part without --inner-link-keys: %s -> %d\n%s%s"
+                % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+        text = overlay(inner, edge, link_keys)
+        h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n"),
+                "the inner's part changed:\n" + text)
+        edge_text = part(text, EDGE_PART)
+        edge_secs = sections(edge_text)
+        h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
+                "edge sections: %r" % edge_secs)
+        h.check(edge_secs["nightjar-edge-link"].get("port") == str(link_port)
+                and edge_secs["nightjar-edge-link"].get("inport") == str(LINK_VPORT)
+                and edge_secs["nightjar-edge-mx"].get("port") == str(mx_port)
+                and edge_secs["nightjar-edge-mx"].get("inport") == "25",
+                "edge tunnels do not map the edge's listeners: %r" % edge_secs)
+        # The b32 nightjarctl computed from the keys file is the one i2pd logged for it.
+        h.check(edge_secs["nightjar-edge-link"].get("accesslist") == socks_b32,
+                "the link tunnel's accesslist %r is not the inner's link destination %s"
+                % (edge_secs["nightjar-edge-link"].get("accesslist"), socks_b32))
+        h.check("accesslist" not in edge_secs["nightjar-edge-mx"], "the MX tunnel is restricted")
+        edge_i2pd = I2pd(tdir.sub("edge-machine"), edge_text, "[socksproxy]\nenabled = false\n")
+        h._register(edge_i2pd)
+        edge_i2pd.start()
+        edge_dests = check_i2pd(edge_i2pd, {s: v["keys"] for s, v in edge_secs.items()}, "edge")
+        link_b32 = edge_dests[edge_secs["nightjar-edge-link"]["keys"]]
+        mx_b32 = edge_dests[edge_secs["nightjar-edge-mx"]["keys"]]
+        h.check(link_b32 != mx_b32, "the link and MX tunnels share a destination")
+        h.check(socks_b32 not in (link_b32, mx_b32), "the edge reuses the inner's destination")
+        print("edge: link %s.b32.i2p (accesslist %s), MX %s.b32.i2p"
+              % (link_b32, socks_b32, mx_b32))
+
+        # --- the inner's edge.address is the edge's link destination --------------------------
+        inner.config["edge"]["address"] = "%s.b32.i2p:%d" % (link_b32, LINK_VPORT)
+        inner.write_config()
+        text = overlay(inner, edge, link_keys)
+        # Neither part changes: the link's I2P port is the one the inner dials, as before.
+        h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n")
+                and part(text, EDGE_PART) == edge_text,
+                "the printed parts changed with edge.address:\n" + text)
 
         # --- control: the same checks fail on a broken copy --------------------------------
         broken = tunnels_text.replace("type = server", "type = srever", 1)

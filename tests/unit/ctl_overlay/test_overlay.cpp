@@ -1,16 +1,24 @@
 #define BOOST_TEST_MODULE ctl_overlay
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "inner/ctl/overlay.h"
@@ -22,6 +30,8 @@ namespace {
 
 constexpr const char* kLinkOnion = "p53lf57qovyuvwsc6xnrppyply3vtqm7l6pcobkmyqsiofyeznfu5uqd";
 constexpr const char* kMxOnion = "2wgaaq36xkv54atswgwf7jgn62uxtzkbypgf6py5w3duecbwvtrd5mid";
+// A .b32.i2p label for the generator's tests (the b32 computation is tested against i2pd below).
+constexpr const char* kInnerLinkB32 = "qu6px335xpivrapoempbj6pq2iydulmul3a7f4omg5jayj5uznqa";
 
 void write(const fs::path& p, const std::string& text) {
   std::ofstream f(p);
@@ -166,14 +176,17 @@ BOOST_AUTO_TEST_CASE(tor_inner_lines) {
   World w;
   auto o = w.opts();
   std::string t = nj::ctl::tor_inner(w.inner(), o);
-  BOOST_TEST(config_lines(t) == "HiddenServiceDir " + o.tor_dir +
-                                    "/nightjar-inner\n"
-                                    "HiddenServicePort 587 127.0.0.1:5870\n"
-                                    "HiddenServicePort 587 127.0.0.2:5870\n"
-                                    "HiddenServicePort 110 127.0.0.1:1100\n"
-                                    "SocksPort 127.0.0.1:9050 ExtendedErrors\n"
-                                    "ClientOnionAuthDir " +
-                                    o.tor_dir + "/nightjar-onion-auth\n");
+  BOOST_TEST(config_lines(t) ==
+             "VanguardsLiteEnabled 1\n"
+             "HiddenServiceDir " +
+                 o.tor_dir +
+                 "/nightjar-inner\n"
+                 "HiddenServicePort 587 127.0.0.1:5870\n"
+                 "HiddenServicePort 587 127.0.0.2:5870\n"
+                 "HiddenServicePort 110 127.0.0.1:1100\n"
+                 "SocksPort 127.0.0.1:9050 ExtendedErrors\n"
+                 "ClientOnionAuthDir " +
+                 o.tor_dir + "/nightjar-onion-auth\n");
   // The client key commands name the link onion from edge.address, so they run as printed.
   BOOST_TEST(t.find("#   $ install -d -m 0700 " + o.tor_dir + "/nightjar-onion-auth\n") !=
              std::string::npos);
@@ -206,11 +219,14 @@ BOOST_AUTO_TEST_CASE(tor_inner_without_edge_dials_nothing) {
   World w("");
   auto o = w.opts();
   std::string t = nj::ctl::tor_inner(w.inner(), o);
-  BOOST_TEST(config_lines(t) == "HiddenServiceDir " + o.tor_dir +
-                                    "/nightjar-inner\n"
-                                    "HiddenServicePort 587 127.0.0.1:5870\n"
-                                    "HiddenServicePort 587 127.0.0.2:5870\n"
-                                    "HiddenServicePort 110 127.0.0.1:1100\n");
+  BOOST_TEST(config_lines(t) ==
+             "VanguardsLiteEnabled 1\n"
+             "HiddenServiceDir " +
+                 o.tor_dir +
+                 "/nightjar-inner\n"
+                 "HiddenServicePort 587 127.0.0.1:5870\n"
+                 "HiddenServicePort 587 127.0.0.2:5870\n"
+                 "HiddenServicePort 110 127.0.0.1:1100\n");
   BOOST_TEST(t.find("the inner dials nothing") != std::string::npos);
 }
 
@@ -251,7 +267,8 @@ BOOST_AUTO_TEST_CASE(tor_edge_socks_port_for_onion_delivery) {
   auto o = w.opts();
   auto in = w.inner();
   std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
-  BOOST_TEST(config_lines(t).rfind("SocksPort 127.0.0.1:9150 ExtendedErrors\nHiddenServiceDir ", 0) == 0);
+  BOOST_TEST(
+      config_lines(t).rfind("SocksPort 127.0.0.1:9150 ExtendedErrors\nHiddenServiceDir ", 0) == 0);
   BOOST_TEST(config_lines(t).find("SocksPort 0") == std::string::npos);
 }
 
@@ -322,6 +339,8 @@ BOOST_AUTO_TEST_CASE(srv_records) {
 BOOST_AUTO_TEST_CASE(i2p_sections) {
   World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
   auto in = w.inner();
+  auto o = w.opts();
+  o.inner_link_b32 = std::string(kInnerLinkB32) + ".b32.i2p";
   BOOST_TEST(config_lines(nj::ctl::i2p_inner(in)) ==
              "[nightjar-inner-submission]\ntype = server\nhost = 127.0.0.1\nport = 5870\n"
              "inport = 587\nkeys = nightjar-inner.dat\n"
@@ -331,13 +350,43 @@ BOOST_AUTO_TEST_CASE(i2p_sections) {
              "keys = nightjar-inner-link.dat\n");
   BOOST_TEST(nj::ctl::i2p_inner(in).find("# not exposed over I2P (one target per tunnel): "
                                          "127.0.0.2:5870\n") != std::string::npos);
-  std::string e = nj::ctl::i2p_edge(w.edge(), &in);
-  BOOST_TEST(config_lines(e) ==
+  auto e = nj::ctl::i2p_edge(w.edge(), &in, o);
+  BOOST_REQUIRE_MESSAGE(e.ok(), (e.ok() ? std::string() : e.error()));
+  // The link tunnel admits the inner's link destination only, named as i2pd documents it
+  // (without .b32.i2p); the MX tunnel is public.
+  BOOST_TEST(config_lines(*e) ==
              "[nightjar-edge-link]\ntype = server\nhost = 127.0.0.1\nport = 2601\n"
              "inport = 2600\nkeys = nightjar-edge-link.dat\n"
+             "accesslist = " +
+                 std::string(kInnerLinkB32) +
+                 "\n"
+                 "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
+                 "inport = 25\nkeys = nightjar-edge-mx.dat\n");
+  BOOST_TEST(e->find(o.inner_link_b32) != std::string::npos);
+  BOOST_TEST(e->find("INNER-LINK") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(i2p_edge_link_tunnel_refused_without_the_inner_link_destination) {
+  World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
+  auto in = w.inner();
+  auto e = nj::ctl::i2p_edge(w.edge(), &in, w.opts());
+  BOOST_REQUIRE(!e.ok());
+  BOOST_TEST(e.error().find("pass --inner-link-keys FILE") != std::string::npos, e.error());
+  BOOST_TEST(e.error().find("/var/lib/i2pd/nightjar-inner-link.dat") != std::string::npos,
+             e.error());
+  // Without a link listener there is nothing to admit anyone to: the MX tunnel alone is printed.
+  {
+    std::string yaml = slurp(w.edge_yaml);
+    auto at = yaml.find("  link: [127.0.0.1:2601]\n");
+    BOOST_REQUIRE(at != std::string::npos);
+    yaml.replace(at, std::string("  link: [127.0.0.1:2601]\n").size(), "  link: []\n");
+    write(w.edge_yaml, yaml);
+  }
+  auto mx_only = nj::ctl::i2p_edge(w.edge(), &in, w.opts());
+  BOOST_REQUIRE_MESSAGE(mx_only.ok(), (mx_only.ok() ? std::string() : mx_only.error()));
+  BOOST_TEST(config_lines(*mx_only) ==
              "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
              "inport = 25\nkeys = nightjar-edge-mx.dat\n");
-  BOOST_TEST(e.find("# accesslist = INNER-LINK-DESTINATION.b32.i2p\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
@@ -404,4 +453,223 @@ BOOST_AUTO_TEST_CASE(command_output_and_errors) {
   BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
   BOOST_TEST(err.find("edge.transport is tor") != std::string::npos);
   BOOST_TEST(err.find("run 'nightjarctl overlay tor'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(base32_is_rfc4648_lower_case_unpadded) {
+  // RFC 4648 section 10, lower case and without the '=' padding.
+  BOOST_TEST(nj::ctl::base32_lower("") == "");
+  BOOST_TEST(nj::ctl::base32_lower("f") == "my");
+  BOOST_TEST(nj::ctl::base32_lower("fo") == "mzxq");
+  BOOST_TEST(nj::ctl::base32_lower("foo") == "mzxw6");
+  BOOST_TEST(nj::ctl::base32_lower("foob") == "mzxw6yq");
+  BOOST_TEST(nj::ctl::base32_lower("fooba") == "mzxw6ytb");
+  BOOST_TEST(nj::ctl::base32_lower("foobar") == "mzxw6ytboi");
+  BOOST_TEST(nj::ctl::base32_lower(std::string(32, '\xff')) == std::string(51, '7') + "q");
+}
+
+namespace {
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  BOOST_REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Starts a private i2pd (own data directory, 127.0.0.1 only, no reseed, no peers) with a SOCKS
+// proxy whose keys file is nightjar-inner-link.dat, as the inner's printed [socksproxy], and
+// server tunnels of other key types; stops it once it has made its destinations. Returns
+// {keys file path: the .b32.i2p name i2pd logged for it}.
+std::map<std::string, std::string> i2pd_made_keys(const fs::path& dir) {
+  fs::path data = dir / "i2pd-data";
+  fs::create_directories(data);
+  fs::create_directories(dir / "i2pd-tunnels.d");
+  fs::path log = dir / "i2pd.log";
+  std::string conf =
+      "log = file\nloglevel = info\nhost = 127.0.0.1\naddress4 = 127.0.0.1\nport = " +
+      std::to_string(free_port()) +
+      "\nnat = false\nipv4 = true\nipv6 = false\ndaemon = false\nservice = false\n"
+      "[ntcp2]\nenabled = true\npublished = false\n[ssu2]\nenabled = false\n"
+      "[reseed]\nurls =\nyggurls =\nthreshold = 0\n[addressbook]\nenabled = false\n"
+      "[http]\nenabled = false\n[httpproxy]\nenabled = false\n[sam]\nenabled = false\n"
+      "[bob]\nenabled = false\n[i2cp]\nenabled = false\n[i2pcontrol]\nenabled = false\n"
+      "[upnp]\nenabled = false\n[nettime]\nenabled = false\n"
+      "[socksproxy]\nenabled = true\naddress = 127.0.0.1\nport = " +
+      std::to_string(free_port()) + "\nkeys = nightjar-inner-link.dat\n";
+  write(dir / "i2pd.conf", conf);
+  // ECDSA-P521 signing keys carry 4 bytes in the key certificate (8 in all); X25519 crypto keys
+  // change the private part's length.
+  write(dir / "tunnels.conf",
+        "[p521]\ntype = server\nhost = 127.0.0.1\nport = 1\nkeys = p521.dat\nsignaturetype = 3\n"
+        "[x25519]\ntype = server\nhost = 127.0.0.1\nport = 2\nkeys = x25519.dat\n"
+        "cryptotype = 4\n");
+  pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execlp("i2pd", "i2pd", ("--datadir=" + data.string()).c_str(),
+           ("--conf=" + (dir / "i2pd.conf").string()).c_str(),
+           ("--tunconf=" + (dir / "tunnels.conf").string()).c_str(),
+           ("--tunnelsdir=" + (dir / "i2pd-tunnels.d").string()).c_str(),
+           ("--pidfile=" + (dir / "i2pd.pid").string()).c_str(),
+           ("--logfile=" + log.string()).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string text;
+  bool exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = slurp(log);
+    if (text.find("I2P server tunnels created") != std::string::npos) break;
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  BOOST_REQUIRE_MESSAGE(text.find("I2P server tunnels created") != std::string::npos,
+                        "i2pd made no tunnels (is Debian's i2pd installed?):\n"
+                            << text);
+  std::map<std::string, std::string> made;
+  std::regex line("New private keys file (\\S+) for ([a-z2-7]{52}\\.b32\\.i2p) created");
+  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it)
+    made[(*it)[1]] = (*it)[2];
+  return made;
+}
+
+std::string with_cert(unsigned char type, size_t len, size_t payload, size_t after) {
+  std::string k(384, 'k');
+  k += static_cast<char>(type);
+  k += static_cast<char>(len >> 8);
+  k += static_cast<char>(len & 0xff);
+  k += std::string(payload, '\0');
+  k += std::string(after, 'p');
+  return k;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(i2p_b32_is_the_name_i2pd_logs_for_its_keys_file) {
+  World w;
+  auto made = i2pd_made_keys(w.dir);
+  fs::path data = w.dir / "i2pd-data";
+  for (auto f : {"nightjar-inner-link.dat", "p521.dat", "x25519.dat"})
+    BOOST_TEST(made.count((data / f).string()) == 1u, f);
+  // The P521 file has the longer certificate; the X25519 one a shorter private part.
+  BOOST_TEST(slurp(data / "p521.dat").substr(384, 3) == std::string("\x05\x00\x08", 3));
+  BOOST_TEST(fs::file_size(data / "x25519.dat") != fs::file_size(data / "nightjar-inner-link.dat"));
+  for (const auto& [path, logged] : made) {
+    auto b32 = nj::ctl::read_i2p_keys_b32(path);
+    BOOST_REQUIRE_MESSAGE(b32.ok(), (b32.ok() ? std::string() : b32.error()));
+    BOOST_TEST(*b32 == logged, path);
+  }
+  // And the check can fail: one flipped byte of the destination is another name.
+  std::string keys = slurp(data / "nightjar-inner-link.dat");
+  keys[10] = static_cast<char>(keys[10] ^ 1);
+  auto other = nj::ctl::i2p_keys_b32(keys);
+  BOOST_REQUIRE(other.ok());
+  BOOST_TEST(*other != made[(data / "nightjar-inner-link.dat").string()]);
+  // Only the destination counts: a changed private part is the same name.
+  keys = slurp(data / "nightjar-inner-link.dat");
+  keys.back() = static_cast<char>(keys.back() ^ 1);
+  BOOST_TEST(*nj::ctl::i2p_keys_b32(keys) == made[(data / "nightjar-inner-link.dat").string()]);
+}
+
+BOOST_AUTO_TEST_CASE(i2p_keys_reader_refuses_what_is_not_a_keys_file) {
+  auto refused = [](const std::string& keys, const std::string& why) {
+    auto r = nj::ctl::i2p_keys_b32(keys);
+    BOOST_TEST(!r.ok(), why);
+    if (!r.ok()) BOOST_TEST(r.error().find(why) != std::string::npos, r.error());
+  };
+  refused("", "empty");
+  refused(std::string(386, 'k'), "too short");
+  refused(with_cert(3, 4, 4, 64), "certificate type 3");
+  refused(with_cert(0, 4, 4, 64), "an empty certificate (type 0) with 4 bytes");
+  refused(with_cert(5, 2, 2, 64), "a key certificate of 2 bytes");
+  refused(with_cert(5, 4097, 4097, 64), "a key certificate of 4097 bytes");
+  refused(with_cert(5, 8, 4, 0), "ends inside");
+  refused(with_cert(5, 4, 4, 0), "ends after its destination");
+  BOOST_TEST(nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 1)).ok());
+  BOOST_TEST(nj::ctl::i2p_keys_b32(with_cert(0, 0, 0, 1)).ok());
+  BOOST_TEST(nj::ctl::i2p_keys_b32(with_cert(5, 4096, 4096, 1)).ok());
+
+  World w;
+  auto missing = nj::ctl::read_i2p_keys_b32((w.dir / "nightjar-inner-link.dat").string());
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST(
+      missing.error().find("no such file (i2pd writes it when it starts") != std::string::npos,
+      missing.error());
+  auto dir = nj::ctl::read_i2p_keys_b32(w.dir.string());
+  BOOST_REQUIRE(!dir.ok());
+  BOOST_TEST(dir.error() == w.dir.string() + ": not a regular file");
+  // A long file is read only as far as needed.
+  write(w.dir / "long.dat", with_cert(5, 4, 4, 1 << 20));
+  auto long_file = nj::ctl::read_i2p_keys_b32((w.dir / "long.dat").string());
+  BOOST_REQUIRE(long_file.ok());
+  BOOST_TEST(*long_file == *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(i2p_command_needs_the_inner_link_keys_for_the_edge) {
+  World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
+  std::string out, err;
+  std::vector<std::string> base = {"i2p", "--inner-config", w.inner_yaml.string()};
+  // The inner's part alone needs nothing more: it is what makes i2pd write the link keys.
+  BOOST_TEST(run_overlay(base, out, err, w.dir) == 0, err);
+  BOOST_TEST(out.find("keys = nightjar-inner-link.dat\n") != std::string::npos);
+  BOOST_TEST(out.find("edge's part with --edge-config FILE --inner-link-keys KEYS, KEYS being\n"
+                      "# nightjar-inner-link.dat in i2pd's data directory") != std::string::npos,
+             out);
+  // The edge's part without the inner's link destination: refused, nothing printed.
+  auto with_edge = base;
+  with_edge.insert(with_edge.end(), {"--edge-config", w.edge_yaml.string()});
+  BOOST_TEST(run_overlay(with_edge, out, err, w.dir) == 1);
+  BOOST_TEST(out.empty(), out);
+  BOOST_TEST(err.find("nightjarctl overlay: the edge's link tunnel admits only the inner's link "
+                      "destination, which is not known: pass --inner-link-keys FILE") == 0,
+             err);
+
+  auto made = i2pd_made_keys(w.dir);
+  std::string keys = (w.dir / "i2pd-data" / "nightjar-inner-link.dat").string();
+  std::string b32 = made[keys];
+  BOOST_REQUIRE(b32.size() == 60u);
+  auto full = with_edge;
+  full.insert(full.end(), {"--inner-link-keys", keys});
+  BOOST_TEST(run_overlay(full, out, err, w.dir) == 0, err);
+  BOOST_TEST(out.find("\nkeys = nightjar-edge-link.dat\naccesslist = " + b32.substr(0, 52) +
+                      "\n") != std::string::npos,
+             out);
+  BOOST_TEST(out.find("# accesslist") == std::string::npos);
+
+  // Usage and file problems.
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
+                          w.edge_yaml.string(), "--inner-link-keys", keys},
+                         out, err, w.dir) == 2);
+  BOOST_TEST(err.find("--inner-link-keys is for i2p") != std::string::npos, err);
+  BOOST_TEST(
+      run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--inner-link-keys", keys}, out,
+                  err, w.dir) == 2);
+  BOOST_TEST(err.find("it needs --edge-config") != std::string::npos, err);
+  auto wrong = with_edge;
+  wrong.insert(wrong.end(), {"--inner-link-keys", (w.dir / "nightjar-inner.dat").string()});
+  BOOST_TEST(run_overlay(wrong, out, err, w.dir) == 1);
+  BOOST_TEST(err.find("is the inner's mail destination") != std::string::npos, err);
+  auto missing = with_edge;
+  missing.insert(missing.end(), {"--inner-link-keys", (w.dir / "nope.dat").string()});
+  BOOST_TEST(run_overlay(missing, out, err, w.dir) == 1);
+  BOOST_TEST(err.find("--inner-link-keys: " + (w.dir / "nope.dat").string() + ": no such file") !=
+                 std::string::npos,
+             err);
+  BOOST_TEST(out.empty());
 }
