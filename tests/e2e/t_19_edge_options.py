@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Edge: the operator's switches and start-up duties. HELO and sender-domain checks can be relaxed
 one rule at a time; the daemon drops root to `user:` after binding and keeps working; a bad
-configuration stops start-up with `file:line: key: problem`, and --check-config says so too."""
+configuration stops start-up with `file:line: key: problem`, and --check-config says so too,
+also for a limits.max_message_size larger than the link to the inner carries."""
 import os, pwd, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -63,6 +64,22 @@ def test():
             h.check(r.returncode != 0, "bad config accepted (%s)" % extra)
             h.check(re.search(re.escape(bad) + r":\d+: limits\.max_recipients: ", r.stderr),
                     "error does not name file, line and key: %r" % r.stderr)
+        # A largest message the link cannot carry in one frame with limits.max_recipients.
+        big = os.path.join(tdir.path, "too_big.yaml")
+        big_text, n = re.subn(r"max_message_size: *\S+", "max_message_size: 1G", text)
+        big_text, m = re.subn(r"max_recipients: *\d+", "max_recipients: 1000", big_text)
+        h.check(n == 1 and m == 1, "no limits lines in the generated config")
+        line = 1 + big_text[:big_text.index("max_message_size: 1G")].count("\n")
+        with open(big, "w") as f:
+            f.write(big_text)
+        want = (re.escape(big) + ":%d: " % line + re.escape(
+            "limits.max_message_size: 1G is more than the link between edge and inner carries "
+            "(at most 65279K with limits.max_recipients 1000)"))
+        for extra in ([], ["--check-config"]):
+            r = subprocess.run([h.edge_bin(), "--config", big] + extra, capture_output=True,
+                               text=True, timeout=30)
+            h.check(r.returncode != 0, "oversized max_message_size accepted (%s)" % extra)
+            h.check(re.search(want, r.stderr), "no line matching %r: %r" % (want, r.stderr))
         r = subprocess.run([h.edge_bin(), "--config", edge.config_path, "--check-config"],
                            capture_output=True, text=True, timeout=30)
         h.check(r.returncode == 0 and "hostname:" in r.stdout,
