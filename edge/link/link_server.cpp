@@ -1,125 +1,10 @@
 #include "edge/link/link_server.h"
 
+#include <algorithm>
+
 #include "common/base/log.h"
 
 namespace nj::edge {
-
-// One connection on the link port: handshaking, then (if it is the pinned inner) the active link.
-class LinkServer::Peer {
- public:
-  Peer(LinkServer& srv, std::unique_ptr<uv::Connection> conn)
-      : srv_(srv),
-        conn_(std::move(conn)),
-        channel_(link::Role::responder, srv.key_, srv.inner_),
-        timer_(srv.loop_),
-        flush_soon_(srv.loop_, [this] { flush(); }),
-        id_(crypto::random_id()) {}
-  ~Peer() {
-    timer_.close();
-    flush_soon_.close();
-  }
-
-  void start() {
-    conn_->on_read([this](std::string_view b) { on_bytes(b); });
-    conn_->on_close([this](const Status&) { gone(); });
-    timer_.start(srv_.opt_.handshake_timeout_ms, 0, [this] {
-      NJ_LOG_INFO("link peer=%s handshake timeout", id_.c_str());
-      close();
-    });
-  }
-
-  void send(const link::Frame& f) {
-    if (closed_) return;
-    if (auto s = channel_.send(f); !s) {
-      NJ_LOG_WARN("link peer=%s cannot send %s: %s", id_.c_str(),
-                  std::string(link::frame_type_name(f.type)).c_str(), s.error().c_str());
-      close();
-      return;
-    }
-    schedule_flush();
-  }
-
-  void close() {
-    if (closed_) return;
-    // Frames queued earlier in this turn go out first, as far as the connection takes them.
-    flush_soon_.cancel();
-    std::string out = channel_.take_output();
-    if (!out.empty()) (void)conn_->write(std::move(out));
-    closed_ = true;
-    timer_.stop();
-    conn_->close();
-  }
-
-  const std::string& id() const { return id_; }
-
- private:
-  void on_bytes(std::string_view b) {
-    if (closed_) return;
-    channel_.feed(b);
-    schedule_flush();  // handshake replies, with the frames this turn answers
-    if (channel_.state() == link::Channel::State::failed) {
-      NJ_LOG_WARN("link peer=%s refused: %s", id_.c_str(), channel_.reason().c_str());
-      close();
-      return;
-    }
-    if (channel_.state() == link::Channel::State::closed) {
-      NJ_LOG_INFO("link peer=%s closed by the inner", id_.c_str());
-      close();
-      return;
-    }
-    if (channel_.is_open() && !open_) {
-      open_ = true;
-      srv_.activate(this);
-    }
-    idle_rounds_ = 0;
-    while (auto f = channel_.next_frame()) {
-      if (closed_) return;
-      srv_.on_frame(this, std::move(*f));
-    }
-    if (open_) arm_keepalive();
-  }
-
-  void arm_keepalive() {
-    timer_.start(srv_.opt_.keepalive_ms, 0, [this] {
-      if (++idle_rounds_ >= 3) {
-        NJ_LOG_INFO("link peer=%s silent, closing", id_.c_str());
-        close();
-        return;
-      }
-      send(link::Frame{link::FrameType::ping, srv_.next_frame_id_++, {}});
-      arm_keepalive();
-    });
-  }
-
-  // Frames are written at the end of the loop turn that produced them (uv::Deferred), so the
-  // DELIVERs of a pump and the answers to one read leave in one write.
-  void schedule_flush() {
-    if (channel_.has_output()) flush_soon_.schedule();
-  }
-
-  void flush() {
-    if (closed_) return;
-    std::string out = channel_.take_output();
-    if (!out.empty() && !conn_->write(std::move(out))) close();
-  }
-
-  void gone() {
-    closed_ = true;
-    flush_soon_.cancel();
-    timer_.stop();
-    srv_.peer_gone(this);
-  }
-
-  LinkServer& srv_;
-  std::unique_ptr<uv::Connection> conn_;
-  link::Channel channel_;
-  uv::Timer timer_;
-  uv::Deferred flush_soon_;  // flush() at the end of this loop turn
-  std::string id_;
-  bool open_ = false;
-  bool closed_ = false;
-  int idle_rounds_ = 0;
-};
 
 LinkServer::LinkServer(uv::Loop& loop, const crypto::KeyPair& edge_key,
                        const crypto::PublicKey& inner, InboundQueue& inbound,
@@ -131,13 +16,18 @@ LinkServer::LinkServer(uv::Loop& loop, const crypto::KeyPair& edge_key,
       gc_(gc),
       clock_(clock),
       opt_(options),
-      peers_(std::make_unique<uv::SessionSet<Peer>>(loop)),
-      retry_timer_(std::make_unique<uv::Timer>(loop)) {}
+      sessions_(std::make_unique<uv::SessionSet<link::Session>>(loop)),
+      schedule_(options.schedule),
+      window_(options.window, options.window_bytes),
+      retry_timer_(std::make_unique<uv::Timer>(loop)) {
+  load_inbound();
+}
 
 LinkServer::~LinkServer() {
   shutdown();
   verifies_.clear();
-  peers_.reset();
+  retry_timer_.reset();
+  sessions_.reset();
 }
 
 Status LinkServer::listen(const std::vector<config::Endpoint>& endpoints) {
@@ -158,9 +48,24 @@ void LinkServer::shutdown() {
   for (auto& l : listeners_) l->close();
   listeners_.clear();
   retry_timer_->stop();
-  for (auto* p : peers_->snapshot()) p->close();
+  for (auto* s : sessions_->snapshot()) s->close("the edge is stopping");
   auto pending = std::move(verifies_);
-  for (auto& [id, v] : pending) v.cb(link::VerifyOutcome::temporary);
+  verifies_.clear();
+  for (auto& [id, v] : pending) {
+    v.timer->close();
+    v.cb(link::VerifyOutcome::temporary);
+  }
+}
+
+void LinkServer::load_inbound() {
+  auto items = inbound_.items();
+  if (!items) {
+    NJ_LOG_ERROR("link: cannot list the inbound queue: %s", items.error().c_str());
+    return;
+  }
+  const int64_t now = clock_.now();
+  for (const auto& it : *items) schedule_.add(it.id, it.queued_at, now);
+  if (!items->empty()) NJ_LOG_INFO("link: inbound queue holds %zu messages", items->size());
 }
 
 void LinkServer::accept(std::unique_ptr<uv::Connection> conn) {
@@ -168,211 +73,239 @@ void LinkServer::accept(std::unique_ptr<uv::Connection> conn) {
     conn->close();
     return;
   }
-  // Only one peer can ever complete the handshake (the pinned key), but anyone can connect:
-  // bound the half-open ones.
-  if (peers_->size() >= 16) {
-    conn->close();
-    return;
+  // Anyone who reaches the link service can connect, but only the pinned inner completes the
+  // handshake. Unauthenticated connections are bounded in number and time; the oldest makes
+  // room for a new one, so strangers holding every slot cannot keep the inner out.
+  if (handshakes_.size() >= opt_.max_handshakes) {
+    link::Session* oldest = handshakes_.front();
+    NJ_LOG_INFO("link peer=%s dropped: %zu handshakes pending", oldest->id().c_str(),
+                handshakes_.size());
+    oldest->abort("too many handshakes pending");  // ended() takes it off the list
   }
-  auto* p = peers_->add(std::make_unique<Peer>(*this, std::move(conn)));
-  NJ_LOG_INFO("link peer=%s connect", p->id().c_str());
-  p->start();
+  auto* s = sessions_->add(std::make_unique<link::Session>(
+      loop_, std::move(conn), link::Role::responder, key_, inner_, opt_.session));
+  handshakes_.push_back(s);
+  NJ_LOG_INFO("link peer=%s connect", s->id().c_str());
+  s->start(link::Session::Events{[this, s] { opened(s); },
+                                 [this, s](link::Frame f) { on_frame(s, std::move(f)); },
+                                 [this, s](const link::Session::Ended& e) { ended(s, e); }});
 }
 
-void LinkServer::activate(Peer* p) {
-  if (active_ && active_ != p) {
-    NJ_LOG_INFO("link peer=%s replaces peer=%s", p->id().c_str(), active_->id().c_str());
-    Peer* old = active_;
-    peer_gone(old);  // hand its work back before the new link starts
-    old->close();
+void LinkServer::opened(link::Session* s) {
+  handshakes_.erase(std::remove(handshakes_.begin(), handshakes_.end(), s), handshakes_.end());
+  if (active_ && active_ != s) {
+    NJ_LOG_INFO("link peer=%s replaces peer=%s", s->id().c_str(), active_->id().c_str());
+    active_->close("replaced by a new link");  // ended() hands its work back first
   }
-  active_ = p;
+  active_ = s;
   ++link_epoch_;
-  auto ids = inbound_.list();
-  if (!ids) {
-    NJ_LOG_ERROR("link: cannot list the inbound queue: %s", ids.error().c_str());
-  } else {
-    for (auto& id : *ids)
-      if (queued_.insert(id).second) to_send_.push_back(id);
-  }
-  NJ_LOG_INFO("link peer=%s up queued=%zu", p->id().c_str(), to_send_.size());
+  NJ_LOG_INFO("link peer=%s up queued=%zu", s->id().c_str(), schedule_.size());
   pump();
-  status_frames_.clear();
-  for (const auto& [mid, _] : statuses_) send_status(mid);
+  arm_retry();
+  send_statuses();
 }
 
-void LinkServer::peer_gone(Peer* p) {
-  if (p == active_) {
+void LinkServer::ended(link::Session* s, const link::Session::Ended& e) {
+  handshakes_.erase(std::remove(handshakes_.begin(), handshakes_.end(), s), handshakes_.end());
+  if (s == active_) {
     active_ = nullptr;
-    NJ_LOG_INFO("link peer=%s down", p->id().c_str());
-    // Unacknowledged messages go back to the front: they are sent again on the next link (the
-    // inner delivers idempotently by message id).
-    for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
-      to_send_.push_front(std::move(it->second.id));
-    in_flight_.clear();
-    in_flight_bytes_ = 0;
+    NJ_LOG_INFO("link peer=%s down (%s): %s", s->id().c_str(), link::Session::end_name(e.how),
+                e.why.c_str());
+    // Unacknowledged messages are due again on the next link (the inner delivers idempotently
+    // by message id); unacknowledged reports are sent again.
+    window_.drain();
+    schedule_.link_lost();
+    reports_.link_lost();
+    retry_timer_->stop();
     auto pending = std::move(verifies_);
     verifies_.clear();
-    for (auto& [id, v] : pending) v.cb(link::VerifyOutcome::temporary);
+    for (auto& [id, v] : pending) {
+      v.timer->close();
+      v.cb(link::VerifyOutcome::temporary);
+    }
+  } else if (e.handshaking) {
+    if (e.how == link::Session::End::refused)
+      NJ_LOG_WARN("link peer=%s refused: %s", s->id().c_str(), e.why.c_str());
+    else
+      NJ_LOG_INFO("link peer=%s gone before the handshake finished (%s)", s->id().c_str(),
+                  link::Session::end_name(e.how));
   }
-  peers_->finished(p);
+  sessions_->finished(s);
 }
 
-void LinkServer::inbound_committed(const std::string& id) {
-  if (!active_) return;  // pushed when the inner connects
-  if (queued_.insert(id).second) to_send_.push_back(id);
+void LinkServer::inbound_committed(const std::string& id, int64_t queued_at) {
+  schedule_.add(id, queued_at, clock_.now());
   pump();
 }
 
 void LinkServer::pump() {
-  while (active_ && in_flight_.size() < opt_.window &&
-         (in_flight_.empty() || in_flight_bytes_ < opt_.window_bytes) && !to_send_.empty()) {
-    std::string id = std::move(to_send_.front());
-    to_send_.pop_front();
+  if (!active_ || stopping_) return;
+  const int64_t now = clock_.now();
+  const size_t max_payload = opt_.session.channel.max_payload;
+  while (active_ && window_.has_room()) {
+    auto due = schedule_.due(now, 1);
+    if (due.empty()) break;
+    const std::string& id = due.front();
     auto sealed = inbound_.sealed(id);
     if (!sealed) {
-      queued_.erase(id);  // removed meanwhile
+      schedule_.remove(id);  // removed meanwhile
       continue;
     }
-    auto payload = link::encode(link::DeliverPayload{id, std::move(*sealed)});
-    if (!payload) {
-      NJ_LOG_ERROR("link: msg=%s cannot be framed: %s", id.c_str(), payload.error().c_str());
-      queued_.erase(id);
+    uint8_t flags = schedule_.last_attempt(id, now) ? link::kDeliverLastAttempt : 0;
+    auto payload = link::encode(link::DeliverPayload{id, std::move(*sealed), flags});
+    if (!payload || payload->size() > max_payload) {
+      // Accepted under a size limit the link cannot carry (limits.max_message_size is checked
+      // against the link at start-up, so only a configuration from before that check gets
+      // here). Retrying would close the link each time; only the inner could bounce it.
+      NJ_LOG_ERROR("link: msg=%s cannot be framed (%s); removed from the queue", id.c_str(),
+                   payload ? "larger than a link frame" : payload.error().c_str());
+      std::string gone = id;
+      schedule_.remove(gone);
+      inbound_.remove(gc_, gone, [](Status) {});
       continue;
     }
-    uint64_t fid = next_frame_id_++;
-    size_t bytes = payload->size();
-    in_flight_.emplace(fid, InFlight{id, bytes});
-    in_flight_bytes_ += bytes;
-    active_->send(link::Frame{link::FrameType::deliver, fid, std::move(*payload)});
+    uint64_t fid = active_->next_id();
+    window_.add(fid, id, payload->size());
+    schedule_.mark_in_flight(id);
+    if (flags) NJ_LOG_INFO("link msg=%s last attempt", id.c_str());
+    (void)active_->send(link::Frame{link::FrameType::deliver, fid, std::move(*payload)});
   }
 }
 
-void LinkServer::on_frame(Peer* p, link::Frame f) {
-  if (p != active_) return;
+void LinkServer::arm_retry() {
+  auto wake = schedule_.next_due();
+  if (!wake || !active_) {
+    retry_timer_->stop();
+    return;
+  }
+  int64_t wait_s = std::max<int64_t>(*wake - clock_.now(), 0);
+  retry_timer_->start(static_cast<uint64_t>(wait_s) * 1000 + 50, 0, [this] {
+    pump();
+    arm_retry();
+  });
+}
+
+void LinkServer::on_deliver_answer(uint64_t frame_id, const link::Frame& f) {
+  auto id = window_.answered(frame_id);
+  if (!id) return;  // an answer for a link that is gone
+  if (f.type == link::FrameType::ack) {
+    schedule_.remove(*id);
+    // The inner has committed it: now the edge may forget it.
+    std::string mid = *id;
+    inbound_.remove(gc_, mid, [mid](Status s) {
+      if (!s) NJ_LOG_ERROR("link: msg=%s remove failed: %s", mid.c_str(), s.error().c_str());
+      else NJ_LOG_INFO("link msg=%s delivered to the inner", mid.c_str());
+    });
+    pump();
+    return;
+  }
+  auto n = link::decode_nack(f.payload);
+  bool permanent = n && n->kind == link::NackKind::permanent;
+  if (permanent) {
+    // The inner bounced whatever it could read of it; nobody else can open it.
+    NJ_LOG_WARN("link msg=%s refused for good by the inner: %s; removed", id->c_str(),
+                n->reason.c_str());
+    schedule_.remove(*id);
+    std::string mid = *id;
+    inbound_.remove(gc_, mid, [mid](Status s) {
+      if (!s) NJ_LOG_ERROR("link: msg=%s remove failed: %s", mid.c_str(), s.error().c_str());
+    });
+  } else {
+    const int64_t now = clock_.now();
+    int64_t next = schedule_.deferred(*id, now).value_or(now);
+    NJ_LOG_INFO("link msg=%s refused for now by the inner (%s); again in %llds", id->c_str(),
+                n ? n->reason.c_str() : "?", static_cast<long long>(next - now));
+    arm_retry();
+  }
+  pump();
+}
+
+void LinkServer::on_frame(link::Session* s, link::Frame f) {
+  if (s != active_) return;
   switch (f.type) {
-    case link::FrameType::ack: {
-      if (auto st = status_frames_.find(f.id); st != status_frames_.end()) {
-        statuses_.erase(st->second);  // the inner recorded the final result
-        status_frames_.erase(st);
+    case link::FrameType::ack:
+      if (reports_.owns(f.id)) {
+        reports_.acked(f.id);  // the inner recorded those results
         return;
       }
-      auto it = in_flight_.find(f.id);
-      if (it == in_flight_.end()) return;  // an ACK for a link that is gone
-      std::string id = std::move(it->second.id);
-      in_flight_bytes_ -= it->second.bytes;
-      in_flight_.erase(it);
-      // The inner has committed it: now the edge may forget it.
-      inbound_.remove(gc_, id, [this, id](Status s) {
-        queued_.erase(id);
-        if (!s) NJ_LOG_ERROR("link: msg=%s remove failed: %s", id.c_str(), s.error().c_str());
-        else NJ_LOG_INFO("link msg=%s delivered to the inner", id.c_str());
-      });
-      pump();
+      on_deliver_answer(f.id, f);
       return;
-    }
-    case link::FrameType::nack: {
-      auto it = in_flight_.find(f.id);
-      if (it == in_flight_.end()) return;
-      std::string id = std::move(it->second.id);
-      in_flight_bytes_ -= it->second.bytes;
-      in_flight_.erase(it);
-      auto n = link::decode_nack(f.payload);
-      bool permanent = n && n->kind == link::NackKind::permanent;
-      NJ_LOG_WARN("link msg=%s refused by the inner (%s): %s", id.c_str(),
-                  permanent ? "permanent" : "temporary", n ? n->reason.c_str() : "?");
-      if (permanent) {
-        // Kept on the edge (it is sealed; only the inner could judge it) until an operator
-        // looks; not sent again on this link.
-        return;
-      }
-      queued_.erase(id);
-      if (!retry_timer_->active())
-        retry_timer_->start(opt_.retry_ms, 0, [this] {
-          if (!active_) return;
-          auto ids = inbound_.list();
-          if (ids)
-            for (auto& qid : *ids)
-              if (queued_.insert(qid).second) to_send_.push_back(qid);
-          pump();
-        });
-      pump();
+    case link::FrameType::nack:
+      on_deliver_answer(f.id, f);
       return;
-    }
     case link::FrameType::verify_result: {
       auto r = link::decode_verify_result(f.payload);
       finish_verify(f.id, r ? r->outcome : link::VerifyOutcome::temporary);
       return;
     }
-    case link::FrameType::ping:
-      p->send(link::Frame{link::FrameType::pong, f.id, {}});
+    case link::FrameType::submit:
+      on_submit(s, std::move(f));
       return;
-    case link::FrameType::pong:
-      return;
-    case link::FrameType::submit: {
-      auto nack = [p, id = f.id](const std::string& why) {
-        auto n = link::encode(link::NackPayload{link::NackKind::temporary, why});
-        if (n) p->send(link::Frame{link::FrameType::nack, id, std::move(*n)});
-      };
-      auto sp = link::decode_submit(f.payload);
-      if (!sp) {
-        NJ_LOG_WARN("link peer=%s bad SUBMIT: %s", p->id().c_str(), sp.error().c_str());
-        p->close();
-        return;
-      }
-      auto env = queue::decode(sp->envelope);
-      if (!env || env->id != sp->message_id) {
-        auto n = link::encode(link::NackPayload{link::NackKind::permanent, "bad envelope"});
-        if (n) p->send(link::Frame{link::FrameType::nack, f.id, std::move(*n)});
-        return;
-      }
-      if (!submit_) {
-        nack("outbound delivery is not available here");
-        return;
-      }
-      // Answer on the link that asked, if it is still the active one.
-      uint64_t fid = f.id;
-      std::string mid = env->id;
-      submit_(std::move(*env), [this, epoch = link_epoch_, fid, mid](Status s) {
-        if (!active_ || epoch != link_epoch_) return;  // that link is gone; the inner resubmits
-        Peer* peer = active_;
-        if (!s) {
-          NJ_LOG_WARN("link msg=%s outbound queue refused it: %s", mid.c_str(), s.error().c_str());
-          auto n = link::encode(link::NackPayload{link::NackKind::temporary, "queue write failed"});
-          if (n) peer->send(link::Frame{link::FrameType::nack, fid, std::move(*n)});
-          return;
-        }
-        peer->send(link::Frame{link::FrameType::ack, fid, {}});
-      });
+    default:
+      NJ_LOG_WARN("link peer=%s sent an unexpected %s frame", s->id().c_str(),
+                  std::string(link::frame_type_name(f.type)).c_str());
+      s->close("unexpected frame");
+  }
+}
+
+void LinkServer::on_submit(link::Session* s, link::Frame f) {
+  auto nack = [s, id = f.id](link::NackKind kind, const std::string& why) {
+    auto n = link::encode(link::NackPayload{kind, why});
+    if (n) (void)s->send(link::Frame{link::FrameType::nack, id, std::move(*n)});
+  };
+  auto sp = link::decode_submit(f.payload);
+  if (!sp) {
+    NJ_LOG_WARN("link peer=%s bad SUBMIT: %s", s->id().c_str(), sp.error().c_str());
+    s->close("bad SUBMIT");
+    return;
+  }
+  auto env = queue::decode(sp->envelope);
+  if (!env || env->id != sp->message_id) {
+    nack(link::NackKind::permanent, "bad envelope");
+    return;
+  }
+  if (!submit_) {
+    nack(link::NackKind::temporary, "outbound delivery is not available here");
+    return;
+  }
+  // Answer on the link that asked, if it is still the active one.
+  uint64_t fid = f.id;
+  std::string mid = env->id;
+  submit_(std::move(*env), [this, epoch = link_epoch_, fid, mid](Status st) {
+    if (!active_ || epoch != link_epoch_) return;  // that link is gone; the inner resubmits
+    if (!st) {
+      NJ_LOG_WARN("link msg=%s outbound queue refused it: %s", mid.c_str(), st.error().c_str());
+      auto n = link::encode(link::NackPayload{link::NackKind::temporary, "queue write failed"});
+      if (n) (void)active_->send(link::Frame{link::FrameType::nack, fid, std::move(*n)});
       return;
     }
-    default:
-      NJ_LOG_WARN("link peer=%s sent an unexpected %s frame", p->id().c_str(),
-                  std::string(link::frame_type_name(f.type)).c_str());
-      p->close();
-  }
+    (void)active_->send(link::Frame{link::FrameType::ack, fid, {}});
+  });
 }
 
 void LinkServer::report(const std::string& message_id,
                         std::vector<link::RecipientStatus> results) {
-  statuses_[message_id] = link::StatusPayload{message_id, std::move(results)};
-  send_status(message_id);
+  reports_.add(message_id, results);
+  send_statuses();
 }
 
-void LinkServer::send_status(const std::string& message_id) {
+void LinkServer::send_statuses() {
   if (!active_) return;  // sent when the inner connects again
-  auto it = statuses_.find(message_id);
-  if (it == statuses_.end()) return;
-  auto payload = link::encode(it->second);
-  if (!payload) {
-    NJ_LOG_ERROR("link: msg=%s status cannot be framed: %s", message_id.c_str(),
-                 payload.error().c_str());
-    statuses_.erase(it);
-    return;
+  for (const auto& mid : reports_.unsent()) {
+    uint64_t fid = active_->next_id();
+    auto p = reports_.take(mid, fid);
+    if (!p) continue;
+    auto payload = link::encode(*p);
+    if (!payload) {
+      // Our own results always encode; if not, say so rather than loop on it.
+      NJ_LOG_ERROR("link: msg=%s status cannot be framed: %s", mid.c_str(),
+                   payload.error().c_str());
+      reports_.acked(fid);
+      continue;
+    }
+    (void)active_->send(link::Frame{link::FrameType::status, fid, std::move(*payload)});
+    if (!active_) return;
   }
-  uint64_t fid = next_frame_id_++;
-  status_frames_[fid] = message_id;
-  active_->send(link::Frame{link::FrameType::status, fid, std::move(*payload)});
 }
 
 std::string LinkServer::cache_key(const std::string& address) const {
@@ -399,12 +332,12 @@ void LinkServer::verify(const std::string& address,
     cb(link::VerifyOutcome::unknown);  // longer than any address we could hold
     return;
   }
-  uint64_t fid = next_frame_id_++;
+  uint64_t fid = active_->next_id();
   auto timer = std::make_unique<uv::Timer>(loop_);
   timer->start(opt_.verify_timeout_ms, 0,
                [this, fid] { finish_verify(fid, link::VerifyOutcome::temporary); });
   verifies_.emplace(fid, PendingVerify{key, std::move(cb), std::move(timer)});
-  active_->send(link::Frame{link::FrameType::verify, fid, std::move(*payload)});
+  (void)active_->send(link::Frame{link::FrameType::verify, fid, std::move(*payload)});
 }
 
 void LinkServer::finish_verify(uint64_t frame_id, link::VerifyOutcome outcome) {
@@ -414,7 +347,8 @@ void LinkServer::finish_verify(uint64_t frame_id, link::VerifyOutcome outcome) {
   verifies_.erase(it);
   v.timer->close();
   if (outcome != link::VerifyOutcome::temporary) {
-    // Known users for ten minutes, unknown ones for one: a new account works soon.
+    // Known users for ten minutes; unknown users and full mailboxes for one: a new account, or
+    // a mailbox emptied by its owner, works again soon.
     int64_t ttl = outcome == link::VerifyOutcome::exists ? 600 : 60;
     if (cache_.size() > 100000) cache_.clear();
     cache_[v.cache_key] = CacheEntry{outcome, clock_.now() + ttl};

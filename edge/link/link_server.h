@@ -1,11 +1,15 @@
 // LinkServer: the edge's end of the link. It listens on `listen.link` (behind the edge's onion
 // service), lets in only a peer that completes the handshake with the pinned inner key, pushes
 // the sealed inbound queue to it (a message leaves the edge only after the inner's ACK, which the
-// inner sends after its synced commit), and asks it whether recipients exist. Per edge, so a
-// list of edges is a list of these, and losing one edge never stalls another.
-// Trust: every connection is hostile until the handshake; the edge never learns the inner's
-// address (it arrives through the overlay from 127.0.0.1). Answers are cached in memory only,
-// under keyed hashes.
+// inner sends after its synced commit; a message the inner cannot take now waits with a growing,
+// jittered back-off, and once it has outlived `inbound.max_queue_lifetime` is offered one last
+// time, for the inner to bounce what it still cannot deliver), asks it whether recipients exist,
+// takes its outbound mail (SUBMIT) and reports the results (STATUS) until each is acknowledged.
+// Trust: every connection is hostile until the handshake; a stranger who reaches the link port
+// can hold at most `max_handshakes` unauthenticated connections, each for a few seconds, and the
+// oldest gives way to a new one, so the paired inner always gets in. The edge never learns the
+// inner's address (it arrives through the overlay from 127.0.0.1). Answers are cached in memory
+// only, under keyed hashes.
 #pragma once
 
 #include <deque>
@@ -14,35 +18,41 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/base/clock.h"
 #include "common/config/types.h"
 #include "common/crypto/crypto.h"
-#include "common/link/channel.h"
 #include "common/link/payloads.h"
+#include "common/link/session.h"
 #include "common/queue/envelope.h"
 #include "common/store/group_commit.h"
 #include "common/uv/handles.h"
 #include "common/uv/session_set.h"
 #include "common/uv/tcp.h"
+#include "edge/link/status_reports.h"
 #include "edge/queue/inbound_queue.h"
+#include "edge/queue/inbound_schedule.h"
 
 namespace nj::edge {
 
 class LinkServer {
  public:
   struct Options {
-    uint64_t verify_timeout_ms = 10000;   // then 451 4.4.3 at RCPT
-    uint64_t handshake_timeout_ms = 60000;
-    uint64_t keepalive_ms = 30000;        // PING when idle; no frame for 3 of these: close
-    // DELIVERs awaiting an ACK: at most this many, and no new one once this many bytes are in
-    // flight (one always goes). Over Tor a round trip takes a large part of a second, so the
-    // window, not the link's bandwidth, would otherwise bound throughput.
+    uint64_t verify_timeout_ms = 10000;  // then 451 4.4.3 at RCPT
+    // Handshake deadline and keepalive. An honest inner finishes the handshake in one round
+    // trip (a second or two over Tor), so a few seconds are plenty.
+    link::Session::Options session = {10000, 30000, {}};
+    // Unauthenticated connections held at once; a new one pushes out the oldest.
+    size_t max_handshakes = 16;
+    // DELIVERs awaiting an ACK (link::Window).
     size_t window = 128;
     size_t window_bytes = 8u << 20;
-    uint64_t retry_ms = 30000;            // after a temporary NACK
+    // When a message the inner refused for now is offered again, and when it has waited long
+    // enough to be offered a last time.
+    // (InboundSchedule::policy of the `inbound:` section.)
+    outbound::BackoffPolicy schedule = InboundSchedule::policy(
+        std::chrono::minutes(1), std::chrono::hours(1), std::chrono::hours(24 * 5));
   };
 
   LinkServer(uv::Loop& loop, const crypto::KeyPair& edge_key, const crypto::PublicKey& inner,
@@ -54,11 +64,13 @@ class LinkServer {
   void shutdown();
   bool connected() const { return active_ != nullptr; }
 
-  // A message was committed to the inbound queue: push it now if the inner is connected.
-  void inbound_committed(const std::string& id);
+  // A message was committed to the inbound queue at `queued_at`: push it now if the inner is
+  // connected.
+  void inbound_committed(const std::string& id, int64_t queued_at);
 
-  // Does this (internal) recipient exist? The callback runs exactly once, maybe before this
-  // returns (cache, no inner connected). The caller guards its own lifetime.
+  // Does this (internal) recipient exist, and can its mailbox take mail? The callback runs
+  // exactly once, maybe before this returns (cache, no inner connected). The caller guards its
+  // own lifetime.
   void verify(const std::string& address, std::function<void(link::VerifyOutcome)> cb);
 
   // Outbound mail from the inner: `submit` must call its callback after the synced commit into
@@ -66,14 +78,14 @@ class LinkServer {
   // NACK and the inner keeps the message.
   using SubmitFn = std::function<void(queue::Envelope, std::function<void(Status)>)>;
   void on_submit(SubmitFn fn) { submit_ = std::move(fn); }
-  // The final result of a submitted message, sent as STATUS until the inner acknowledges it
-  // (again on every new link).
+  // Recipients of a submitted message that just became final, sent as STATUS until the inner
+  // acknowledges them (again on every new link); later reports add to earlier ones.
   void report(const std::string& message_id, std::vector<link::RecipientStatus> results);
 
-  class Peer;
+  // For tests and the log.
+  size_t handshaking() const { return handshakes_.size(); }
 
  private:
-  friend class Peer;
   struct PendingVerify {
     std::string cache_key;
     std::function<void(link::VerifyOutcome)> cb;
@@ -85,10 +97,15 @@ class LinkServer {
   };
 
   void accept(std::unique_ptr<uv::Connection> conn);
-  void activate(Peer* p);      // the handshake succeeded
-  void peer_gone(Peer* p);     // closed or failed
-  void on_frame(Peer* p, link::Frame f);
-  void pump();                 // sends DELIVERs up to the window
+  void opened(link::Session* s);
+  void ended(link::Session* s, const link::Session::Ended& e);
+  void on_frame(link::Session* s, link::Frame f);
+  void load_inbound();
+  void pump();               // DELIVERs up to the window, due ones first
+  void arm_retry();          // one timer for the soonest deferred message
+  void on_deliver_answer(uint64_t frame_id, const link::Frame& f);
+  void on_submit(link::Session* s, link::Frame f);
+  void send_statuses();
   void finish_verify(uint64_t frame_id, link::VerifyOutcome outcome);
   std::string cache_key(const std::string& address) const;
 
@@ -102,26 +119,18 @@ class LinkServer {
   crypto::HashKey cache_hash_key_ = crypto::HashKey::generate();
 
   std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
-  std::unique_ptr<uv::SessionSet<Peer>> peers_;
-  Peer* active_ = nullptr;
-  uint64_t next_frame_id_ = 1;
+  std::unique_ptr<uv::SessionSet<link::Session>> sessions_;
+  std::deque<link::Session*> handshakes_;  // unauthenticated, oldest first
+  link::Session* active_ = nullptr;
   uint64_t link_epoch_ = 0;  // counts activations: late answers for an old link are dropped
 
-  std::deque<std::string> to_send_;                      // message ids not yet pushed
-  std::unordered_set<std::string> queued_;               // ids in to_send_ or in flight
-  struct InFlight {
-    std::string id;
-    size_t bytes = 0;
-  };
-  std::map<uint64_t, InFlight> in_flight_;               // DELIVER frame id -> message
-  size_t in_flight_bytes_ = 0;
+  InboundSchedule schedule_;
+  link::Window window_;
+  std::unique_ptr<uv::Timer> retry_timer_;
   std::map<uint64_t, PendingVerify> verifies_;           // VERIFY frame id -> waiter
   std::unordered_map<std::string, CacheEntry> cache_;    // keyed hash -> answer
-  std::unique_ptr<uv::Timer> retry_timer_;
   SubmitFn submit_;
-  std::map<std::string, link::StatusPayload> statuses_;  // message id -> unacknowledged STATUS
-  std::map<uint64_t, std::string> status_frames_;       // STATUS frame id -> message id
-  void send_status(const std::string& message_id);
+  StatusReports reports_;
   bool stopping_ = false;
 };
 

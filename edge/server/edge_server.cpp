@@ -61,9 +61,13 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
   if (!q) return make_error(config.data_dir + "/queue: " + q.error());
   s->queue_ = std::move(*q);
   s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
-  if (!config.listen.link.empty())
+  if (!config.listen.link.empty()) {
+    LinkServer::Options lo;
+    lo.schedule = InboundSchedule::policy(config.inbound.retry_initial, config.inbound.retry_max,
+                                          config.inbound.max_queue_lifetime);
     s->link_ = std::make_unique<LinkServer>(loop, *s->edge_key_, s->inner_key_, *s->queue_,
-                                            *s->committer_, clock, LinkServer::Options{});
+                                            *s->committer_, clock, lo);
+  }
 
   dns::CaresOptions dopt;
   for (const auto& e : config.dns.servers) dopt.servers.push_back(e.str());

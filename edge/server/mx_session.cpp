@@ -159,6 +159,14 @@ std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
                 mb.error().c_str());
     return smtp::Reply::make(501, "5.1.7", "Bad sender address syntax");
   }
+  // Our users' mail leaves through the inner and never comes back in from the Internet, so a
+  // sender in one of our domains is forged, postmaster@ included (the forgery most likely to be
+  // believed). The null sender stays allowed: bounces carry it.
+  if (!mb->null_path && is_our_domain(srv_.cfg_.domains, mb->domain)) {
+    return reject("mail", checks::Decision::reply(550, "5.7.1",
+                                                  "Our users' mail never arrives from the Internet",
+                                                  "sender in our domain"));
+  }
   sender_ = std::move(*mb);
   sender_smtputf8_ = utf8;
   recipients_.clear();
@@ -295,12 +303,13 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
   e.message += *clean;
 
   std::string id = e.id;
+  int64_t queued_at = e.received_at;
   size_t size = e.message.size();
   size_t rcpts = e.recipients.size();
   auto alive = std::weak_ptr<bool>(alive_);
   std::string sid = id_;
   srv_.queue_->enqueue(*srv_.committer_, std::move(e),
-                       [this, srv = &srv_, alive, id, sid, size, rcpts](Status s) {
+                       [this, srv = &srv_, alive, id, queued_at, sid, size, rcpts](Status s) {
                          if (!s) {
                            NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(),
                                         id.c_str(), s.error().c_str());
@@ -312,7 +321,7 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
                          NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(),
                                      id.c_str(), size, rcpts);
                          // The server outlives every session; the session may be gone.
-                         if (srv->link_) srv->link_->inbound_committed(id);
+                         if (srv->link_) srv->link_->inbound_committed(id, queued_at);
                          if (alive.expired()) return;
                          answer(smtp::Reply::make(250, "2.0.0", "Ok: queued as " + id));
                        });
