@@ -236,6 +236,12 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
     if (!d.accept) return reject("rcpt", d);
   }
   std::string rewritten = local + "@" + *internal;
+  if (rewritten.size() > queue::Limits{}.max_address) {
+    // The internal domain can be longer than the public one; an envelope holds 256 bytes an
+    // address (RFC 5321 4.5.3.1.3), and the link's size bound counts on it.
+    return reject("rcpt", checks::Decision::reply(550, "5.1.3", "Recipient address too long",
+                                                  "rewritten recipient too long"));
+  }
   if (!srv_.link_) {
     add_recipient(std::move(rewritten));
     return smtp::Reply::make(250, "2.1.5", "Recipient ok");
