@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "common/base/ascii.h"
 #include "common/config/table.h"
 #include "common/link/limits.h"
 
@@ -263,6 +264,13 @@ Result<EdgeConfig> load_text(std::string_view text, const std::string& name) {
 
 std::string print_effective(const EdgeConfig& c) {
   return config::print(c, edge_table());
+}
+
+bool is_our_domain(const std::vector<DomainMap>& domains, std::string_view domain) {
+  for (const auto& d : domains)
+    if (ascii::iequals(d.public_domain, domain) || ascii::iequals(d.internal_domain, domain))
+      return true;
+  return false;
 }
 
 }  // namespace nj::edge

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/log.h"
@@ -23,6 +24,10 @@ struct DomainMap {
   std::string public_domain;    // key `public`: the domain the Internet sends to
   std::string internal_domain;  // key `internal`: the same users' domain on the inner
 };
+
+// True when `domain` is the public or the internal domain of one of `domains` (ASCII case
+// folded; no trailing dot, as mail::Mailbox never has one).
+bool is_our_domain(const std::vector<DomainMap>& domains, std::string_view domain);
 
 struct ListenConfig {
   std::vector<Endpoint> mx;        // public port 25; at least one

@@ -1,9 +1,9 @@
 // MxSession: one inbound SMTP connection on the edge. It glues a uv::Connection to the SMTP
 // engine and applies the checks in the order the design gives: connection limits and the
-// greeting delay (pregreet), HELO sanity, sender checks (DNSBL score, sender domain, usual-
-// suspect allowlists), recipient checks (our domains only, greylisting), then DATA: sanitize,
-// rewrite recipients to the internal domain, add one redacted Received line, seal, commit, and
-// only then 250.
+// greeting delay (pregreet), HELO sanity, sender checks (none of our own domains, DNSBL score,
+// sender domain, usual-suspect allowlists), recipient checks (our domains only, greylisting),
+// then DATA: sanitize, rewrite recipients to the internal domain, add one redacted Received
+// line, seal, commit, and only then 250.
 // Trust: the peer is hostile. Its address is used for limits, DNSBL and greylisting only, and
 // is logged only through log::ip(). Nothing is granted because a client connects from loopback.
 #pragma once

@@ -252,6 +252,18 @@ BOOST_AUTO_TEST_CASE(inbound_retries_and_lifetime) {
   BOOST_CHECK(r->inbound.retry_max == 30s);
 }
 
+BOOST_AUTO_TEST_CASE(our_domains_on_either_side_in_any_case) {
+  const std::vector<nj::edge::DomainMap> d = {{"example.org", "example.i2p"},
+                                              {"other.net", "other.onion.i2p"}};
+  BOOST_CHECK(nj::edge::is_our_domain(d, "example.org"));
+  BOOST_CHECK(nj::edge::is_our_domain(d, "EXAMPLE.Org"));
+  BOOST_CHECK(nj::edge::is_our_domain(d, "other.onion.i2p"));
+  BOOST_CHECK(!nj::edge::is_our_domain(d, "mx.example.org"));  // below ours is not ours
+  BOOST_CHECK(!nj::edge::is_our_domain(d, "example.org.evil.test"));
+  BOOST_CHECK(!nj::edge::is_our_domain(d, "i2p"));
+  BOOST_CHECK(!nj::edge::is_our_domain(d, ""));
+}
+
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
   Scratch s;
   auto r = nj::edge::load(
