@@ -182,7 +182,7 @@ Table<Limits> limits_table() {
 
 Table<InboundConfig> inbound_table() {
   return Table<InboundConfig>()
-      .key("max_queue_lifetime", &InboundConfig::max_queue_lifetime, config::duration(1h, 30 * 24h),
+      .key("max_queue_lifetime", &InboundConfig::max_queue_lifetime, config::duration(1min, 30 * 24h),
            5 * 24h)
       .key("retry_initial", &InboundConfig::retry_initial, config::duration(1s, 24h), 1min)
       .key("retry_max", &InboundConfig::retry_max, config::duration(1s, 7 * 24h), 1h)
