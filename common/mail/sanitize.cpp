@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/mail/address.h"
+#include "common/mail/origin.h"
 #include "common/mail/text.h"
 
 namespace nj::mail {
@@ -47,6 +48,7 @@ bool is_value_char(char ch) {
 
 bool should_drop(const HeaderField& f, const InboundPolicy& policy) {
   if (f.is("Return-Path") || f.is("Delivered-To") || f.is("X-Original-To")) return true;
+  if (f.is(kOriginField)) return true;  // only the inner writes it (origin.h)
   for (const auto& p : policy.drop_prefixes) {
     if (!p.empty() && istarts_with(f.name, p)) return true;
   }

@@ -25,7 +25,8 @@ struct InboundPolicy {
 };
 
 // Drops every Return-Path, Delivered-To and X-Original-To (the final delivery writes its own),
-// every field named with a drop prefix, and every Authentication-Results /
+// every origin mark (kOriginField, origin.h: only the inner writes it), every field named with a
+// drop prefix, and every Authentication-Results /
 // ARC-Authentication-Results whose authserv-id is our_hostname (RFC 8601 5: a border MTA removes
 // results that claim to be its own). Such a field whose authserv-id cannot be parsed is dropped
 // too: a reader might still take it for ours. Folded fields go as a whole. The header section
