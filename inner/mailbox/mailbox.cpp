@@ -241,6 +241,12 @@ Result<Mailbox::Usage> Mailbox::usage(std::string_view account_id) {
   return Usage{st->stored_bytes, st->messages};
 }
 
+Result<bool> Mailbox::full(std::string_view account_id) {
+  auto use = usage(account_id);
+  if (!use) return make_error(use.error());
+  return use->stored_bytes + kMinRoom > options_.max_size;
+}
+
 Result<std::string> Mailbox::read(std::string_view account_id, uint64_t seq,
                                   const crypto::KeyPair& key) {
   return read(account_id, seq, key, mailbox_key(key));

@@ -99,6 +99,17 @@ class Mailbox {
     uint64_t messages = 0;
   };
   Result<Usage> usage(std::string_view account_id);
+  // The room a mailbox must have left to be offered new mail: 1 KiB of sealed bytes. Mail that
+  // reaches a mailbox is never smaller than a few hundred octets (the edge's Received line, our
+  // Return-Path and origin mark, the author's From, Date and Message-ID; most Internet mail also
+  // carries DKIM or ARC fields of half a kilobyte) plus the seal's overhead, so below this
+  // nothing real fits. Saying "full" then costs the sender nothing (452 4.2.2 at RCPT: it keeps
+  // the message and tries later) while "exists" would make the edge take mail it can only hold.
+  // Above it a given message may still not fit; the delivery finds that out (over_quota).
+  static constexpr uint64_t kMinRoom = 1024;
+  // True when less than kMinRoom is left under max_size (one read of the state record). Answers
+  // VERIFY (`full`) and the submission session's RCPT, so both mean the same by "full".
+  Result<bool> full(std::string_view account_id);
   Result<std::string> read(std::string_view account_id, uint64_t seq, const crypto::KeyPair& key);
   // The same with the mailbox key already derived (a POP3 session derives it once).
   Result<std::string> read(std::string_view account_id, uint64_t seq, const crypto::KeyPair& key,

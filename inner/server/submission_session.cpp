@@ -245,8 +245,9 @@ std::optional<smtp::Reply> SubmissionSession::on_rcpt(std::string_view path,
       NJ_LOG_INFO("session=%s reject stage=rcpt code=550 reason=no such local user", id_.c_str());
       return smtp::Reply::make(550, "5.1.1", "No such user here");
     }
-    auto use = srv_.mailbox().usage((*r)->id);
-    if (use && use->stored_bytes >= srv_.mailbox().options().max_size) {
+    // The same "full" the edge's RCPT hears over the link (Mailbox::kMinRoom).
+    auto full = srv_.mailbox().full((*r)->id);
+    if (full && *full) {
       NJ_LOG_INFO("session=%s reject stage=rcpt code=552 reason=mailbox full", id_.c_str());
       return smtp::Reply::make(552, "5.2.2", "Mailbox full");
     }
@@ -301,7 +302,9 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
   const int64_t now = srv_.clock().now();
   std::string msg_id = crypto::random_id();
 
-  // The local copy: trace fields of our own, no Bcc, nothing that claims delivery or our checks.
+  // The local copy: trace fields of our own, no Bcc, nothing that claims delivery or our checks,
+  // and no origin mark (sanitize_inbound drops it, common/mail/origin.h): only mail that came
+  // from the Internet carries one, and only the inner's own.
   std::string local_copy;
   if (!local_.empty()) {
     mail::InboundPolicy policy;
