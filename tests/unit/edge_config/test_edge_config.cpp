@@ -50,8 +50,8 @@ struct Scratch {
     fs::create_directories(dir / "data");
     fs::create_directories(dir / "keys");
     fs::create_directories(dir / "tls");
-    for (const char* f : {"keys/edge.secret", "keys/inner.public", "tls/cert.pem", "tls/key.pem",
-                          "onion_map.yaml"})
+    for (const char* f : {"keys/edge.secret", "keys/inner.public", "keys/inner.pub", "tls/cert.pem",
+                          "tls/key.pem", "onion_map.yaml"})
       std::ofstream(dir / f) << "x\n";
   }
   ~Scratch() { fs::remove_all(dir); }
@@ -67,7 +67,7 @@ struct Scratch {
   }
 };
 
-// A user that exists here and is not root, for the example's `user: nightjar`.
+// A user that exists here and is not root, for the example's `user: nightjar-edge`.
 std::string some_user() {
   if (getpwnam("nobody")) return "nobody";
   struct passwd* pw = getpwuid(getuid());
@@ -128,12 +128,12 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
 BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
   Scratch s;
   std::string text = slurp(fs::path(source_dir()) / "edge/edge.example.yaml");
-  BOOST_REQUIRE(text.find("user: nightjar\n") != std::string::npos);
+  BOOST_REQUIRE(text.find("user: nightjar-edge\n") != std::string::npos);
   std::string user = some_user();
   if (user.empty()) {
-    replace_all(text, "user: nightjar\n", "");
+    replace_all(text, "user: nightjar-edge\n", "");
   } else {
-    replace_all(text, "user: nightjar\n", "user: " + user + "\n");
+    replace_all(text, "user: nightjar-edge\n", "user: " + user + "\n");
   }
   auto r = nj::edge::load(s.write("edge.yaml", text).string());
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));

@@ -67,7 +67,7 @@ struct Scratch {
   }
 };
 
-// A user that exists here and is not root, for the example's `user: nightjar`.
+// A user that exists here and is not root, for the example's `user: nightjar-inner`.
 std::string some_user() {
   if (getpwnam("nobody")) return "nobody";
   struct passwd* pw = getpwuid(getuid());
@@ -175,16 +175,16 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
 BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
   Scratch s;
   std::string text = slurp(fs::path(source_dir()) / "inner/inner.example.yaml");
-  BOOST_REQUIRE(text.find("user: nightjar\n") != std::string::npos);
+  BOOST_REQUIRE(text.find("user: nightjar-inner\n") != std::string::npos);
   std::string user = some_user();
-  replace_all(text, "user: nightjar\n", user.empty() ? "" : "user: " + user + "\n");
+  replace_all(text, "user: nightjar-inner\n", user.empty() ? "" : "user: " + user + "\n");
   auto r = nj::inner::load(s.write("inner.yaml", text).string());
   BOOST_REQUIRE_MESSAGE(r.ok(), err(r));
   const nj::inner::InnerConfig& c = *r;
   BOOST_CHECK_EQUAL(c.hostname, "mail.example.i2p");
   BOOST_CHECK_EQUAL(c.data_dir, (s.dir / "data").string());
   BOOST_CHECK_EQUAL(c.user, user);
-  BOOST_CHECK_EQUAL(c.domain.internal_domain, "mail.example.i2p");
+  BOOST_CHECK_EQUAL(c.domain.internal_domain, "example.i2p");
   BOOST_CHECK_EQUAL(c.domain.public_domain, "example.org");
   BOOST_REQUIRE_EQUAL(c.listen.submission.size(), 1u);
   BOOST_CHECK_EQUAL(c.listen.submission[0].str(), "127.0.0.1:10587");
