@@ -28,12 +28,11 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 constexpr const char* kUsage =
-    "(--config FILE | --data-dir DIR --domain DOMAIN) [--yes]\n"
-    "         add|passwd|reset|del|show ADDRESS | list | set ADDRESS KEY=VALUE | unset ADDRESS KEY";
+    "usage: nightjarctl account --config FILE ACTION [ARGS] [--yes]\n"
+    "       nightjarctl account --data-dir DIR --domain DOMAIN ACTION [ARGS] [--yes]\n";
 
 int usage(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl account: %s\nusage: nightjarctl account %s\n", problem.c_str(),
-               kUsage);
+  std::fprintf(stderr, "nightjarctl account: %s\n%s", problem.c_str(), kUsage);
   return kExitUsage;
 }
 
@@ -332,10 +331,21 @@ int cmd_account(const std::vector<std::string_view>& args) {
     auto a = args[i];
     if (a == "--help" || a == "-h") {
       std::printf(
-          "usage: nightjarctl account %s\n"
-          "Manages the inner's accounts. Passwords are read from the terminal (echo off), or one\n"
-          "line each from standard input (passwd: old, then new). `reset` makes a new key pair:\n"
-          "mail already stored becomes unreadable; it asks for 'yes' unless --yes is given.\n",
+          "%s"
+          "Manages the inner's accounts; ADDRESS is in the internal domain.\n"
+          "actions:\n"
+          "  add ADDRESS            a new account; asks for its password\n"
+          "  passwd ADDRESS         a new password (asks the old one); mail stays readable\n"
+          "  reset ADDRESS          a new password and a NEW key pair, for a forgotten\n"
+          "                         password: mail already stored becomes unreadable; asks\n"
+          "                         for 'yes' unless --yes is given\n"
+          "  del ADDRESS            removes the account, its keys and its mail\n"
+          "  list                   every account, with its number of messages and bytes\n"
+          "  show ADDRESS           one account: its key, dates, mailbox use and settings\n"
+          "  set ADDRESS KEY=VALUE  an account setting: delay=none|defer|batch\n"
+          "  unset ADDRESS KEY      removes a setting (the configuration's default applies)\n"
+          "Passwords are read from the terminal with echo off, or one line each from\n"
+          "standard input (passwd: old, then new); never from the command line.\n",
           kUsage);
       return 0;
     }

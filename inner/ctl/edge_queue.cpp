@@ -19,11 +19,12 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
-constexpr const char* kUsage = "--data-dir DIR --inner-secret FILE list|show ID";
+constexpr const char* kUsage =
+    "usage: nightjarctl edge-queue --data-dir DIR --inner-secret FILE list\n"
+    "       nightjarctl edge-queue --data-dir DIR --inner-secret FILE show ID\n";
 
 int usage(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl edge-queue: %s\nusage: nightjarctl edge-queue %s\n",
-               problem.c_str(), kUsage);
+  std::fprintf(stderr, "nightjarctl edge-queue: %s\n%s", problem.c_str(), kUsage);
   return kExitUsage;
 }
 
@@ -48,9 +49,13 @@ int cmd_edge_queue(const std::vector<std::string_view>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     auto a = args[i];
     if (a == "--help" || a == "-h") {
-      std::printf("usage: nightjarctl edge-queue %s\n"
-                  "Lists or shows the messages in an edge's sealed inbound queue.\n",
-                  kUsage);
+      std::printf(
+          "%s"
+          "Lists the messages in an edge's sealed inbound queue (DIR is the edge's\n"
+          "data_dir), or prints one: its envelope as X-Envelope-* lines, then the message.\n"
+          "It needs the inner's secret key, which never goes near the edge: run it on a\n"
+          "copy of the edge's data_dir.\n",
+          kUsage);
       return 0;
     }
     if ((a == "--data-dir" || a == "--inner-secret") && i + 1 < args.size()) {

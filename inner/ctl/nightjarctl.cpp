@@ -1,5 +1,8 @@
 // nightjarctl: the operator tool. One table of subcommands; each takes its own arguments and
 // returns the process exit status. Errors go to stderr as one line, with a non-zero exit.
+// Help: `nightjarctl --help` gives one line per command; each command's details (its usage and
+// what it does) are its own `COMMAND --help`, written beside its code. Every help line fits 80
+// columns (tests/unit/ctl checks them all).
 // Trust: run by the operator on the daemon's machine; arguments are the operator's.
 #include <cstdio>
 #include <cstring>
@@ -22,44 +25,44 @@ using Args = std::vector<std::string_view>;
 
 struct Command {
   const char* name;
-  const char* usage;    // arguments after the command name
-  const char* summary;  // one line for --help
+  const char* summary;  // its one line in `nightjarctl --help`; details are in COMMAND --help
   int (*run)(const Args& args);
 };
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
+constexpr const char* kKeygenUsage = "usage: nightjarctl keygen --out PREFIX\n";
+
 int usage_error(const char* cmd, const char* usage, const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl %s: %s\nusage: nightjarctl %s %s\n", cmd, problem.c_str(), cmd,
-               usage);
+  std::fprintf(stderr, "nightjarctl %s: %s\n%s", cmd, problem.c_str(), usage);
   return kExitUsage;
 }
 
 // keygen --out PREFIX: a new X25519 key pair in PREFIX.secret (0600) and PREFIX.pub; never
 // overwrites. Prints the public key line, which the other side of a pairing needs.
 int cmd_keygen(const Args& args) {
-  static const char* kUsage = "--out PREFIX";
   std::string prefix;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::printf(
-          "usage: nightjarctl keygen %s\n"
-          "Writes PREFIX.secret (mode 0600) and PREFIX.pub; refuses to overwrite either.\n"
-          "Prints the public key line.\n",
-          kUsage);
+          "%s"
+          "Writes a new key pair, PREFIX.secret (mode 0600) and PREFIX.pub, and refuses\n"
+          "to overwrite either. Prints the public key line, which the other side of a\n"
+          "pairing needs (it is public: any channel will do).\n",
+          kKeygenUsage);
       return 0;
     }
     if (args[i] == "--out") {
-      if (i + 1 >= args.size()) return usage_error("keygen", kUsage, "--out needs a value");
+      if (i + 1 >= args.size()) return usage_error("keygen", kKeygenUsage, "--out needs a value");
       prefix = std::string(args[++i]);
     } else if (args[i].rfind("--out=", 0) == 0) {
       prefix = std::string(args[i].substr(6));
     } else {
-      return usage_error("keygen", kUsage, "unknown argument '" + std::string(args[i]) + "'");
+      return usage_error("keygen", kKeygenUsage, "unknown argument '" + std::string(args[i]) + "'");
     }
   }
-  if (prefix.empty()) return usage_error("keygen", kUsage, "--out PREFIX is required");
+  if (prefix.empty()) return usage_error("keygen", kKeygenUsage, "--out PREFIX is required");
   crypto::init();
   auto kp = crypto::KeyPair::generate();
   if (auto st = crypto::write_keypair(prefix, kp); !st) {
@@ -72,27 +75,32 @@ int cmd_keygen(const Args& args) {
   return 0;
 }
 
+// In the order an operator meets them. Each summary fits the 80-column help with its name.
 const Command kCommands[] = {
-    {"keygen", "--out PREFIX", "create a key pair (PREFIX.secret, PREFIX.pub)", cmd_keygen},
-    {"edge-queue", "--data-dir DIR --inner-secret FILE list|show ID",
-     "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
-    {"account", "--config FILE add|passwd|reset|del|list|show|set|unset ADDRESS",
-     "manage the inner's accounts and sealed mailboxes", cmd_account},
-    {"queue", "--config FILE list", "list the inner's outbound queue", cmd_queue},
-    {"quota", "--config FILE show ADDRESS | grant ADDRESS COUNT",
-     "an account's Internet recipient quota; grant adds recipients for 24 hours", cmd_quota},
-    {"overlay", "tor|i2p --inner-config FILE [--edge-config FILE] [--edge-onion NAME]",
-     "print torrc / i2pd lines for the inner's and the edge's listeners", cmd_overlay},
+    {"keygen", "create a key pair: PREFIX.secret and PREFIX.pub", cmd_keygen},
+    {"account", "add, change, list and remove the inner's accounts", cmd_account},
+    {"quota", "show or raise an account's Internet recipient quota", cmd_quota},
+    {"queue", "list the inner's outbound queue", cmd_queue},
+    {"overlay", "print torrc or i2pd lines for the daemons' listeners", cmd_overlay},
+    {"edge-queue", "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
 };
 
 void print_help(FILE* out) {
   std::fprintf(out,
-               "usage: nightjarctl COMMAND [ARGS]\n"
-               "       nightjarctl COMMAND --help\n\n"
+               "usage: nightjarctl [--config FILE] COMMAND [ARGS]\n"
+               "       nightjarctl COMMAND --help    (or: nightjarctl help COMMAND)\n"
+               "\n"
                "commands:\n");
-  for (const auto& c : kCommands) {
-    std::fprintf(out, "  %-10s %-50s %s\n", c.name, c.usage, c.summary);
-  }
+  for (const auto& c : kCommands) std::fprintf(out, "  %-11s %s\n", c.name, c.summary);
+  std::fprintf(out,
+               "\n"
+               "--config FILE, the inner's configuration, is passed on to the command.\n");
+}
+
+const Command* find_command(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (name == c.name) return &c;
+  return nullptr;
 }
 
 }  // namespace
@@ -113,15 +121,18 @@ int main(int argc, char** argv) {
   }
   std::string_view cmd = argv[1];
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    if (cmd == "help" && argc >= 3) {  // `help COMMAND` is `COMMAND --help`
+      if (const Command* c = find_command(argv[2])) return c->run({"--help"});
+      std::fprintf(stderr, "nightjarctl: unknown command '%s' (try nightjarctl --help)\n", argv[2]);
+      return kExitUsage;
+    }
     print_help(stdout);
     return 0;
   }
-  for (const auto& c : kCommands) {
-    if (cmd == c.name) {
-      Args args(argv + 2, argv + argc);
-      args.insert(args.end(), global.begin(), global.end());
-      return c.run(args);
-    }
+  if (const Command* c = find_command(cmd)) {
+    Args args(argv + 2, argv + argc);
+    args.insert(args.end(), global.begin(), global.end());
+    return c->run(args);
   }
   std::fprintf(stderr, "nightjarctl: unknown command '%s' (try nightjarctl --help)\n", argv[1]);
   return kExitUsage;

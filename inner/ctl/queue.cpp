@@ -18,11 +18,10 @@
 namespace nj::ctl {
 namespace {
 
-constexpr const char* kUsage = "--config FILE list";
+constexpr const char* kUsage = "usage: nightjarctl queue --config FILE list\n";
 
 int usage(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl queue: %s\nusage: nightjarctl queue %s\n", problem.c_str(),
-               kUsage);
+  std::fprintf(stderr, "nightjarctl queue: %s\n%s", problem.c_str(), kUsage);
   return 2;
 }
 
@@ -37,7 +36,12 @@ int cmd_queue(const std::vector<std::string_view>& args) {
   std::string config, action;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::printf("usage: nightjarctl queue %s\nLists the inner's outbound queue.\n", kUsage);
+      std::printf(
+          "%s"
+          "Lists the inner's outbound queue, one message a line: its id, when it was\n"
+          "queued, recipients, size, when it is due to leave, and \"released\" once the\n"
+          "edge has it. No addresses; nothing is decrypted.\n",
+          kUsage);
       return 0;
     }
     if (args[i] == "--config" && i + 1 < args.size()) {

@@ -20,11 +20,12 @@
 namespace nj::ctl {
 namespace {
 
-constexpr const char* kUsage = "--config FILE show ADDRESS | grant ADDRESS COUNT";
+constexpr const char* kUsage =
+    "usage: nightjarctl quota --config FILE show ADDRESS\n"
+    "       nightjarctl quota --config FILE grant ADDRESS COUNT\n";
 
 int usage(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl quota: %s\nusage: nightjarctl quota %s\n", problem.c_str(),
-               kUsage);
+  std::fprintf(stderr, "nightjarctl quota: %s\n%s", problem.c_str(), kUsage);
   return 2;
 }
 
@@ -50,8 +51,9 @@ int cmd_quota(const std::vector<std::string_view>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::printf(
-          "usage: nightjarctl quota %s\nShows or raises an account's Internet recipient "
-          "quota; granted recipients expire after 24 hours.\n",
+          "%s"
+          "show: an account's Internet recipients a day, used today, bought with stamps\n"
+          "or granted, and what remains. grant: COUNT more (1 to 100000) for 24 hours.\n",
           kUsage);
       return 0;
     }

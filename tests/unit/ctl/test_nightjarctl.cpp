@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/crypto/keyfile.h"
 
@@ -98,4 +100,83 @@ BOOST_AUTO_TEST_CASE(usage_errors_and_help) {
   r = run(t, "keygen --out " + t.path + "/no/such/dir/k");
   BOOST_CHECK_EQUAL(r.status, 1);
   BOOST_CHECK(r.err.find(t.path + "/no/such/dir/k.secret: cannot create") != std::string::npos);
+}
+
+namespace {
+
+constexpr size_t kHelpColumns = 80;
+
+// The lines of `text` wider than the help may be, for the failure message.
+std::string too_wide(const std::string& text) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > kHelpColumns) out += "[" + std::to_string(line.size()) + "] " + line + "\n";
+  return out;
+}
+
+// The command names in `nightjarctl --help`: the lines under "commands:", each "  NAME  what".
+std::vector<std::string> listed_commands(const std::string& help) {
+  std::vector<std::string> names;
+  std::istringstream in(help);
+  bool in_list = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "commands:") {
+      in_list = true;
+    } else if (in_list && line.empty()) {
+      break;
+    } else if (in_list) {
+      // One line per command: a continuation line (more indent) would not name a command.
+      BOOST_CHECK_MESSAGE(line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ',
+                          "not a command line: '" + line + "'");
+      std::istringstream words(line);
+      std::string name;
+      words >> name;
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+// `nightjarctl --help` (and no arguments) fit 80 columns with one line per command; each
+// command's details are its own --help (also `help COMMAND`), and those fit too, as do the usage
+// lines a wrong argument prints.
+BOOST_AUTO_TEST_CASE(help_fits_80_columns) {
+  TempDir t;
+  auto top = run(t, "--help");
+  BOOST_REQUIRE_EQUAL(top.status, 0);
+  BOOST_CHECK_MESSAGE(too_wide(top.out).empty(), "nightjarctl --help:\n" + too_wide(top.out));
+  auto none = run(t, "");
+  BOOST_CHECK_EQUAL(none.status, 2);
+  BOOST_CHECK_EQUAL(none.err, top.out);
+
+  auto names = listed_commands(top.out);
+  for (const char* expected : {"keygen", "account", "quota", "queue", "overlay", "edge-queue"})
+    BOOST_CHECK_MESSAGE(std::find(names.begin(), names.end(), expected) != names.end(),
+                        std::string("--help does not list ") + expected + ":\n" + top.out);
+
+  for (const auto& name : names) {
+    BOOST_TEST_CONTEXT("nightjarctl " << name) {
+      auto help = run(t, name + " --help");
+      BOOST_CHECK_EQUAL(help.status, 0);
+      BOOST_CHECK_MESSAGE(help.out.rfind("usage: nightjarctl " + name + " ", 0) == 0,
+                          "no usage line first:\n" + help.out);
+      // More than the usage: the details live here, not in the overview.
+      BOOST_CHECK_GT(std::count(help.out.begin(), help.out.end(), '\n'), 1);
+      BOOST_CHECK_MESSAGE(too_wide(help.out).empty(), name + " --help:\n" + too_wide(help.out));
+      BOOST_CHECK_EQUAL(run(t, "help " + name).out, help.out);
+
+      auto wrong = run(t, name + " --no-such-option");
+      BOOST_CHECK_EQUAL(wrong.status, 2);
+      BOOST_CHECK_MESSAGE(wrong.err.find("\nusage: nightjarctl " + name + " ") != std::string::npos,
+                          "no usage after a wrong argument:\n" + wrong.err);
+      BOOST_CHECK_MESSAGE(too_wide(wrong.err).empty(),
+                          name + " --no-such-option:\n" + too_wide(wrong.err));
+    }
+  }
+  auto unknown = run(t, "help frobnicate");
+  BOOST_CHECK_EQUAL(unknown.status, 2);
+  BOOST_CHECK(unknown.err.find("unknown command 'frobnicate'") != std::string::npos);
 }
