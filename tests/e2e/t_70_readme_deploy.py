@@ -63,7 +63,12 @@ ORDER = [("edge", "1"), ("edge", "2"), ("inner", "1"), ("inner", "2"),
 NOT_RUN = [
     ("useradd", "it would add an account to the test machine; the daemons run as nobody"),
     ("systemctl", "no systemd here; the test runs the installed unit's commands itself"),
-    ("nightjarctl overlay", "needs Tor; the test pairs the two over the direct transport"),
+    # Its output is for tor, and the test pairs the two over `direct` instead. Run on the inner
+    # with the edge's edge.yaml, as step 4 says, it would also fail today: the loader checks
+    # that the files edge.yaml names (the edge's keys, certificate, data_dir) exist, and they
+    # are on the edge only. Once it reads the other machine's configuration without those
+    # checks, this entry goes and the test carries edge.yaml like the public keys.
+    ("nightjarctl overlay", "Tor; the test pairs the two over the direct transport"),
 ]
 
 # What the operator carries from one machine to the other before a step: (step, from machine,
