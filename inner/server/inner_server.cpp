@@ -71,19 +71,35 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   s->default_delay_ =
       policy::parse_delay_class(config.delay.default_class).value_or(policy::DelayClass::defer);
   s->committer_ = std::make_unique<store::GroupCommitter>(*s->env_, loop.raw());
-  auto inbound =
-      InboundDelivery::open(*s->env_, *s->inner_key_, *s->accounts_, *s->mailbox_, clock);
+  auto inbound = InboundDelivery::open(
+      *s->env_, InboundDelivery::Deps{loop, *s->inner_key_, *s->accounts_, *s->mailbox_,
+                                      *s->outbound_,
+                                      {config.domain.internal_domain, config.domain.public_domain},
+                                      clock});
   if (!inbound) return make_error(dir + ": " + inbound.error());
   s->inbound_ = std::move(*inbound);
   if (!config.edge.address.empty()) {
     auto edge_pub = crypto::load_public_key(config.keys.edge_public);
     if (!edge_pub) return make_error(edge_pub.error());
     s->edge_key_ = *edge_pub;
-    s->link_ =
-        std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_, *s->inbound_,
-                                     *s->accounts_, *s->committer_,
-                                     LinkClient::Outbound{*s->outbound_, *s->mailbox_, config, clock},
-                                     LinkClient::Options{});
+    // One guard per edge, for the inner's lifetime: a reconnect does not reset it.
+    auto* accts = s->accounts_.get();
+    auto* mbox = s->mailbox_.get();
+    s->verify_guard_ = std::make_unique<VerifyGuard>([accts, mbox](std::string_view rcpt) {
+      return lookup_recipient(*accts, *mbox, rcpt);
+    });
+    s->edge_requests_ = std::make_unique<EdgeRequests>(*s->inbound_, *s->committer_,
+                                                       *s->verify_guard_, clock);
+    OutboundHandover::Options oo;
+    oo.max_payload = link::kDefaultMaxPayload;
+    s->handover_ = std::make_unique<OutboundHandover>(
+        loop,
+        OutboundHandover::Deps{*s->outbound_, *s->mailbox_, *s->accounts_, config, clock,
+                               *s->committer_, *s->inner_key_},
+        oo);
+    s->link_ = std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_,
+                                            *s->edge_requests_, *s->handover_, clock,
+                                            LinkClient::Options{});
   }
   // Daily: forget old link delivery records.
   s->maintenance_ = std::make_unique<uv::Timer>(loop);

@@ -103,7 +103,10 @@ class InnerServer {
   policy::DelayClass default_delay_ = policy::DelayClass::defer;
   std::optional<crypto::PublicKey> edge_key_;
   std::unique_ptr<InboundDelivery> inbound_;
-  std::unique_ptr<LinkClient> link_;  // null without an `edge` section
+  std::unique_ptr<VerifyGuard> verify_guard_;     // these four: null without an `edge` section
+  std::unique_ptr<EdgeRequests> edge_requests_;
+  std::unique_ptr<OutboundHandover> handover_;
+  std::unique_ptr<LinkClient> link_;
   std::unique_ptr<uv::Timer> maintenance_;
   LoginGuard guard_;
   std::unordered_set<std::string> locked_;
