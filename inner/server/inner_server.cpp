@@ -5,20 +5,12 @@
 #include "common/base/log.h"
 #include "common/crypto/keyfile.h"
 #include "common/uv/work.h"
+#include "common/base/ascii.h"
 #include "inner/server/pop3_session.h"
 #include "inner/server/submission_session.h"
 
 namespace nj::inner {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
+using ascii::iequals;
 
 InnerServer::InnerServer(const InnerConfig& config, uv::Loop& loop, const Clock& clock)
     : cfg_(config),
