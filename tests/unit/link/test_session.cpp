@@ -8,20 +8,14 @@
 #include "common/link/session.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
+#include "tests/unit/support/run_until.h"
 
 using namespace nj;
 using link::Session;
 
 namespace {
 
-template <class P>
-bool run_until(uv::Loop& loop, P pred, uint64_t ms = 5000) {
-  uv::Timer guard(loop);
-  bool timed_out = false;
-  guard.start(ms, 0, [&] { timed_out = true; });
-  while (!pred() && !timed_out) loop.run_once();
-  return pred();
-}
+using nj::test::run_until;
 
 struct Keys {
   crypto::KeyPair inner = crypto::KeyPair::generate();

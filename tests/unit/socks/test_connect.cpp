@@ -6,19 +6,13 @@
 #include "common/socks/connect.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
+#include "tests/unit/support/run_until.h"
 
 using namespace nj;
 
 namespace {
 
-template <class P>
-bool run_until(uv::Loop& loop, P pred, uint64_t ms = 5000) {
-  uv::Timer guard(loop);
-  bool timed_out = false;
-  guard.start(ms, 0, [&] { timed_out = true; });
-  while (!pred() && !timed_out) loop.run_once();
-  return pred();
-}
+using nj::test::run_until;
 
 // Speaks just enough RFC 1928/1929 to test the client; records what it was asked.
 struct FakeProxy {

@@ -11,20 +11,13 @@
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
 #include "tests/unit/tls/cert_fixture.h"
+#include "tests/unit/support/run_until.h"
 
 using namespace nj::uv;
 
 namespace {
 
-// Runs the loop until pred() or the deadline; fails the test on timeout.
-template <class P>
-bool run_until(Loop& loop, P pred, uint64_t ms = 5000) {
-  Timer guard(loop);
-  bool timed_out = false;
-  guard.start(ms, 0, [&] { timed_out = true; });
-  while (!pred() && !timed_out) loop.run_once();
-  return pred();
-}
+using nj::test::run_until;
 
 // Echo server: owns accepted connections, writes back what it reads.
 struct EchoServer {
