@@ -10,6 +10,13 @@
 // key is reported at the line of the map that should hold it. A file that cannot be read gives
 // "path: cannot read: reason"; a YAML syntax error gives "file:line: (syntax): problem".
 //
+// Whose configuration: a daemon loads its own (Host::this_one, the default), and every value
+// that names something on the machine is looked up there too (Type::check_here: files and
+// directories exist and are readable, the account exists). A tool that reads another machine's
+// configuration for its names, ports and addresses (nightjarctl overlay) loads it with
+// Host::other: every syntax, range and cross-key check still runs, with the same errors, but
+// nothing is looked up on this machine.
+//
 // Presence: `required` (missing is an error), `optional` (missing leaves the member as the
 // struct initialises it; print_effective shows it as a comment), or a typed default value.
 // An empty value (`key:` with nothing after it) is an error for single values, an empty list for
@@ -51,16 +58,20 @@ struct Items {
 // Collects errors and the line of every key seen, for one load.
 class Context {
  public:
-  explicit Context(std::string file) : file_(std::move(file)) {}
+  explicit Context(std::string file, Host host = Host::this_one)
+      : file_(std::move(file)), host_(host) {}
 
   void error(int line, const std::string& key, const std::string& problem);
   void note_line(const std::string& key, int line) { lines_.emplace(key, line); }
   int line_of(const std::string& key, int fallback) const;
   std::size_t error_count() const { return errors_.size(); }
   Status status() const;
+  // Whether values are checked against this machine (Type::check_here).
+  bool checks_here() const { return host_ == Host::this_one; }
 
  private:
   std::string file_;
+  Host host_;
   std::vector<std::pair<int, std::string>> errors_;
   std::map<std::string, int> lines_;
 };
@@ -324,6 +335,13 @@ class Table {
         return false;
       }
     }
+    if (type.check_here && ctx.checks_here()) {
+      std::string problem = type.check_here(*r);
+      if (!problem.empty()) {
+        ctx.error(here, path, problem);
+        return false;
+      }
+    }
     out = std::move(*r);
     return true;
   }
@@ -387,10 +405,11 @@ class Table {
   }
 };
 
-// Reads `file` into S using `table`.
+// Reads `file` into S using `table`; `host` says whose configuration it is.
 template <class S>
-Result<S> decode(const Node& root, const std::string& name, const Table<S>& table) {
-  Context ctx(name);
+Result<S> decode(const Node& root, const std::string& name, const Table<S>& table,
+                 Host host = Host::this_one) {
+  Context ctx(name, host);
   S out{};
   table.decode(root, out, ctx, "", root.line ? root.line : 1);
   Status st = ctx.status();
@@ -399,17 +418,18 @@ Result<S> decode(const Node& root, const std::string& name, const Table<S>& tabl
 }
 
 template <class S>
-Result<S> load_file(const std::string& file, const Table<S>& table) {
+Result<S> load_file(const std::string& file, const Table<S>& table, Host host = Host::this_one) {
   auto root = read_yaml_file(file);
   if (!root) return make_error(root.error());
-  return decode(*root, file, table);
+  return decode(*root, file, table, host);
 }
 
 template <class S>
-Result<S> load_text(std::string_view text, const std::string& name, const Table<S>& table) {
+Result<S> load_text(std::string_view text, const std::string& name, const Table<S>& table,
+                    Host host = Host::this_one) {
   auto root = parse_yaml(text, name);
   if (!root) return make_error(root.error());
-  return decode(*root, name, table);
+  return decode(*root, name, table, host);
 }
 
 // The effective configuration as YAML (every key, defaults included); it loads back to `v`.

@@ -279,28 +279,28 @@ Type<std::string> path(PathCheck check) {
   std::string what = check == PathCheck::directory       ? "the path of an existing directory"
                      : check == PathCheck::readable_file ? "the path of a readable file"
                                                          : "an absolute path";
-  return Type<std::string>{what,
-                           [check](std::string_view s) -> Result<std::string> {
-                             if (s.empty()) return make_error("must not be empty");
-                             if (s.size() > 4095) return make_error("longer than 4095 bytes");
-                             if (s.front() != '/')
-                               return make_error(shown(s) + " is not an absolute path");
-                             std::string p(s);
-                             if (check == PathCheck::none) return p;
-                             struct stat st;
-                             if (stat(p.c_str(), &st) != 0)
-                               return make_error(p + ": " + std::strerror(errno));
-                             if (check == PathCheck::directory) {
-                               if (!S_ISDIR(st.st_mode)) return make_error(p + ": not a directory");
-                             } else {
-                               if (!S_ISREG(st.st_mode))
-                                 return make_error(p + ": not a regular file");
-                               if (access(p.c_str(), R_OK) != 0)
-                                 return make_error(p + ": " + std::strerror(errno));
-                             }
-                             return p;
-                           },
-                           [](const std::string& v) { return yaml_quote(v); }};
+  Type<std::string> t{what,
+                      [](std::string_view s) -> Result<std::string> {
+                        if (s.empty()) return make_error("must not be empty");
+                        if (s.size() > 4095) return make_error("longer than 4095 bytes");
+                        if (s.front() != '/')
+                          return make_error(shown(s) + " is not an absolute path");
+                        return std::string(s);
+                      },
+                      [](const std::string& v) { return yaml_quote(v); }};
+  if (check == PathCheck::none) return t;
+  t.check_here = [check](const std::string& p) -> std::string {
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0) return p + ": " + std::strerror(errno);
+    if (check == PathCheck::directory) {
+      if (!S_ISDIR(st.st_mode)) return p + ": not a directory";
+    } else {
+      if (!S_ISREG(st.st_mode)) return p + ": not a regular file";
+      if (access(p.c_str(), R_OK) != 0) return p + ": " + std::strerror(errno);
+    }
+    return "";
+  };
+  return t;
 }
 
 bool valid_domain(std::string_view s) {
@@ -456,15 +456,23 @@ Type<nj::log::Level> log_level() {
                                  {"error", nj::log::Level::error}});
 }
 
-std::string check_system_user(const std::string& u) {
-  if (u.size() > 32) return "longer than 32 bytes";
-  for (char c : u) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return "\"" + u + "\" is not a valid user name";
-  }
-  if (getpwnam(u.c_str()) == nullptr) return "no such user: " + u;
-  if (u == "root") return "must not be root (it is the user to drop root to)";
-  return "";
+Type<std::string> system_user() {
+  return Type<std::string>{
+      "a user name",
+      [](std::string_view s) -> Result<std::string> {
+        if (s.empty()) return make_error("must not be empty");
+        if (s.size() > 32) return make_error("longer than 32 bytes");
+        for (char c : s) {
+          if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return make_error(shown(s) + " is not a valid user name");
+        }
+        if (s == "root") return make_error("must not be root (it is the user to drop root to)");
+        return std::string(s);
+      },
+      [](const std::string& v) { return yaml_quote(v); },
+      [](const std::string& u) {
+        return getpwnam(u.c_str()) == nullptr ? "no such user: " + u : std::string();
+      }};
 }
 
 std::string check_link_message_size(std::uint64_t max_message_size, std::uint64_t max_recipients) {

@@ -13,7 +13,8 @@
 // - endpoint (host:port): `192.0.2.1:25`, `[2001:db8::1]:25`, `0.0.0.0:25`, `[::]:25`, and the
 //   one name `localhost`, which means 127.0.0.1. Ports 1-65535. No other names: the daemons
 //   must not depend on DNS to know where to listen or which resolver to ask.
-// - path: absolute; optionally must be an existing directory or a readable regular file.
+// - path: absolute; optionally must be an existing directory or a readable regular file (a check
+//   made on this machine: see Type::check_here).
 // - domain: letters/digits/hyphens, labels 1-63, total <= 253, at least two labels; stored
 //   lower case, one trailing dot removed.
 #pragma once
@@ -38,6 +39,17 @@ struct Type {
   std::string what;                                  // noun phrase: "a duration like 300s"
   std::function<Result<T>(std::string_view)> parse;  // error text is the bare problem
   std::function<std::string(const T&)> print;        // YAML scalar that parses back to T
+  // What only this machine can answer about a parsed value: that the file or directory it names
+  // exists and is readable, that the account exists. Returns the problem, or "" when it is fine.
+  // `parse` holds every check that gives the same answer on any machine; a load of another
+  // machine's configuration (Host::other, below) runs only that. Empty for most types.
+  std::function<std::string(const T&)> check_here = {};
+};
+
+// Which machine's configuration a load reads (table.h's load_file, load_text; the daemons' load).
+enum class Host {
+  this_one,  // the daemon's own, on its machine: Type::check_here runs
+  other,     // another machine's, for its names, ports and addresses: Type::check_here does not
 };
 
 inline constexpr std::size_t kMaxScalarBytes = 4096;
@@ -75,6 +87,8 @@ struct Endpoint {
 };
 Type<Endpoint> endpoint();
 
+// `parse` checks that the path is absolute and not too long; `check_here` that it names an
+// existing directory or a readable regular file, as `check` says.
 enum class PathCheck { none, directory, readable_file };
 Type<std::string> path(PathCheck check);
 
@@ -122,9 +136,9 @@ struct LogConfig {
   bool redact = true;  // addresses and IPs as keyed hashes; false only for debugging a test setup
 };
 
-// A check for the `user` a daemon drops root to: a name as useradd accepts it, an account that
-// exists on this host, and not root. Returns the problem, or "" when the name is fine.
-std::string check_system_user(const std::string& user);
+// The `user` a daemon drops root to: `parse` takes a name as useradd accepts it (at most 32
+// bytes) that is not root; `check_here` wants the account to exist on this machine.
+Type<std::string> system_user();
 
 // Both daemons' `limits`: whether a message of max_message_size with max_recipients recipients
 // still fits one link frame (common/link/message_size.h). Returns the problem, naming the

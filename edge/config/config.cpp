@@ -223,8 +223,7 @@ const Table<EdgeConfig>& edge_table() {
           .key("hostname", &EdgeConfig::hostname, config::domain(), config::required)
           .key("data_dir", &EdgeConfig::data_dir, config::path(PathCheck::directory),
                config::required)
-          .key("user", &EdgeConfig::user, config::text(32), config::optional,
-               config::check_system_user)
+          .key("user", &EdgeConfig::user, config::system_user(), config::optional)
           .list("domains", &EdgeConfig::domains, domain_table(), Items{.min = 1, .max = 256})
           .section("listen", &EdgeConfig::listen, listen_table())
           .section("dns", &EdgeConfig::dns, dns_table())
@@ -254,12 +253,12 @@ const Table<EdgeConfig>& edge_table() {
 
 }  // namespace
 
-Result<EdgeConfig> load(const std::string& path) {
-  return config::load_file(path, edge_table());
+Result<EdgeConfig> load(const std::string& path, config::Host host) {
+  return config::load_file(path, edge_table(), host);
 }
 
-Result<EdgeConfig> load_text(std::string_view text, const std::string& name) {
-  return config::load_text(text, name, edge_table());
+Result<EdgeConfig> load_text(std::string_view text, const std::string& name, config::Host host) {
+  return config::load_text(text, name, edge_table(), host);
 }
 
 std::string print_effective(const EdgeConfig& c) {

@@ -150,9 +150,12 @@ struct EdgeConfig {
 };
 
 // Reads and checks the edge's configuration file. On error, the message holds one
-// "file:line: key: problem" line per problem.
-Result<EdgeConfig> load(const std::string& path);
-Result<EdgeConfig> load_text(std::string_view text, const std::string& name);
+// "file:line: key: problem" line per problem. `host` is config::Host::other for a copy of
+// another machine's file read for its names, ports and addresses (nightjarctl overlay): every
+// check as usual except that the files, directories and user it names exist on this machine.
+Result<EdgeConfig> load(const std::string& path, config::Host host = config::Host::this_one);
+Result<EdgeConfig> load_text(std::string_view text, const std::string& name,
+                             config::Host host = config::Host::this_one);
 
 // The effective configuration as YAML, every key including defaults; it loads back to the same
 // configuration. For operators (--check-config prints it).

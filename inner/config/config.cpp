@@ -276,8 +276,7 @@ const Table<InnerConfig>& inner_table() {
           .key("hostname", &InnerConfig::hostname, config::domain(), config::required)
           .key("data_dir", &InnerConfig::data_dir, config::path(PathCheck::directory),
                config::required)
-          .key("user", &InnerConfig::user, config::text(32), config::optional,
-               config::check_system_user)
+          .key("user", &InnerConfig::user, config::system_user(), config::optional)
           .section("domain", &InnerConfig::domain, domain_table())
           .section("listen", &InnerConfig::listen, listen_table())
           .section("keys", &InnerConfig::keys, keys_table())
@@ -318,12 +317,12 @@ bool is_loopback(const Endpoint& e) {
   return inet_pton(AF_INET, e.host.c_str(), buf) == 1 && buf[0] == 127;
 }
 
-Result<InnerConfig> load(const std::string& path) {
-  return config::load_file(path, inner_table());
+Result<InnerConfig> load(const std::string& path, config::Host host) {
+  return config::load_file(path, inner_table(), host);
 }
 
-Result<InnerConfig> load_text(std::string_view text, const std::string& name) {
-  return config::load_text(text, name, inner_table());
+Result<InnerConfig> load_text(std::string_view text, const std::string& name, config::Host host) {
+  return config::load_text(text, name, inner_table(), host);
 }
 
 std::string print_effective(const InnerConfig& c) {

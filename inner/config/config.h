@@ -107,9 +107,12 @@ std::pair<std::string, uint16_t> split_edge_address(const std::string& address);
 bool is_loopback(const Endpoint& e);
 
 // Reads and checks the inner's configuration file. On error, the message holds one
-// "file:line: key: problem" line per problem.
-Result<InnerConfig> load(const std::string& path);
-Result<InnerConfig> load_text(std::string_view text, const std::string& name);
+// "file:line: key: problem" line per problem. `host` is config::Host::other for a copy of
+// another machine's file read for its names, ports and addresses (nightjarctl overlay): every
+// check as usual except that the files, directories and user it names exist on this machine.
+Result<InnerConfig> load(const std::string& path, config::Host host = config::Host::this_one);
+Result<InnerConfig> load_text(std::string_view text, const std::string& name,
+                              config::Host host = config::Host::this_one);
 
 // The effective configuration as YAML, every key including defaults; it loads back to the same
 // configuration. For operators (--check-config prints it).

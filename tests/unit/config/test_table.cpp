@@ -302,3 +302,103 @@ BOOST_AUTO_TEST_CASE(quoted_text_round_trips_through_yaml) {
     BOOST_CHECK_EQUAL(root->entries[0].value.scalar, s);
   }
 }
+
+namespace {
+
+// Keys that name things on a machine, and one that does not.
+struct Placed {
+  std::string data_dir;
+  std::string key_file;
+  std::vector<std::string> certs;
+  std::string user;
+  int port = 0;
+};
+
+const Table<Placed>& placed_table() {
+  static const Table<Placed> t =
+      Table<Placed>()
+          .key("data_dir", &Placed::data_dir, path(PathCheck::directory), required)
+          .key("key_file", &Placed::key_file, path(PathCheck::readable_file), required)
+          .list("certs", &Placed::certs, path(PathCheck::readable_file))
+          .key("user", &Placed::user, system_user(), optional)
+          .key("port", &Placed::port, integer(1, 65535), 25)
+          .check([](const Placed& p, Checker& c) {
+            if (p.key_file == p.data_dir) c.fail("key_file", "must differ from data_dir");
+          });
+  return t;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(another_hosts_file_skips_exactly_the_checks_made_here) {
+  // A file as it stands on another machine: its paths and its user exist there, not here.
+  const std::string there =
+      "data_dir: /nj-nowhere/data\n"
+      "key_file: /nj-nowhere/key\n"
+      "certs: [/nj-nowhere/a.pem, /etc]\n"
+      "user: nj-no-such-user\n"
+      "port: 2525\n";
+  auto here = load_text(there, "o.yaml", placed_table());
+  BOOST_REQUIRE(!here.ok());
+  BOOST_CHECK_EQUAL(here.error(),
+                    "o.yaml:1: data_dir: /nj-nowhere/data: No such file or directory\n"
+                    "o.yaml:2: key_file: /nj-nowhere/key: No such file or directory\n"
+                    "o.yaml:3: certs[0]: /nj-nowhere/a.pem: No such file or directory\n"
+                    "o.yaml:3: certs[1]: /etc: not a regular file\n"
+                    "o.yaml:4: user: no such user: nj-no-such-user");
+  auto other = load_text(there, "o.yaml", placed_table(), Host::other);
+  BOOST_REQUIRE_MESSAGE(other.ok(), (other.ok() ? std::string() : other.error()));
+  BOOST_CHECK_EQUAL(other->data_dir, "/nj-nowhere/data");
+  BOOST_CHECK_EQUAL(other->key_file, "/nj-nowhere/key");
+  BOOST_REQUIRE_EQUAL(other->certs.size(), 2u);
+  BOOST_CHECK_EQUAL(other->certs[1], "/etc");
+  BOOST_CHECK_EQUAL(other->user, "nj-no-such-user");
+  BOOST_CHECK_EQUAL(other->port, 2525);
+
+  // Everything else is checked as for this machine's file, with the same errors: syntax, range,
+  // a missing required key, an unknown key, cross-key checks.
+  const std::string wrong =
+      "data_dir: relative/data\n"
+      "key_file: /nj-nowhere/key\n"
+      "certs: [/nj-nowhere/a.pem, a.pem]\n"
+      "user: root\n"
+      "port: 0\n"
+      "porT: 1\n";
+  auto wrong_other = load_text(wrong, "w.yaml", placed_table(), Host::other);
+  BOOST_REQUIRE(!wrong_other.ok());
+  BOOST_CHECK_EQUAL(wrong_other.error(),
+                    "w.yaml:1: data_dir: \"relative/data\" is not an absolute path\n"
+                    "w.yaml:3: certs[1]: \"a.pem\" is not an absolute path\n"
+                    "w.yaml:4: user: must not be root (it is the user to drop root to)\n"
+                    "w.yaml:5: port: 0 is out of range (1 to 65535)\n"
+                    "w.yaml:6: porT: unknown key");
+  auto wrong_here = load_text(wrong, "w.yaml", placed_table());
+  BOOST_REQUIRE(!wrong_here.ok());
+  BOOST_CHECK_EQUAL(wrong_here.error(),
+                    "w.yaml:1: data_dir: \"relative/data\" is not an absolute path\n"
+                    "w.yaml:2: key_file: /nj-nowhere/key: No such file or directory\n"
+                    "w.yaml:3: certs[0]: /nj-nowhere/a.pem: No such file or directory\n"
+                    "w.yaml:3: certs[1]: \"a.pem\" is not an absolute path\n"
+                    "w.yaml:4: user: must not be root (it is the user to drop root to)\n"
+                    "w.yaml:5: port: 0 is out of range (1 to 65535)\n"
+                    "w.yaml:6: porT: unknown key");
+  auto missing = load_text("key_file: /k\n", "m.yaml", placed_table(), Host::other);
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_CHECK_EQUAL(missing.error(), "m.yaml:1: data_dir: required key missing");
+  auto same = load_text("data_dir: /x\nkey_file: /x\n", "s.yaml", placed_table(), Host::other);
+  BOOST_REQUIRE(!same.ok());
+  BOOST_CHECK_EQUAL(same.error(), "s.yaml:2: key_file: must differ from data_dir");
+
+  // And this machine's files pass both ways.
+  auto real =
+      load_text("data_dir: /tmp\nkey_file: /etc/passwd\nuser: nobody\n", "r.yaml", placed_table());
+  BOOST_CHECK_MESSAGE(real.ok(), (real.ok() ? std::string() : real.error()));
+  char tmpl[] = "/tmp/nj-config-other-XXXXXX";
+  int fd = mkstemp(tmpl);
+  BOOST_REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(tmpl) << there;
+  auto from_disk = load_file(tmpl, placed_table(), Host::other);
+  BOOST_CHECK_MESSAGE(from_disk.ok(), (from_disk.ok() ? std::string() : from_disk.error()));
+  unlink(tmpl);
+}

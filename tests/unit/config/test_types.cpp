@@ -32,6 +32,14 @@ std::string bad(const Type<T>& t, std::string_view s) {
   return r.error();
 }
 
+// What check_here says about a value parse accepted ("" when this machine has no objection).
+template <class T>
+std::string here(const Type<T>& t, std::string_view s) {
+  T v = good(t, s);
+  BOOST_REQUIRE(t.check_here);
+  return t.check_here(v);
+}
+
 // Printing a value as a YAML scalar and reading that YAML again gives the same value.
 template <class T>
 void round_trips(const Type<T>& t, std::string_view s) {
@@ -154,32 +162,52 @@ BOOST_AUTO_TEST_CASE(endpoints_are_numeric_or_localhost) {
   round_trips(t, "10.0.0.1:587");
 }
 
-BOOST_AUTO_TEST_CASE(paths_are_absolute_and_checked_when_asked) {
+BOOST_AUTO_TEST_CASE(paths_are_absolute_and_checked_here_when_asked) {
   char dir_tmpl[] = "/tmp/nj-config-test-XXXXXX";
   BOOST_REQUIRE(mkdtemp(dir_tmpl) != nullptr);
   std::string dir = dir_tmpl, file = dir + "/f";
   std::ofstream(file) << "x";
 
   BOOST_CHECK_EQUAL(good(path(PathCheck::none), "/does/not/exist"), "/does/not/exist");
-  BOOST_CHECK_EQUAL(bad(path(PathCheck::none), "relative/p"),
-                    "\"relative/p\" is not an absolute path");
-  BOOST_CHECK_EQUAL(good(path(PathCheck::directory), dir), dir);
-  BOOST_CHECK_EQUAL(bad(path(PathCheck::directory), file), file + ": not a directory");
-  BOOST_CHECK_EQUAL(bad(path(PathCheck::directory), dir + "/nope"),
+  BOOST_CHECK(!path(PathCheck::none).check_here);
+  for (PathCheck c : {PathCheck::none, PathCheck::directory, PathCheck::readable_file}) {
+    BOOST_CHECK_EQUAL(bad(path(c), "relative/p"), "\"relative/p\" is not an absolute path");
+    BOOST_CHECK_EQUAL(bad(path(c), ""), "must not be empty");
+    BOOST_CHECK_EQUAL(bad(path(c), "/" + std::string(4095, 'a')), "longer than 4095 bytes");
+  }
+  // Existence is this machine's question: parse takes any absolute path, check_here answers it.
+  BOOST_CHECK_EQUAL(good(path(PathCheck::directory), dir + "/nope"), dir + "/nope");
+  BOOST_CHECK_EQUAL(good(path(PathCheck::readable_file), dir + "/nope"), dir + "/nope");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::directory), dir), "");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::directory), file), file + ": not a directory");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::directory), dir + "/nope"),
                     dir + "/nope: No such file or directory");
-  BOOST_CHECK_EQUAL(good(path(PathCheck::readable_file), file), file);
-  BOOST_CHECK_EQUAL(bad(path(PathCheck::readable_file), dir), dir + ": not a regular file");
-  BOOST_CHECK_EQUAL(bad(path(PathCheck::readable_file), dir + "/nope"),
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), file), "");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), dir), dir + ": not a regular file");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), dir + "/nope"),
                     dir + "/nope: No such file or directory");
   if (geteuid() != 0) {  // root reads everything
     std::string locked = dir + "/locked";
     std::ofstream(locked) << "x";
     chmod(locked.c_str(), 0);
-    BOOST_CHECK_EQUAL(bad(path(PathCheck::readable_file), locked), locked + ": Permission denied");
+    BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), locked), locked + ": Permission denied");
     std::remove(locked.c_str());
   }
   std::remove(file.c_str());
   rmdir(dir.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(system_users_are_names_here_and_never_root) {
+  auto t = system_user();
+  BOOST_CHECK_EQUAL(good(t, "nobody"), "nobody");
+  BOOST_CHECK_EQUAL(here(t, "nobody"), "");
+  BOOST_CHECK_EQUAL(bad(t, "root"), "must not be root (it is the user to drop root to)");
+  BOOST_CHECK_EQUAL(bad(t, "Mail User"), "\"Mail User\" is not a valid user name");
+  BOOST_CHECK_EQUAL(bad(t, std::string(33, 'a')), "longer than 32 bytes");
+  // An account of another machine is a good name; only this machine can say it does not exist.
+  BOOST_CHECK_EQUAL(good(t, "nj-no-such-user"), "nj-no-such-user");
+  BOOST_CHECK_EQUAL(here(t, "nj-no-such-user"), "no such user: nj-no-such-user");
+  round_trips(t, "nightjar-edge");
 }
 
 BOOST_AUTO_TEST_CASE(domains_are_checked_and_normalised) {
