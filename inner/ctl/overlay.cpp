@@ -30,8 +30,6 @@ constexpr int kSubmissionPort = 587;
 constexpr int kPop3Port = 110;
 constexpr int kMxPort = 25;
 
-constexpr const char* kOnionPlaceholder = "EDGE-MX-ONION.onion";
-
 // i2pd keys files, relative to i2pd's data directory: the inner's mail destination (submission
 // and POP3) and its SOCKS proxy's, from which the inner dials its edge.
 constexpr const char* kInnerMailKeys = "nightjar-inner.dat";
@@ -308,18 +306,19 @@ std::string tor_edge(const edge::EdgeConfig& e, const inner::InnerConfig* in,
 std::string tor_dns(const edge::EdgeConfig& e, const OverlayOptions& o) {
   if (e.listen.onion_mx.empty())
     return "# No OnionMX listener (listen.onion_mx is empty): no SRV record to publish.\n";
+  // A record with a stand-in for the name would be published as it stands by whoever pastes the
+  // part, and would send OnionMX senders nowhere: until the name is given, there is no record.
+  if (o.edge_onion.empty())
+    return "# The SRV records are not printed: they name the edge's OnionMX onion, and\n"
+           "# --edge-onion NAME was not given. Once tor runs on the edge with the part above,\n"
+           "# NAME is in " +
+           tor_service_dir(o, "nightjar-edge-mx") +
+           "/hostname there: run this again with\n"
+           "# --edge-onion NAME.\n";
   std::string out;
-  std::string onion = o.edge_onion.empty() ? kOnionPlaceholder : o.edge_onion;
-  if (o.edge_onion.empty()) {
-    out += "# " + std::string(kOnionPlaceholder) +
-           " is a placeholder: once tor runs on the "
-           "edge, the name is in\n";
-    out += "# " + tor_service_dir(o, "nightjar-edge-mx") +
-           "/hostname; run this again with --edge-onion NAME.\n";
-  }
   for (const auto& d : e.domains)
     out += "_onion-mx._tcp." + d.public_domain + ". IN SRV 0 0 " + std::to_string(kMxPort) + " " +
-           onion + ".\n";
+           o.edge_onion + ".\n";
   return out;
 }
 
@@ -413,8 +412,12 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
         "Prints the overlay daemon's configuration for nightjar's listeners: torrc\n"
         "lines (tor) or i2pd tunnels.conf and i2pd.conf sections (i2p), for the inner's\n"
         "machine and, with --edge-config, the edge's; for tor also the _onion-mx._tcp\n"
-        "SRV records to publish.\n"
+        "SRV records to publish. It reads only names, ports and addresses from the\n"
+        "two files, so either may be a copy from the other machine: the files,\n"
+        "directories and users they name need not exist here.\n"
         "  --edge-onion NAME       the edge's OnionMX onion name, for the SRV records\n"
+        "                          (none without it); tor on the edge writes it to\n"
+        "                          DIR/nightjar-edge-mx/hostname\n"
         "  --tor-dir DIR           parent of the HiddenServiceDir directories\n"
         "                          (default /var/lib/tor)\n"
         "  --inner-link-keys FILE  the inner's i2pd SOCKS proxy keys file\n"
@@ -465,7 +468,9 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
       return usage("--inner-link-keys is for the edge's part: it needs --edge-config");
   }
 
-  auto in = inner::load(inner_path);
+  // Only names, ports and addresses are read from either file, and one of them is a copy from
+  // the other machine, whose keys, certificate, onion map, data directory and user are not here.
+  auto in = inner::load(inner_path, config::Host::other);
   if (!in) return fail(in.error());
   // The inner's link transport must be the overlay asked for, or the output would not let the
   // inner reach its edge.
@@ -479,7 +484,7 @@ int cmd_overlay(const std::vector<std::string_view>& args) {
   }
   std::optional<edge::EdgeConfig> ed;
   if (!edge_path.empty()) {
-    auto e = edge::load(edge_path);
+    auto e = edge::load(edge_path, config::Host::other);
     if (!e) return fail(e.error());
     ed = std::move(*e);
   }

@@ -6,14 +6,18 @@
 // The link service admits only the inner, filled in, never a placeholder: Tor's onion client
 // authorization (the printed commands name the real link onion and key files), I2P's accesslist
 // (the inner's link destination, computed from its i2pd keys file, --inner-link-keys); without
-// what it needs the edge's I2P part is refused, not printed open.
+// what it needs the edge's I2P part is refused, not printed open. Nor is an SRV record printed
+// before the OnionMX onion's name is given (--edge-onion).
 //
 // Trust: the configuration files are the operator's and are loaded and checked by the daemons'
-// own loaders (nj::inner::load, nj::edge::load). The i2pd keys file is parsed with limits as
-// untrusted bytes (a wrong file gives an error, never a crash); only its public destination is
-// used, and what is read of it is held in locked memory and wiped (the private keys follow the
-// destination). The output is text for the operator to read and install. It prints no key
-// material: key pairs are made on the machine that keeps them, by openssl or by i2pd.
+// own loaders (nj::inner::load, nj::edge::load), as another machine's configuration
+// (config::Host::other): the command runs on one machine with a copy of the other's file, and it
+// reads only names, ports and addresses, never the files, directories or user they name, so
+// whether those exist here is not asked (every other check is). The i2pd keys file is parsed with
+// limits as untrusted bytes (a wrong file gives an error, never a crash); only its public
+// destination is used, and what is read of it is held in locked memory and wiped (the private keys
+// follow the destination). The output is text for the operator to read and install. It prints no
+// key material: key pairs are made on the machine that keeps them, by openssl or by i2pd.
 #pragma once
 
 #include <optional>
@@ -31,7 +35,8 @@ struct OverlayOptions {
   // Tor: parent of the HiddenServiceDir directories. I2P: i2pd's keys are relative to its own
   // data directory, so this is unused there.
   std::string tor_dir = "/var/lib/tor";
-  // The edge's OnionMX onion name ("<56 base32>.onion"); empty: a placeholder is printed.
+  // The edge's OnionMX onion name ("<56 base32>.onion"); empty: no SRV records, only a note
+  // saying where the name is and to pass --edge-onion.
   std::string edge_onion;
   // I2P: the inner's link destination ("<52 base32>.b32.i2p", from read_i2p_keys_b32), the one
   // client the edge's link tunnel admits. Empty: i2p_edge refuses to print a link tunnel.
@@ -83,7 +88,9 @@ std::string tor_inner(const inner::InnerConfig& inner, const OverlayOptions& o);
 std::string tor_edge(const edge::EdgeConfig& edge, const inner::InnerConfig* inner,
                      const OverlayOptions& o);
 
-// The DNS records the operator publishes: one `_onion-mx._tcp` SRV per public domain.
+// The DNS records the operator publishes: one `_onion-mx._tcp` SRV per public domain. Without
+// o.edge_onion none (a record is never printed with a stand-in for the name): a comment saying
+// where the name is and to run again with --edge-onion NAME.
 std::string tor_dns(const edge::EdgeConfig& edge, const OverlayOptions& o);
 
 // i2pd: tunnels.conf server sections for the inner's listeners and i2pd.conf SOCKS proxy

@@ -16,7 +16,8 @@ made by running the printed `#   $ ` command lines with /bin/sh, as printed. The
   0xF4 (missing client authorization: the descriptor cannot be decrypted) and never connects;
 - the inner's onion service answers submission (smtplib with AUTH, through SOCKS: the message
   lands in the recipient's mailbox) and POP3 (curl --socks5-hostname retrieves it);
-- the printed `_onion-mx._tcp` SRV record, served by unbound as printed, resolves to the edge's
+- the printed `_onion-mx._tcp` SRV record (none before `--edge-onion` names the OnionMX onion),
+  served by unbound as printed, resolves to the edge's
   OnionMX onion (its hostname file) and port 25, and the edge's OnionMX listener answers SMTP
   there, dialed through the edge tor's printed SocksPort (outbound.socks) — the way another
   edge's OnionMX delivery dials it.
@@ -160,6 +161,10 @@ def test():
             edge_torrc = part(first, EDGE_PART)
             h.check("#   $ " not in part(first, INNER_PART),
                     "key commands printed before edge.address names the link onion:\n" + first)
+            # Nor an SRV record before --edge-onion names the OnionMX onion: only where it is.
+            h.check(config_lines(part(first, DNS_PART)) == [] and
+                    "%s/nightjar-edge-mx/hostname" % edge_tor_dir in part(first, DNS_PART),
+                    "the DNS part without --edge-onion:\n" + part(first, DNS_PART))
             h.check("SocksPort 127.0.0.1:%d ExtendedErrors" % edge_socks
                     in config_lines(edge_torrc),
                     "the edge's torrc has no SocksPort for outbound.socks:\n" + edge_torrc)

@@ -12,13 +12,20 @@ the commands of the systemd units they install). `nightjarctl` and the daemons a
 steps installed, found through the root's /usr/bin on PATH.
 
 Not run, and why, is the table NOT_RUN below: `useradd` (the daemons run as `nobody`, and the
-test checks that the account the README creates is the one the example configuration names),
+test checks that the account the README creates is the one the example configuration names) and
 `systemctl` (the test starts each installed unit's ExecStartPre and ExecStart itself, under the
-unit's CapabilityBoundingSet and NoNewPrivileges) and `nightjarctl overlay` (Tor: the two are
-paired over the `direct` transport instead; t_68 runs overlay tor's output against real tors).
+unit's CapabilityBoundingSet and NoNewPrivileges).
 
-What an operator copies between the machines (the other side's public key) the test copies into
-the working directory where the README says to put it. Between installing a configuration and
+What an operator copies between the machines (the other side's public key, and for inner step 4
+the edge's edge.yaml) the test copies into the working directory where the README says to put
+it, as it stands on the other machine: its paths name that machine's files (the edge's root
+becomes the inner's, where the edge's keys, certificate, onion map and data directory are not),
+and edge.yaml names the account the README creates on the edge (the test's `nobody` is only so
+that the edge can run here), which the inner's machine does not have. Inner step 4's `nightjarctl
+overlay tor` runs on the inner with that copy, as printed, and must print the torrc parts of both
+machines, and no SRV record, since the OnionMX onion's name is not given yet. (Its output is for
+tor: the test then pairs the two over the `direct` transport; t_68 runs overlay tor's output
+against real tors.) Between installing a configuration and
 checking it, the test makes only the edits a test machine needs, listed with their reasons in
 edge_edits() and inner_edits(): free loopback ports instead of 25 and the example's ports,
 `nobody` as `user`, the test's DNS server, no greylisting wait, the test's MTA as the Internet,
@@ -63,12 +70,6 @@ ORDER = [("edge", "1"), ("edge", "2"), ("inner", "1"), ("inner", "2"),
 NOT_RUN = [
     ("useradd", "it would add an account to the test machine; the daemons run as nobody"),
     ("systemctl", "no systemd here; the test runs the installed unit's commands itself"),
-    # Its output is for tor, and the test pairs the two over `direct` instead. Run on the inner
-    # with the edge's edge.yaml, as step 4 says, it would also fail today: the loader checks
-    # that the files edge.yaml names (the edge's keys, certificate, data_dir) exist, and they
-    # are on the edge only. Once it reads the other machine's configuration without those
-    # checks, this entry goes and the test carries edge.yaml like the public keys.
-    ("nightjarctl overlay", "Tor; the test pairs the two over the direct transport"),
 ]
 
 # What the operator carries from one machine to the other before a step: (step, from machine,
@@ -76,7 +77,13 @@ NOT_RUN = [
 CARRIED = {
     ("edge", "4"): ("inner", "/etc/nightjar/keys/inner.pub", "inner.pub"),
     ("inner", "3"): ("edge", "/etc/nightjar/keys/edge.pub", "edge.pub"),
+    ("inner", "4"): ("edge", "/etc/nightjar/edge.yaml", "edge.yaml"),
 }
+
+# The parts `nightjarctl overlay tor --edge-config` prints (inner step 4).
+OVERLAY_PARTS = ["# ---- torrc on the inner's machine ----",
+                 "# ---- torrc on the edge's machine ----",
+                 "# ---- DNS: publish in each public domain's zone ----"]
 
 # Absolute paths the prefix goes in front of. Not after a word character, a dot, a slash or a
 # colon, so relative paths and URLs (file:///usr/...) stay as they are.
@@ -220,7 +227,7 @@ class Machine:
             else:
                 lines.append(self.rewrite(line))
         if not lines:
-            return
+            return ""
         env = dict(os.environ)
         env["PATH"] = "%s/usr/bin:%s/usr/sbin:%s" % (self.root, self.root, env.get("PATH", ""))
         r = subprocess.run(["/bin/sh", "-e", "-x", "-c", "\n".join(lines) + "\n"], cwd=self.cwd,
@@ -230,6 +237,7 @@ class Machine:
         h.log("%s %s:\n%s" % (self.name, step, out))
         h.check(r.returncode == 0, "README, %s step %s, failed (exit %d):\n%s"
                 % (self.name, step, r.returncode, out))
+        return out
 
     def read(self, absolute):
         with open(self.path(absolute), encoding="utf-8") as f:
@@ -411,9 +419,11 @@ def test():
                 if (who, step) in CARRIED:
                     src, path, name = CARRIED[(who, step)]
                     with open(os.path.join(m.cwd, name), "w") as f:
-                        f.write(machines[src].read(path))
-                m.run_block(step, blocks[(who, step)],
-                            stdin=PASSWORD + "\n" if (who, step) == ("inner", "6") else "")
+                        f.write(carried(machines[src], path, m))
+                out = m.run_block(step, blocks[(who, step)],
+                                  stdin=PASSWORD + "\n" if (who, step) == ("inner", "6") else "")
+                if (who, step) == ("inner", "4"):
+                    check_overlay_output(out)
 
                 if (who, step) == ("edge", "4"):
                     text = edge.read("/etc/nightjar/edge.yaml")
@@ -468,6 +478,36 @@ def test():
         finally:
             for p in procs:
                 p.stop()
+
+
+def carried(src, absolute, dst):
+    """A file of machine `src` as the operator finds it there, for machine `dst`: the same text,
+    whose absolute paths name `src`'s files (read on `dst`, they are looked up under its root),
+    and for the edge's configuration the account the README creates on the edge in place of the
+    test's `nobody`."""
+    text = src.read(absolute).replace(src.root + "/", dst.root + "/")
+    if absolute == "/etc/nightjar/edge.yaml":
+        made = src.users_made()
+        h.check(len(made) == 1, "README, edge: wanted one useradd, got %r" % made)
+        h.log("edge.yaml carried to the %s: user -> %s (the edge's account, not on the %s)"
+              % (dst.name, made[0], dst.name))
+        text = set_key(text, "user", made[0])
+        for key in ("keys.edge_secret", "tls.cert", "outbound.onion_map", "data_dir"):
+            there = key_value(text, key).strip("\"'")
+            h.check(there.startswith(dst.root + "/") and not os.path.exists(there),
+                    "%s: %s is on the %s as well, so the test would not show overlay reading "
+                    "the edge's file there" % (key, there, dst.name))
+    return text
+
+
+def check_overlay_output(out):
+    """Inner step 4 printed both machines' torrc parts, and a note in place of the SRV records,
+    whose OnionMX onion name it was not given."""
+    for header in OVERLAY_PARTS:
+        h.check(header in out, "README, inner step 4: no %r in:\n%s" % (header, out))
+    dns = out.split(OVERLAY_PARTS[-1], 1)[1]
+    h.check("IN SRV" not in dns and "--edge-onion NAME" in dns,
+            "README, inner step 4: the DNS part without --edge-onion:\n" + dns)
 
 
 def check_user(machine, config_text):

@@ -323,17 +323,131 @@ BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
 BOOST_AUTO_TEST_CASE(srv_records) {
   World w;
   auto o = w.opts();
-  std::string t = nj::ctl::tor_dns(w.edge(), o);
-  BOOST_TEST(config_lines(t) ==
-             "_onion-mx._tcp.example.test. IN SRV 0 0 25 EDGE-MX-ONION.onion.\n"
-             "_onion-mx._tcp.example.org. IN SRV 0 0 25 EDGE-MX-ONION.onion.\n");
-  BOOST_TEST(t.find("--edge-onion NAME") != std::string::npos);
   o.edge_onion = std::string(kMxOnion) + ".onion";
   BOOST_TEST(nj::ctl::tor_dns(w.edge(), o) == "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
                                                   std::string(kMxOnion) +
                                                   ".onion.\n"
                                                   "_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
                                                   std::string(kMxOnion) + ".onion.\n");
+}
+
+BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_given) {
+  // Nothing to paste into a zone that names a stand-in: the part says what to pass, and where the
+  // name is, instead.
+  World w;
+  auto o = w.opts();
+  std::string t = nj::ctl::tor_dns(w.edge(), o);
+  BOOST_TEST(config_lines(t) == "");
+  BOOST_TEST(t.find("IN SRV") == std::string::npos, t);
+  BOOST_TEST(t.find("_onion-mx") == std::string::npos, t);
+  BOOST_TEST(t.find("The SRV records are not printed") != std::string::npos, t);
+  BOOST_TEST(
+      t.find("NAME is in " + o.tor_dir + "/nightjar-edge-mx/hostname there") != std::string::npos,
+      t);
+  BOOST_TEST(t.find("run this again with\n# --edge-onion NAME.\n") != std::string::npos, t);
+  // The command prints the rest (the edge's torrc is what makes the name) and exits 0.
+  std::string out, err;
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
+                          w.edge_yaml.string(), "--tor-dir", o.tor_dir},
+                         out, err, w.dir) == 0);
+  BOOST_TEST(err == "");
+  auto in = w.inner();
+  BOOST_TEST(out.find(nj::ctl::tor_edge(w.edge(), &in, o)) != std::string::npos);
+  BOOST_TEST(out.find("# ---- DNS: publish in each public domain's zone ----\n" + t) !=
+             std::string::npos);
+  BOOST_TEST(out.find("IN SRV") == std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
+  // As README step 4 runs it on the inner: edge.yaml is the edge's, naming the edge's keys,
+  // certificate, onion map, data directory and user, none of which is on this machine; run on
+  // the edge, inner.yaml names the inner's. Only names, ports and addresses are read.
+  World w;
+  const std::string gone = (w.dir / "other-machine").string();
+  write(w.edge_yaml,
+        "hostname: mx.nightjar.test\n"
+        "data_dir: " +
+            gone +
+            "/var/lib/nightjar-edge\n"
+            "user: nj-overlay-no-such-user\n"
+            "domains:\n  - public: example.test\n    internal: example.i2p\n"
+            "listen:\n  mx: [127.0.0.1:2525]\n  onion_mx: [127.0.0.1:2526]\n"
+            "  link: [127.0.0.1:2601]\n"
+            "tls:\n  cert: " +
+            gone + "/tls/cert.pem\n  key: " + gone +
+            "/tls/key.pem\n"
+            "keys:\n  edge_secret: " +
+            gone +
+            "/keys/edge.secret\n"
+            "  inner_public: " +
+            gone +
+            "/keys/inner.pub\n"
+            "outbound:\n  onion_map: " +
+            gone +
+            "/onion_map.yaml\n"
+            "  socks: 127.0.0.1:9150\n");
+  write(w.inner_yaml,
+        "hostname: mail.nightjar.test\n"
+        "data_dir: " +
+            gone +
+            "/var/lib/nightjar-inner\n"
+            "user: nj-overlay-no-such-user\n"
+            "domain:\n  internal: example.i2p\n  public: example.test\n"
+            "listen:\n  submission: [127.0.0.1:5870]\n  pop3: [127.0.0.1:1100]\n"
+            "keys:\n  inner_secret: " +
+            gone +
+            "/keys/inner.secret\n"
+            "  edge_public: " +
+            gone +
+            "/keys/edge.pub\n"
+            "edge:\n  address: \"" +
+            kLinkOnion +
+            ".onion:2600\"\n  transport: tor\n"
+            "  socks: 127.0.0.1:9050\n");
+  // The premise: the daemons' own loads refuse both files here.
+  auto edge_here = nj::edge::load(w.edge_yaml.string());
+  BOOST_REQUIRE(!edge_here.ok());
+  for (auto key : {"data_dir", "user", "tls.cert", "tls.key", "keys.edge_secret",
+                   "keys.inner_public", "outbound.onion_map"})
+    BOOST_TEST(edge_here.error().find(std::string(": ") + key + ": ") != std::string::npos,
+               key << " in " << edge_here.error());
+  auto inner_here = nj::inner::load(w.inner_yaml.string());
+  BOOST_REQUIRE(!inner_here.ok());
+  for (auto key : {"data_dir", "user", "keys.inner_secret", "keys.edge_public"})
+    BOOST_TEST(inner_here.error().find(std::string(": ") + key + ": ") != std::string::npos,
+               key << " in " << inner_here.error());
+
+  auto o = w.opts();
+  std::string out, err;
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
+                          w.edge_yaml.string(), "--edge-onion", kMxOnion, "--tor-dir", o.tor_dir},
+                         out, err, w.dir) == 0,
+             err);
+  BOOST_TEST(err == "");
+  BOOST_TEST(out.find("HiddenServicePort 587 127.0.0.1:5870\n") != std::string::npos, out);
+  BOOST_TEST(out.find("SocksPort 127.0.0.1:9150 ExtendedErrors\n") != std::string::npos, out);
+  BOOST_TEST(out.find("HiddenServicePort 2600 127.0.0.1:2601\n") != std::string::npos, out);
+  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
+                      ".onion.\n") != std::string::npos,
+             out);
+  BOOST_TEST(out.find(gone) == std::string::npos, out);
+  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
+  BOOST_TEST(err.find("edge.transport is tor") != std::string::npos, err);
+
+  // Every other check still runs, with the loaders' file:line: key: problem.
+  std::string text = slurp(w.edge_yaml);
+  auto at = text.find("data_dir: /");
+  BOOST_REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("data_dir: /").size(), "data_dir: relative/");
+  text += "limits:\n  max_recipients: 0\n";
+  write(w.edge_yaml, text);
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
+                          w.edge_yaml.string()},
+                         out, err, w.dir) == 1);
+  BOOST_TEST(err.find(w.edge_yaml.string() + ":2: data_dir: \"relative/") != std::string::npos,
+             err);
+  BOOST_TEST(err.find(": limits.max_recipients: 0 is out of range") != std::string::npos, err);
+  BOOST_TEST(err.find("keys.edge_secret") == std::string::npos, err);
 }
 
 BOOST_AUTO_TEST_CASE(i2p_sections) {
