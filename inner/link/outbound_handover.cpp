@@ -8,13 +8,14 @@
 namespace nj::inner {
 
 OutboundHandover::OutboundHandover(uv::Loop& loop, Deps deps, Options options)
-    : loop_(loop),
-      d_(deps),
+    : d_(deps),
       opt_(options),
       window_(options.window, options.window_bytes),
       timer_(loop) {}
 
-OutboundHandover::~OutboundHandover() { timer_.close(); }
+OutboundHandover::~OutboundHandover() {
+  timer_.close();
+}
 
 void OutboundHandover::up(const std::shared_ptr<link::Session>& session) {
   down();
@@ -54,8 +55,8 @@ void OutboundHandover::offer(const std::string& id) {
 }
 
 void OutboundHandover::queued(const std::string& id, int64_t due) {
-  if (!session_) return;                       // loaded when the link comes up
-  if (due > d_.clock.now()) return;            // found by the tick once due
+  if (!session_) return;             // loaded when the link comes up
+  if (due > d_.clock.now()) return;  // found by the tick once due
   offer(id);
   pump();
 }
@@ -121,7 +122,8 @@ void OutboundHandover::on_answer(const link::Frame& f) {
     d_.gc.submit([q, mid](store::Txn& txn) { return q->release_in(txn, mid); },
                  [mid](Status s) {
                    if (!s)
-                     NJ_LOG_ERROR("link: msg=%s release failed: %s", mid.c_str(), s.error().c_str());
+                     NJ_LOG_ERROR("link: msg=%s release failed: %s", mid.c_str(),
+                                  s.error().c_str());
                    else
                      NJ_LOG_INFO("link msg=%s handed to the edge", mid.c_str());
                  });
@@ -137,8 +139,9 @@ void OutboundHandover::on_answer(const link::Frame& f) {
     int64_t wait = opt_.retry_first_s;
     for (uint32_t i = 1; i < r.refusals && wait < opt_.retry_max_s; ++i) wait *= 2;
     wait = std::min(wait, opt_.retry_max_s);
-    wait = wait - wait / 4 + static_cast<int64_t>(crypto::random_uniform(
-                                 static_cast<uint32_t>(std::max<int64_t>(wait / 2, 1))));
+    wait = wait - wait / 4 +
+           static_cast<int64_t>(
+               crypto::random_uniform(static_cast<uint32_t>(std::max<int64_t>(wait / 2, 1))));
     r.next = d_.clock.now() + wait;
     held_.insert(*id);  // still offered on this link: the tick lets it go when due
     NJ_LOG_INFO("link msg=%s refused for now by the edge (%s); again in %llds", id->c_str(),
@@ -166,34 +169,40 @@ void OutboundHandover::bounce(const std::string& id, const LocalReason& why) {
     return;
   }
   Sender sender = sender_of(*env);
-  std::string dsn;
-  if (!sender.account_id.empty()) {
-    std::vector<link::RecipientStatus> failed;
-    for (const auto& r : env->recipients)
-      failed.push_back(link::RecipientStatus{r, link::RecipientOutcome::failed, ""});
-    dsn = make_dsn(*env, failed, d_.config.hostname, sender.address,
-                   static_cast<std::time_t>(d_.clock.now()),
-                   "=_" + crypto::random_id() + crypto::random_id(), why);
-  }
+  // Every recipient still queued fails for `why`. Which those are is read again inside the
+  // commit: a STATUS committed meanwhile may have settled some, and a recipient the edge
+  // reported delivered must not be reported failed (nor a failed one twice).
+  auto failed = std::make_shared<std::vector<link::RecipientStatus>>();
+  for (const auto& r : env->recipients)
+    failed->push_back(link::RecipientStatus{r, link::RecipientOutcome::failed, ""});
   OutboundQueue* q = &d_.queue;
   Mailbox* mbox = &d_.mailbox;
-  size_t n = env->recipients.size();
+  const crypto::KeyPair* inner = &d_.inner;
+  std::string host = d_.config.hostname;
+  auto now = static_cast<std::time_t>(d_.clock.now());
+  std::string boundary = "=_" + crypto::random_id() + crypto::random_id();
+  auto n = std::make_shared<size_t>(0);
   d_.gc.submit(
-      [q, mbox, id, dsn, account = sender.account_id](store::Txn& txn) -> Status {
-        if (!dsn.empty()) {
+      [=](store::Txn& txn) -> Status {
+        // Settling every recipient the record could hold removes it.
+        auto settled = q->settle_in(txn, *inner, id, *failed);
+        if (!settled) return make_error(settled.error());
+        *n = settled->newly_final.size();
+        if (*n > 0 && !sender.account_id.empty()) {
+          std::string dsn = make_dsn(settled->before, settled->newly_final, host, sender.address,
+                                     now, boundary, why);
           // A full mailbox must not keep the message forever: the report is dropped then.
-          auto d = mbox->deliver_in(txn, account, dsn);
+          auto d = mbox->deliver_in(txn, sender.account_id, dsn);
           if (d.status == DeliveryStatus::temp_failure) return make_error(d.error);
         }
-        auto r = q->remove_in(txn, id);
-        if (!r) return make_error(r.error());
         return {};
       },
       [id, n, why](Status s) {
         if (!s)
           NJ_LOG_ERROR("link: msg=%s bounce not recorded: %s", id.c_str(), s.error().c_str());
         else
-          NJ_LOG_INFO("link msg=%s bounced rcpts=%zu status=%s", id.c_str(), n, why.status.c_str());
+          NJ_LOG_INFO("link msg=%s bounced rcpts=%zu status=%s", id.c_str(), *n,
+                      why.status.c_str());
       });
 }
 
@@ -233,8 +242,10 @@ void OutboundHandover::on_status(const link::Frame& f) {
         if (!settled) return make_error(settled.error());
         std::vector<link::RecipientStatus> failed;
         for (const auto& r : settled->newly_final) {
-          if (r.outcome == link::RecipientOutcome::delivered) ++out->delivered;
-          else failed.push_back(r);
+          if (r.outcome == link::RecipientOutcome::delivered)
+            ++out->delivered;
+          else
+            failed.push_back(r);
         }
         out->failed = failed.size();
         out->removed = settled->removed;

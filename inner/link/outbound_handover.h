@@ -81,7 +81,6 @@ class OutboundHandover {
   void bounce(const std::string& id, const LocalReason& why);
   void offer(const std::string& id);
 
-  uv::Loop& loop_;
   Deps d_;
   Options opt_;
   std::weak_ptr<link::Session> link_;
