@@ -274,9 +274,11 @@ std::optional<std::string> EdgeServer::internal_domain_for(std::string_view publ
 void EdgeServer::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  // Also the destructor of a server whose create() failed part-way: any member may be unset.
   for (auto& l : listeners_) l->close();
   listeners_.clear();
-  for (auto* p : sessions_->snapshot()) p->close();
+  if (sessions_)
+    for (auto* p : sessions_->snapshot()) p->close();
   if (link_) link_->shutdown();
   if (outbound_) outbound_->stop();
   if (greylist_purge_) greylist_purge_->stop();

@@ -49,7 +49,8 @@ class EdgeServer {
 
   // Binds every configured listener (before privileges are dropped).
   Status listen();
-  // Stops accepting, ends every session, drains the writer. The loop then runs out.
+  // Stops accepting, ends every session, drains the writer. The loop then runs out. Safe on a
+  // server that create() left half-built (the destructor runs it when create() fails).
   void shutdown();
 
   size_t session_count() const { return sessions_ ? sessions_->size() : 0; }

@@ -2,7 +2,9 @@
 """Edge: the operator's switches and start-up duties. HELO and sender-domain checks can be relaxed
 one rule at a time; the daemon drops root to `user:` after binding and keeps working; a bad
 configuration stops start-up with `file:line: key: problem`, and --check-config says so too,
-also for a limits.max_message_size larger than the link to the inner carries."""
+also for a limits.max_message_size larger than the link to the inner carries; a good
+configuration the edge cannot start on (a queue that does not open, a certificate that does not
+load) stops it with the reason and exit status 1, not a crash."""
 import os, pwd, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -84,6 +86,37 @@ def test():
                            capture_output=True, text=True, timeout=30)
         h.check(r.returncode == 0 and "hostname:" in r.stdout,
                 "--check-config of a good file failed: %r %r" % (r.stdout, r.stderr))
+        startup_fails_cleanly(tdir, ub)
+
+
+def startup_fails_cleanly(tdir, ub):
+    """A configuration that passes its checks but cannot be started on: the edge says why and
+    exits 1. The server is half built by then, and tearing it down must not crash: a data_dir
+    whose queue cannot be opened (the keys are loaded), and a certificate file that is not one
+    (also the store, the link listener's server and its outbound delivery are made)."""
+    queue_blocked = h.Edge(tdir, ub.addr, RELAXED, name="edge-no-queue")
+    with open(os.path.join(queue_blocked.data_dir, "queue"), "w") as f:
+        f.write("a file where the queue's directory goes\n")
+    bad_cert = h.Edge(tdir, ub.addr, RELAXED, name="edge-bad-cert")
+    not_pem = os.path.join(bad_cert.dir, "not-a-cert.pem")
+    with open(not_pem, "w") as f:
+        f.write("not a certificate\n")
+    bad_cert.config["tls"] = {"cert": not_pem, "key": not_pem}
+    bad_cert.config["listen"]["link"] = ["127.0.0.1:%d" % h.free_port()]
+    for e, why in ((queue_blocked, "start-up failed: %s/queue: " % queue_blocked.data_dir),
+                   (bad_cert, "start-up failed: tls: ")):
+        e.keygen()
+        with open(e.config_path, "w") as f:
+            f.write(h.to_yaml(e.config) + "\n")
+        r = subprocess.run([h.edge_bin(), "--config", e.config_path, "--check-config"],
+                           capture_output=True, text=True, timeout=30)
+        h.check(r.returncode == 0, "%s: the checks refuse it, so start-up is not reached: %r"
+                % (e.config_path, r.stderr))
+        r = subprocess.run([h.edge_bin(), "--config", e.config_path], capture_output=True,
+                           text=True, timeout=30)
+        h.check(r.returncode == 1 and why in r.stderr,
+                "%s: wanted exit status 1 and %r, got %d (a negative status is the signal that "
+                "ended it):\n%s%s" % (e.config_path, why, r.returncode, r.stdout, r.stderr))
 
 
 h.main(test)
