@@ -9,7 +9,8 @@ PKGS=(
   libuv1-dev liblmdb-dev libsodium-dev libc-ares-dev libyaml-cpp-dev
   libboost-test-dev libssl-dev
   # tests and demo: real peers and clients
-  lmdb-utils swaks unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd i2pd
+  # swaks --tls needs Net::SSLeay (a Recommends of swaks, which --no-install-recommends skips)
+  lmdb-utils swaks libnet-ssleay-perl unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd i2pd
 )
 
 missing=()

@@ -2,9 +2,10 @@
 """Edge: the operator's switches and start-up duties. HELO and sender-domain checks can be relaxed
 one rule at a time; the daemon drops root to `user:` after binding and keeps working; a bad
 configuration stops start-up with `file:line: key: problem`, and --check-config says so too,
-also for a limits.max_message_size larger than the link to the inner carries; a good
-configuration the edge cannot start on (a queue that does not open, a certificate that does not
-load) stops it with the reason and exit status 1, not a crash."""
+also for a limits.max_message_size larger than the link to the inner carries; with tls.cert and
+tls.key it takes mail over STARTTLS (swaks --tls); a good configuration the edge cannot start on
+(a queue that does not open, a certificate that does not load) stops it with the reason and exit
+status 1, not a crash."""
 import os, pwd, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -86,7 +87,24 @@ def test():
                            capture_output=True, text=True, timeout=30)
         h.check(r.returncode == 0 and "hostname:" in r.stdout,
                 "--check-config of a good file failed: %r %r" % (r.stdout, r.stderr))
+        starttls_with_swaks(tdir, ub)
         startup_fails_cleanly(tdir, ub)
+
+
+def starttls_with_swaks(tdir, ub):
+    """tls.cert and tls.key: the edge offers STARTTLS and takes mail over it, from swaks (which
+    needs Net::SSLeay for --tls: scripts/install-deps.sh installs libnet-ssleay-perl)."""
+    e = h.Edge(tdir, ub.addr, h.deep_update({"checks": {"greylist": {"enabled": False}}},
+                                            RELAXED), name="edge-tls")
+    cert, key = os.path.join(e.dir, "cert.pem"), os.path.join(e.dir, "key.pem")
+    h.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "1", "-nodes",
+           "-subj", "/CN=mx.nightjar.test", "-keyout", key, "-out", cert])
+    e.config["tls"] = {"cert": cert, "key": key}
+    with e:
+        t = h.swaks_edge(e, "--tls", "--from", "bob@sender.test", "--to", "alice@example.test")
+        t.expect("STARTTLS", 220, "2.0.0")
+        t.expect(".", 250, "2.0.0")
+        h.check(t.rc == 0, "swaks --tls failed (%d):\n%s" % (t.rc, t.text))
 
 
 def startup_fails_cleanly(tdir, ub):
