@@ -216,7 +216,8 @@ void InboundDelivery::commit(store::GroupCommitter& gc, VerifyGuard& guard,
         if (!bounce.empty()) {
           auto b = make_inbound_bounce(env, bounce, *domains, now);
           if (!b) return make_error(b.error());
-          if (auto s = outbound->add_in(txn, *b); !s) return s;
+          // Due now, in the due index: the link's handover finds it on its next tick.
+          if (auto s = outbound->add_in(txn, *b, now); !s) return s;
           res->bounced = bounce.size();
         }
         return {};
