@@ -79,17 +79,24 @@ Status drop_privileges(const std::string& user, const std::string& data_dir) {
   if (geteuid() != 0) return make_error("user: " + user + ": only root can change user");
   passwd* pw = getpwnam(user.c_str());
   if (!pw) return make_error("user: " + user + ": no such user");
-  std::error_code ec;
-  auto own = [&](const std::filesystem::path& p) {
-    if (chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
-      ec = std::error_code(errno, std::generic_category());
+  // The first entry that cannot be given to the user stops start-up: the daemon would fail on it
+  // later, as that user, with a less helpful message (or not at all until a restart). data_dir
+  // itself is the operator's choice and may be a symbolic link; what is inside was written by the
+  // daemon's user, so a link there is given away as a link (lchown), never the file it names.
+  auto give = [&](const std::filesystem::path& p, bool follow) -> Status {
+    if ((follow ? chown(p.c_str(), pw->pw_uid, pw->pw_gid)
+                : lchown(p.c_str(), pw->pw_uid, pw->pw_gid)) != 0)
+      return make_error("data_dir: cannot give " + p.string() + " to " + user + ": " +
+                        std::strerror(errno));
+    return {};
   };
-  own(data_dir);
+  if (auto st = give(data_dir, true); !st) return st;
+  std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-    own(it->path());
+    if (auto st = give(it->path(), false); !st) return st;
   if (ec)
-    return make_error("data_dir: " + data_dir + ": cannot give it to " + user + ": " +
+    return make_error("data_dir: " + data_dir + ": cannot list it to give it to " + user + ": " +
                       ec.message());
   if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
     return make_error("user: " + user + ": cannot drop privileges: " + std::strerror(errno));

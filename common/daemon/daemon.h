@@ -1,7 +1,8 @@
 // What both daemons do around their server: command-line handling (--config, --check-config,
 // --version), logging set-up, the open-file limit, dropping root after binding, and running the
 // loop until SIGTERM/SIGINT.
-// Trust: the arguments and the `user` come from the operator; the data directory is ours.
+// Trust: the arguments and the `user` come from the operator; the data directory is ours, but
+// what is in it was written by the daemon after it dropped root (links there are not followed).
 #pragma once
 
 #include <functional>
@@ -35,8 +36,9 @@ void init_logging(const char* name, log::Level level, bool redact);
 // Raises the open-file limit to its hard maximum: every session holds a descriptor.
 void raise_nofile();
 
-// Gives `data_dir` (and what is in it) to `user` and drops root for good. Nothing when `user` is
-// empty.
+// Gives `data_dir` (and what is in it; a symbolic link inside as a link, not its target) to
+// `user` and drops root for good. Nothing when `user` is empty. An entry that cannot be given
+// (chown fails) is an error naming its path and the reason, and root is kept.
 Status drop_privileges(const std::string& user, const std::string& data_dir);
 
 // Runs the loop until SIGTERM or SIGINT, then calls `stop` (which must end every handle's work)
