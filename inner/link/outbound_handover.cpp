@@ -26,6 +26,11 @@ void OutboundHandover::up(const std::shared_ptr<link::Session>& session) {
     NJ_LOG_ERROR("link: outbound queue: %s", items.error().c_str());
   } else {
     const int64_t now = d_.clock.now();
+    // Back-offs of messages no longer queued (settled or bounced since) are forgotten here.
+    std::set<std::string> queued;
+    for (const auto& it : *items) queued.insert(it.id);
+    for (auto r = retry_.begin(); r != retry_.end();)
+      r = queued.count(r->first) ? std::next(r) : retry_.erase(r);
     for (const auto& it : *items) {
       if (!it.released && it.due > now) continue;  // its delay class still holds it
       if (auto r = retry_.find(it.id); r != retry_.end() && r->second.next > now) {
@@ -93,7 +98,7 @@ void OutboundHandover::pump() {
     auto e = d_.queue.leaving(d_.inner, id, now);
     if (!e) {
       // Gone meanwhile (its last recipient settled) or unreadable; not again on this link.
-      NJ_LOG_ERROR("link: outbound msg=%s cannot be opened: %s", id.c_str(), e.error().c_str());
+      NJ_LOG_WARN("link: outbound msg=%s cannot be opened: %s", id.c_str(), e.error().c_str());
       continue;
     }
     auto payload = link::encode(link::SubmitPayload{id, queue::encode(*e, 0)});

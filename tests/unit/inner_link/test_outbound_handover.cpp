@@ -24,6 +24,7 @@
 #include "common/uv/tcp.h"
 #include "inner/link/outbound_handover.h"
 #include "tests/unit/accounts/fixture.h"
+#include "tests/unit/support/run_until.h"
 
 using namespace nj;
 using namespace nj::inner;
@@ -36,14 +37,7 @@ const std::string kR1 = "r1@remote.test";
 const std::string kR2 = "r2@remote.test";
 const std::string kR3 = "r3@remote.test";
 
-template <class P>
-bool run_until(uv::Loop& loop, P pred, uint64_t ms = 5000) {
-  uv::Timer guard(loop);
-  bool timed_out = false;
-  guard.start(ms, 0, [&] { timed_out = true; });
-  while (!pred() && !timed_out) loop.run_once();
-  return pred();
-}
+using nj::test::run_until;
 
 // Lets the loop run (the handover's ticks among it) for `ms` of real time.
 void run_for(uv::Loop& loop, uint64_t ms) {
