@@ -641,15 +641,39 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             time.sleep(0.2)
         return self.delivered(local_part)
 
+    def _write_config(self):
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(self.main_cf())
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(self.master_cf())
+
+    def write_map(self, name, entries):
+        """Writes the lookup table conf/<name> ("key value" lines from the dict `entries`) and
+        builds it with postmap; returns "hash:PATH" for a main.cf setting (`main=`). Before
+        start() it writes main.cf first (postmap reads it). A running Postfix sees a rewritten
+        table after reload()."""
+        if not os.path.exists(os.path.join(self.conf, "main.cf")):
+            self._write_config()
+        path = os.path.join(self.conf, name)
+        with open(path, "w") as f:
+            f.write("".join("%s %s\n" % kv for kv in entries.items()))
+        run(["postmap", "-c", self.conf, "hash:" + path])
+        return "hash:" + path
+
+    def reload(self):
+        """`postfix -c DIR reload`, waiting until the master has logged it: new connections are
+        then served with the current configuration and tables (a session already open keeps
+        the process that serves it)."""
+        before = self.log().count(" reload -- ")
+        run(["postfix", "-c", self.conf, "reload"])
+        self.wait_log(" reload -- ", count=before + 1, timeout=20)
+
     def start(self):
         if self.domain:
             os.makedirs(self.vmail, exist_ok=True)
             uid, gid = _nobody_ids()
             os.chown(self.vmail, uid, gid)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(self.main_cf())
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(self.master_cf())
+        self._write_config()
         os.makedirs(self.queue, exist_ok=True)
         os.chmod(self.queue, 0o755)
         # Creates the queue tree with Postfix's ownerships and checks the configuration.
