@@ -37,7 +37,7 @@ const std::string kR1 = "r1@remote.test";
 const std::string kR2 = "r2@remote.test";
 const std::string kR3 = "r3@remote.test";
 
-using nj::test::run_until;
+using nj::testing::run_until;
 
 // Lets the loop run (the handover's ticks among it) for `ms` of real time.
 void run_for(uv::Loop& loop, uint64_t ms) {

@@ -16,7 +16,7 @@ using namespace nj;
 
 namespace {
 
-using nj::test::run_until;
+using nj::testing::run_until;
 
 // A SOCKS5 proxy that knows one name and forwards to a local port, like Tor's SocksPort
 // reaching an onion service.

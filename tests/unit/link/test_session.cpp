@@ -15,7 +15,7 @@ using link::Session;
 
 namespace {
 
-using nj::test::run_until;
+using nj::testing::run_until;
 
 struct Keys {
   crypto::KeyPair inner = crypto::KeyPair::generate();

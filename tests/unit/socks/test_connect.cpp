@@ -12,7 +12,7 @@ using namespace nj;
 
 namespace {
 
-using nj::test::run_until;
+using nj::testing::run_until;
 
 // Speaks just enough RFC 1928/1929 to test the client; records what it was asked.
 struct FakeProxy {

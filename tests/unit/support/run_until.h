@@ -7,7 +7,7 @@
 #include "common/uv/handles.h"
 #include "common/uv/loop.h"
 
-namespace nj::test {
+namespace nj::testing {
 
 // Runs `loop` one turn at a time until `pred()` holds or `ms` milliseconds have passed; returns
 // pred() at the end.
@@ -20,4 +20,4 @@ bool run_until(uv::Loop& loop, P pred, uint64_t ms = 5000) {
   return pred();
 }
 
-}  // namespace nj::test
+}  // namespace nj::testing

@@ -17,7 +17,7 @@ using namespace nj::uv;
 
 namespace {
 
-using nj::test::run_until;
+using nj::testing::run_until;
 
 // Echo server: owns accepted connections, writes back what it reads.
 struct EchoServer {
