@@ -272,4 +272,11 @@ bool is_our_domain(const std::vector<DomainMap>& domains, std::string_view domai
   return false;
 }
 
+std::optional<std::string> internal_domain_for(const std::vector<DomainMap>& domains,
+                                               std::string_view public_domain) {
+  for (const auto& d : domains)
+    if (ascii::iequals(d.public_domain, public_domain)) return d.internal_domain;
+  return std::nullopt;
+}
+
 }  // namespace nj::edge

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,10 @@ struct DomainMap {
 // True when `domain` is the public or the internal domain of one of `domains` (ASCII case
 // folded; no trailing dot, as mail::Mailbox never has one).
 bool is_our_domain(const std::vector<DomainMap>& domains, std::string_view domain);
+// The internal domain that `public_domain` maps to (ASCII case folded), or nullopt when it is
+// none of ours.
+std::optional<std::string> internal_domain_for(const std::vector<DomainMap>& domains,
+                                               std::string_view public_domain);
 
 struct ListenConfig {
   std::vector<Endpoint> mx;        // public port 25; at least one

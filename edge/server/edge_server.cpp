@@ -260,17 +260,6 @@ Status EdgeServer::start_outbound() {
   return {};
 }
 
-std::optional<std::string> EdgeServer::internal_domain_for(std::string_view public_domain) const {
-  for (const auto& d : cfg_.domains) {
-    if (d.public_domain.size() == public_domain.size() &&
-        std::equal(d.public_domain.begin(), d.public_domain.end(), public_domain.begin(),
-                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) ==
-                                                std::tolower(static_cast<unsigned char>(b)); }))
-      return d.internal_domain;
-  }
-  return std::nullopt;
-}
-
 void EdgeServer::shutdown() {
   if (stopping_) return;
   stopping_ = true;

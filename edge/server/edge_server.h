@@ -62,7 +62,6 @@ class EdgeServer {
   void accept(std::unique_ptr<uv::Connection> conn, bool onion);
   Status start_outbound();
   void finished(MxSession* s);  // the session is deleted on the next loop turn
-  std::optional<std::string> internal_domain_for(std::string_view public_domain) const;
 
   const EdgeConfig& cfg_;
   uv::Loop& loop_;

@@ -224,7 +224,7 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
     // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
     internal = srv_.cfg_.domains.front().internal_domain;
   } else {
-    internal = srv_.internal_domain_for(mb->domain);
+    internal = internal_domain_for(srv_.cfg_.domains, mb->domain);
   }
   if (!internal) {
     // No relaying, whatever the client address: 127.0.0.1 is where every onion peer comes from.
