@@ -3,7 +3,9 @@
 mailbox on the inner and is fetched by POP3; the edge asks the inner whether recipients exist
 (550 5.1.1 for unknown users, 451 4.4.3 when the link is down); mail waits on the edge while the
 inner is away and flows when it returns; the edge deletes a message only after the inner's ACK;
-an edge killed with SIGKILL loses nothing; a peer with the wrong key is refused."""
+an edge killed with SIGKILL loses nothing; a peer with the wrong key is refused, and both logs
+say so: the edge that its handshake does not authenticate, the refused inner that the edge does
+not accept its key."""
 import os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -11,6 +13,9 @@ import inner as ih
 import link as lk
 
 ALICE, PW = "alice@example.i2p", "alice pw 1"
+# inner/link/link_client.cpp and common/link/channel.cpp
+REFUSED_KEY = "the edge hung up during the handshake: it does not accept this inner's key"
+REFUSED_EDGE = "refused: link: refused: handshake message 1 does not authenticate"
 
 
 def send(edge, rcpt, body, expect=250):
@@ -74,18 +79,28 @@ def test():
             lk.wait_log(inner, "delivered new=1", count=3, timeout=30)
             h.check(len(inner.mailbox(ALICE, PW)) == 3, "third message missing")
 
-            # a peer with another key is refused by the edge
-            tdir2 = h.TestDir("t_60-intruder")
-            intruder = ih.Inner(tdir2, {"edge": {"address": "127.0.0.1:%d" % pair.link_port,
-                                                 "transport": "direct"}})
+            # a peer with another key is refused by the edge (the edge pins another inner key):
+            # the edge says why, the refused inner says the edge does not accept its key, on
+            # every attempt
+            intruder = ih.Inner(tdir, {"edge": {"address": "127.0.0.1:%d" % pair.link_port,
+                                                "transport": "direct"}}, name="intruder")
             intruder.keygen()
             import shutil
             shutil.copy(os.path.join(edge.key_dir, "edge.pub"),
                         os.path.join(intruder.key_dir, "edge.pub"))
+            refusals = edge.output().count("refused:")
             intruder.start()
             try:
-                lk.wait_log(edge, "refused:", timeout=30)
+                lk.wait_log(intruder, REFUSED_KEY, count=2, timeout=30)
+                lk.wait_log(edge, "refused:", count=refusals + 2, timeout=10)
                 h.check("link up" not in intruder.output(), "an unpaired inner got a link")
+                dials = intruder.output().count("link dialing")  # the third is >= 1.5 s away
+                h.check(dials in (2, 3), "the refused inner dialed %d times for 2 refusals"
+                        % dials)
+                h.check(all(" warn: " in ln for ln in intruder.output().splitlines()
+                            if REFUSED_KEY in ln), "a refusal is not a warning")
+                h.check(edge.output().count(REFUSED_EDGE) == refusals + 2,
+                        "the edge does not say why it refused:\n" + edge.output()[-3000:])
             finally:
                 intruder.stop()
         except BaseException:
