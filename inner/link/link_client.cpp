@@ -88,7 +88,7 @@ void LinkClient::ended(const link::Session::Ended& e) {
   }
   bool refusal = e.handshaking && (e.how == End::refused || e.how == End::closed_by_peer ||
                                    e.how == End::cut);
-  retry(e.handshaking ? "attempt failed: " + why : "link down: " + why, refusal);
+  retry(e.handshaking ? "attempt failed: " + why : "down: " + why, refusal);
 }
 
 void LinkClient::retry(const std::string& why, bool warn) {
