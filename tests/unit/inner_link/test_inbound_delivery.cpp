@@ -227,6 +227,10 @@ BOOST_AUTO_TEST_CASE(an_unknown_recipient_is_bounced_once_even_when_the_deliver_
   BOOST_CHECK(b[0].message.find("Status: 5.1.1\r\n") != std::string::npos);
   BOOST_CHECK(b[0].message.find("alice") == std::string::npos);  // only who failed
   BOOST_CHECK_EQUAL(count(kAlice), 1u);
+  // Due at once, in the due index the link reads each second: a link that stays up sends it.
+  auto due = outbound->due_before(clock.now(), 10);
+  BOOST_REQUIRE(due.ok());
+  BOOST_CHECK_EQUAL(due->size(), 1u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_recipients_of_a_deliver_that_waits_are_bounced_once) {
