@@ -287,9 +287,6 @@ bool clean_file_name(MimeParam& p) {
   return true;
 }
 
-std::string new_boundary() {
-  return "=_" + crypto::random_id() + crypto::random_id();
-}
 
 // ---- cid: references in text parts ----
 
@@ -699,6 +696,10 @@ Result<std::string> sanitize_outbound(std::string_view message, const OutboundPo
     return make_error("sanitized message does not parse: " + again.error());
   }
   return out;
+}
+
+std::string new_boundary() {
+  return "=_" + crypto::random_id() + crypto::random_id();
 }
 
 }  // namespace nj::mail

@@ -46,6 +46,11 @@ inline constexpr size_t kMaxOutboundParamValue = 1000;
 // with parse_mime() under the same limits, and sanitizing it again changes only the Message-ID.
 Result<std::string> sanitize_outbound(std::string_view message, const OutboundPolicy& policy);
 
+// A fresh MIME boundary in the form is_generated_boundary() knows ("=_" and 32 random letters and
+// digits; "=_" cannot occur in base64 or quoted-printable text, RFC 2045 6.7). The one maker of
+// boundaries for the sanitizer and for the reports the inner writes (DSNs, bounces).
+std::string new_boundary();
+
 // True for the boundaries and Content-ID local parts this sanitizer generates ("=_" and 32
 // letters/digits; 16 letters/digits): those are kept, everything else is regenerated.
 bool is_generated_boundary(std::string_view boundary);

@@ -4,6 +4,7 @@
 #include "common/mail/address.h"
 #include "common/mail/headers.h"
 #include "common/mail/origin.h"
+#include "common/mail/outbound.h"
 #include "common/mail/sanitize.h"
 #include "common/mail/text.h"
 
@@ -59,7 +60,7 @@ Result<queue::Envelope> make_inbound_bounce(const queue::Envelope& original,
                                             const mail::DomainRewrite& domains, int64_t now) {
   const std::string& pub = domains.public_domain;
   const std::string to = shown(original.mail_from, domains, true);
-  const std::string boundary = "=_" + crypto::random_id() + crypto::random_id();
+  const std::string boundary = mail::new_boundary();
   std::string m;
   m += "From: Mail Delivery System <MAILER-DAEMON@" + pub + ">\r\n";
   m += "To: <" + to + ">\r\n";

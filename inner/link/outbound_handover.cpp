@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/base/log.h"
+#include "common/mail/outbound.h"
 #include "common/queue/envelope.h"
 
 namespace nj::inner {
@@ -185,7 +186,7 @@ void OutboundHandover::bounce(const std::string& id, const LocalReason& why) {
   const crypto::KeyPair* inner = &d_.inner;
   std::string host = d_.config.hostname;
   auto now = static_cast<std::time_t>(d_.clock.now());
-  std::string boundary = "=_" + crypto::random_id() + crypto::random_id();
+  std::string boundary = mail::new_boundary();
   auto n = std::make_shared<size_t>(0);
   d_.gc.submit(
       [=](store::Txn& txn) -> Status {
@@ -233,7 +234,7 @@ void OutboundHandover::on_status(const link::Frame& f) {
   std::string id = st->message_id;
   std::string host = d_.config.hostname;
   auto now = static_cast<std::time_t>(d_.clock.now());
-  std::string boundary = "=_" + crypto::random_id() + crypto::random_id();
+  std::string boundary = mail::new_boundary();
   struct Outcome {
     size_t delivered = 0, failed = 0;
     bool removed = false, found = false;
