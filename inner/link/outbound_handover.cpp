@@ -167,84 +167,26 @@ OutboundHandover::Sender OutboundHandover::sender_of(const queue::Envelope& e) {
   return s;
 }
 
-void OutboundHandover::bounce(const std::string& id, const LocalReason& why) {
-  retry_.erase(id);
-  auto env = d_.queue.open_one(d_.inner, id);
-  if (!env) {
-    NJ_LOG_ERROR("link: msg=%s cannot be opened to bounce: %s", id.c_str(), env.error().c_str());
-    return;
-  }
-  Sender sender = sender_of(*env);
-  // Every recipient still queued fails for `why`. Which those are is read again inside the
-  // commit: a STATUS committed meanwhile may have settled some, and a recipient the edge
-  // reported delivered must not be reported failed (nor a failed one twice).
-  auto failed = std::make_shared<std::vector<link::RecipientStatus>>();
-  for (const auto& r : env->recipients)
-    failed->push_back(link::RecipientStatus{r, link::RecipientOutcome::failed, ""});
-  OutboundQueue* q = &d_.queue;
-  Mailbox* mbox = &d_.mailbox;
-  const crypto::KeyPair* inner = &d_.inner;
-  std::string host = d_.config.hostname;
-  auto now = static_cast<std::time_t>(d_.clock.now());
-  std::string boundary = mail::new_boundary();
-  auto n = std::make_shared<size_t>(0);
-  d_.gc.submit(
-      [=](store::Txn& txn) -> Status {
-        // Settling every recipient the record could hold removes it.
-        auto settled = q->settle_in(txn, *inner, id, *failed);
-        if (!settled) return make_error(settled.error());
-        *n = settled->newly_final.size();
-        if (*n > 0 && !sender.account_id.empty()) {
-          std::string dsn = make_dsn(settled->before, settled->newly_final, host, sender.address,
-                                     now, boundary, why);
-          // A full mailbox must not keep the message forever: the report is dropped then.
-          auto d = mbox->deliver_in(txn, sender.account_id, dsn);
-          if (d.status == DeliveryStatus::temp_failure) return make_error(d.error);
-        }
-        return {};
-      },
-      [id, n, why](Status s) {
-        if (!s)
-          NJ_LOG_ERROR("link: msg=%s bounce not recorded: %s", id.c_str(), s.error().c_str());
-        else
-          NJ_LOG_INFO("link msg=%s bounced rcpts=%zu status=%s", id.c_str(), *n,
-                      why.status.c_str());
-      });
-}
-
-void OutboundHandover::on_status(const link::Frame& f) {
-  std::weak_ptr<link::Session> asked = link_;
-  auto ack = [asked, fid = f.id] {
-    if (auto s = asked.lock(); s && s->is_open())
-      (void)s->send(link::Frame{link::FrameType::ack, fid, {}});
-  };
-  auto st = link::decode_status(f.payload);
-  if (!st) {
-    if (auto s = asked.lock()) s->close("bad STATUS: " + st.error());
-    return;
-  }
+void OutboundHandover::settle(const std::string& id,
+                              std::vector<link::RecipientStatus> results, const LocalReason& why,
+                              std::function<void(Status, const Settled&)> done) {
   // The author's account, for a DSN. A message no longer queued (a STATUS repeated after its
-  // last recipient) has none; settle_in then finds nothing and the STATUS is simply ACKed. A
-  // record that does not open fails there too, and gets no ACK.
-  auto env = d_.queue.open_one(d_.inner, st->message_id);
+  // last recipient) has none; settle_in then finds nothing. A record that does not open fails
+  // there too, and the caller hears of it.
+  auto env = d_.queue.open_one(d_.inner, id);
   Sender sender = env ? sender_of(*env) : Sender{};
   OutboundQueue* q = &d_.queue;
   Mailbox* mbox = &d_.mailbox;
   const crypto::KeyPair* inner = &d_.inner;
-  std::string id = st->message_id;
   std::string host = d_.config.hostname;
   auto now = static_cast<std::time_t>(d_.clock.now());
   std::string boundary = mail::new_boundary();
-  struct Outcome {
-    size_t delivered = 0, failed = 0;
-    bool removed = false, found = false;
-  };
-  auto out = std::make_shared<Outcome>();
-  auto results = std::make_shared<std::vector<link::RecipientStatus>>(std::move(st->recipients));
+  auto out = std::make_shared<Settled>();
+  auto res = std::make_shared<std::vector<link::RecipientStatus>>(std::move(results));
   d_.gc.submit(
       [=](store::Txn& txn) -> Status {
-        *out = Outcome{};
-        auto settled = q->settle_in(txn, *inner, id, *results);
+        *out = Settled{};
+        auto settled = q->settle_in(txn, *inner, id, *res);
         if (!settled) return make_error(settled.error());
         std::vector<link::RecipientStatus> failed;
         for (const auto& r : settled->newly_final) {
@@ -257,26 +199,64 @@ void OutboundHandover::on_status(const link::Frame& f) {
         out->removed = settled->removed;
         out->found = settled->found;
         if (!failed.empty() && !sender.account_id.empty()) {
-          std::string dsn = make_dsn(settled->before, failed, host, sender.address, now, boundary);
-          auto d = mbox->deliver_in(txn, sender.account_id, dsn);
+          std::string dsn =
+              make_dsn(settled->before, failed, host, sender.address, now, boundary, why);
           // A full mailbox must not keep the results unrecorded forever: the report is dropped.
+          auto d = mbox->deliver_in(txn, sender.account_id, dsn);
           if (d.status == DeliveryStatus::temp_failure) return make_error(d.error);
         }
         return {};
       },
-      [id, out, ack](Status s) {
-        if (!s) {
-          NJ_LOG_ERROR("link: msg=%s results not recorded: %s", id.c_str(), s.error().c_str());
-          return;  // no ACK: the edge sends the STATUS again
-        }
-        if (!out->found)
-          NJ_LOG_INFO("link msg=%s results for a message no longer queued", id.c_str());
-        else
-          NJ_LOG_INFO("link msg=%s %s delivered=%zu failed=%zu", id.c_str(),
-                      out->removed ? "final" : "partial (others pending)", out->delivered,
-                      out->failed);
-        ack();
-      });
+      [out, done = std::move(done)](Status s) { done(s, *out); });
+}
+
+void OutboundHandover::bounce(const std::string& id, const LocalReason& why) {
+  retry_.erase(id);
+  auto env = d_.queue.open_one(d_.inner, id);
+  if (!env) {
+    NJ_LOG_ERROR("link: msg=%s cannot be opened to bounce: %s", id.c_str(), env.error().c_str());
+    return;
+  }
+  // Every recipient still queued fails for `why`. Which those are is decided inside the commit:
+  // a STATUS committed meanwhile may have settled some, and a recipient the edge reported
+  // delivered must not be reported failed (nor a failed one twice). Settling every recipient
+  // the record could hold removes it.
+  std::vector<link::RecipientStatus> failed;
+  for (const auto& r : env->recipients)
+    failed.push_back(link::RecipientStatus{r, link::RecipientOutcome::failed, ""});
+  settle(id, std::move(failed), why, [id, why](Status s, const Settled& out) {
+    if (!s)
+      NJ_LOG_ERROR("link: msg=%s bounce not recorded: %s", id.c_str(), s.error().c_str());
+    else
+      NJ_LOG_INFO("link msg=%s bounced rcpts=%zu status=%s", id.c_str(), out.failed,
+                  why.status.c_str());
+  });
+}
+
+void OutboundHandover::on_status(const link::Frame& f) {
+  std::weak_ptr<link::Session> asked = link_;
+  auto st = link::decode_status(f.payload);
+  if (!st) {
+    if (auto s = asked.lock()) s->close("bad STATUS: " + st.error());
+    return;
+  }
+  std::string id = st->message_id;
+  settle(id, std::move(st->recipients), LocalReason{},
+         [asked, fid = f.id, id](Status s, const Settled& out) {
+           if (!s) {
+             NJ_LOG_ERROR("link: msg=%s results not recorded: %s", id.c_str(),
+                          s.error().c_str());
+             return;  // no ACK: the edge sends the STATUS again
+           }
+           if (!out.found)
+             NJ_LOG_INFO("link msg=%s results for a message no longer queued", id.c_str());
+           else
+             NJ_LOG_INFO("link msg=%s %s delivered=%zu failed=%zu", id.c_str(),
+                         out.removed ? "final" : "partial (others pending)", out.delivered,
+                         out.failed);
+           if (auto l = asked.lock(); l && l->is_open())
+             (void)l->send(link::Frame{link::FrameType::ack, fid, {}});
+         });
 }
 
 }  // namespace nj::inner

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -74,6 +75,17 @@ class OutboundHandover {
     std::string address;     // the author's internal address
   };
   Sender sender_of(const queue::Envelope& e);
+  // What one settlement did, for the log.
+  struct Settled {
+    size_t delivered = 0, failed = 0;
+    bool removed = false;  // the last recipient was settled: the message is gone
+    bool found = false;    // false: the message was no longer queued
+  };
+  // Records `results` for message `id` in one commit (OutboundQueue::settle_in), with a DSN in
+  // its author's mailbox for the recipients that newly failed (`why` for those without a remote
+  // reply); `done` runs after the commit. The STATUS path and the bounces share it.
+  void settle(const std::string& id, std::vector<link::RecipientStatus> results,
+              const LocalReason& why, std::function<void(Status, const Settled&)> done);
   void tick();
   void pump();
   // DSN for every recipient still queued, then the message is gone (refused for good, or too
