@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/backoff.h"
 #include "common/dns/resolver.h"
 #include "edge/outbound/onion_map.h"
 
@@ -39,8 +40,7 @@ struct Route {
   std::string reason;    // short text for the report (no addresses)
 };
 
-// Uniform in [0, upper) for upper > 0; crypto::random_uniform in production.
-using RandomFn = std::function<uint32_t(uint32_t upper)>;
+using nj::RandomFn;  // common/base/backoff.h
 
 struct RouterConfig {
   std::vector<std::string> our_domains;  // public and internal domains

@@ -1,7 +1,7 @@
 // InboundSchedule: which message of the edge's inbound queue the link offers the inner next,
 // and when. A message is due at once when it arrives (or is loaded at start); after the inner
 // refuses it for now (a temporary NACK: the mailbox is full, the inner's store is busy) it
-// waits an exponential back-off with jitter (edge/outbound/backoff.h: the same arithmetic as the
+// waits an exponential back-off with jitter (common/base/backoff.h: the same arithmetic as the
 // outbound queue), so a refused message costs the inner one decryption per back-off step rather
 // than one per retry sweep of the whole queue. Once a message has waited its lifetime, its next
 // offer is the last: the link flags it (link::kDeliverLastAttempt) and the inner bounces what it

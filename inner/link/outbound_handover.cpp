@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/base/backoff.h"
 #include "common/base/log.h"
 #include "common/mail/outbound.h"
 #include "common/queue/envelope.h"
@@ -142,12 +143,9 @@ void OutboundHandover::on_answer(const link::Frame& f) {
   } else {
     auto& r = retry_[*id];
     ++r.refusals;
-    int64_t wait = opt_.retry_first_s;
-    for (uint32_t i = 1; i < r.refusals && wait < opt_.retry_max_s; ++i) wait *= 2;
-    wait = std::min(wait, opt_.retry_max_s);
-    wait = wait - wait / 4 +
-           static_cast<int64_t>(
-               crypto::random_uniform(static_cast<uint32_t>(std::max<int64_t>(wait / 2, 1))));
+    // The same back-off as the edge's queues, +-25% so refused messages do not return in step.
+    int64_t wait = backoff_delay(BackoffPolicy{opt_.retry_first_s, opt_.retry_max_s, 25, 0},
+                                 r.refusals, [](uint32_t upper) { return crypto::random_uniform(upper); });
     r.next = d_.clock.now() + wait;
     held_.insert(*id);  // still offered on this link: the tick lets it go when due
     NJ_LOG_INFO("link msg=%s refused for now by the edge (%s); again in %llds", id->c_str(),

@@ -1,8 +1,8 @@
-#include "edge/outbound/backoff.h"
+#include "common/base/backoff.h"
 
 #include <algorithm>
 
-namespace nj::edge::outbound {
+namespace nj {
 
 int64_t backoff_delay(const BackoffPolicy& p, uint32_t failed_attempts, const RandomFn& rand) {
   int64_t nominal = std::max<int64_t>(p.initial_s, 1);
@@ -17,4 +17,4 @@ int64_t backoff_delay(const BackoffPolicy& p, uint32_t failed_attempts, const Ra
   return std::max<int64_t>(delay, 1);
 }
 
-}  // namespace nj::edge::outbound
+}  // namespace nj
