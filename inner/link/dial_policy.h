@@ -8,7 +8,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <functional>
+
+#include "common/base/backoff.h"
 
 namespace nj::inner {
 
@@ -21,8 +22,7 @@ class DialPolicy {
     size_t max_per_hour = 30;     // dials (new circuits) per edge in any hour
     uint32_t jitter_percent = 25; // +-, so a fleet of inners does not redial in step
   };
-  // uniform in [0, n); crypto::random_uniform in production.
-  using RandomFn = std::function<uint32_t(uint32_t)>;
+  using RandomFn = nj::RandomFn;  // crypto::random_uniform in production
 
   DialPolicy(Options options, RandomFn rand);
 
