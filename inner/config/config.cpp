@@ -74,6 +74,7 @@ Table<ListenConfig> listen_table() {
   return Table<ListenConfig>()
       .list("submission", &ListenConfig::submission, loopback_endpoint(), nonempty)
       .list("pop3", &ListenConfig::pop3, loopback_endpoint(), nonempty)
+      .key("metrics", &ListenConfig::metrics, loopback_endpoint(), config::optional)
       .check([](const ListenConfig& l, Checker& c) {
         // One socket cannot serve two protocols.
         std::map<std::string, std::string> used;
@@ -86,6 +87,7 @@ Table<ListenConfig> listen_table() {
         };
         claim(l.submission, "submission");
         claim(l.pop3, "pop3");
+        if (l.metrics.port != 0) claim({l.metrics}, "metrics");
       });
 }
 
@@ -94,10 +96,10 @@ Table<KeysConfig> keys_table() {
       .key("inner_secret", &KeysConfig::inner_secret, config::path(PathCheck::readable_file),
            config::required)
       .key("edge_public", &KeysConfig::edge_public, config::path(PathCheck::readable_file),
-           config::required)
+           config::optional)
       .check([](const KeysConfig& k, Checker& c) {
         // A pairing needs two different key pairs; one file for both is a copy-paste slip.
-        if (k.inner_secret == k.edge_public)
+        if (!k.edge_public.empty() && k.inner_secret == k.edge_public)
           c.fail("edge_public", "must not be the same file as keys.inner_secret");
       });
 }
@@ -159,9 +161,24 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-Table<EdgeLinkConfig> edge_table() {
-  return Table<EdgeLinkConfig>()
-      .key("address", &EdgeLinkConfig::address, edge_address(), config::required)
+// An edge's name in logs, status and `nightjarctl edge`: short, and safe in a metrics label.
+Type<std::string> edge_name() {
+  return Type<std::string>{
+      "a name of 1 to 32 characters a-z, 0-9 and '-', like mx1",
+      [](std::string_view s) -> Result<std::string> {
+        if (s.empty() || s.size() > 32 || s.front() == '-')
+          return make_error("\"" + std::string(s) + "\" is not 1 to 32 of a-z, 0-9 and '-'");
+        for (char c : s)
+          if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-')
+            return make_error("\"" + std::string(s) + "\" is not 1 to 32 of a-z, 0-9 and '-'");
+        return std::string(s);
+      },
+      [](const std::string& s) { return s; }};
+}
+
+// How to reach an edge: the keys both forms share, and their check, added to `t`.
+Table<EdgeLinkConfig> with_reach(Table<EdgeLinkConfig> t) {
+  t.key("address", &EdgeLinkConfig::address, edge_address(), config::required)
       .key("transport", &EdgeLinkConfig::transport,
            config::one_of<Transport>(
                {{"tor", Transport::tor}, {"i2p", Transport::i2p}, {"direct", Transport::direct}}),
@@ -192,6 +209,20 @@ Table<EdgeLinkConfig> edge_table() {
           }
         }
       });
+  return t;
+}
+
+// The one-edge form's `edge:` section.
+Table<EdgeLinkConfig> edge_reach_table() { return with_reach(Table<EdgeLinkConfig>()); }
+
+// One entry of `edges:`.
+Table<EdgeLinkConfig> edge_entry_table() {
+  return with_reach(Table<EdgeLinkConfig>().key("name", &EdgeLinkConfig::name, edge_name(),
+                                                config::required))
+      .key("public_key", &EdgeLinkConfig::public_key, config::path(PathCheck::readable_file),
+           config::required)
+      .key("failover_after", &EdgeLinkConfig::failover_after, config::duration(1s, 30 * 24h),
+           Duration{10min});
 }
 
 // "BITS:RECIPIENTS", e.g. "20:20": what a hashcash stamp of that weight buys.
@@ -270,6 +301,39 @@ Table<DelayConfig> delay_table() {
       });
 }
 
+// The fleet as a whole: one form at a time, and no two entries that are the same edge.
+void check_fleet(const InnerConfig& c, Checker& ch) {
+  const bool one = !c.edge.address.empty();
+  if (one && !c.edges.empty())
+    ch.fail("edge", "give the fleet as `edges:` only (this one-edge form is the same as an "
+                    "entry `- {name: edge, address: ..., transport: ..., public_key: ...}`)");
+  if (one && c.keys.edge_public.empty())
+    ch.fail("edge",
+            "needs keys.edge_public, or write it as a list: edges: [{name: mx1, address: "
+            "..., transport: ..., socks: ..., public_key: /etc/nightjar/keys/mx1.pub}]");
+  if (!one && !c.keys.edge_public.empty())
+    ch.fail("keys.edge_public",
+            "belongs to the one-edge form (an `edge:` section); with `edges:` each entry "
+            "names its key as public_key");
+  std::map<std::string, size_t> names, addresses, keys;
+  for (size_t i = 0; i < c.edges.size(); ++i) {
+    const auto& e = c.edges[i];
+    std::string at = "edges[" + std::to_string(i) + "]";
+    auto twice = [&](std::map<std::string, size_t>& seen, const std::string& v,
+                     const std::string& key, const char* what) {
+      auto [it, fresh] = seen.emplace(v, i);
+      if (!fresh)
+        ch.fail(at + "." + key, std::string("same ") + what + " as edges[" +
+                                    std::to_string(it->second) + "]");
+    };
+    twice(names, e.name, "name", "name");
+    twice(addresses, e.address, "address", "address");
+    twice(keys, e.public_key, "public_key", "key file");
+    if (e.public_key == c.keys.inner_secret)
+      ch.fail(at + ".public_key", "must not be the same file as keys.inner_secret");
+  }
+}
+
 const Table<InnerConfig>& inner_table() {
   static const Table<InnerConfig> t =
       Table<InnerConfig>()
@@ -283,15 +347,18 @@ const Table<InnerConfig>& inner_table() {
           .section("mailbox", &InnerConfig::mailbox, mailbox_table())
           .section("auth", &InnerConfig::auth, auth_table())
           .section("limits", &InnerConfig::limits, limits_table())
-          .optional_section("edge", &InnerConfig::edge, edge_table(),
+          .list("edges", &InnerConfig::edges, edge_entry_table(),
+                Items{.min = 0, .max = kMaxEdges})
+          .optional_section("edge", &InnerConfig::edge, edge_reach_table(),
                             [](const EdgeLinkConfig& e) { return !e.address.empty(); })
           .section("quota", &InnerConfig::quota, quota_table())
           .section("delay", &InnerConfig::delay, delay_table())
           .section("log", &InnerConfig::log, config::log_table())
+          .check(check_fleet)
           .check([](const InnerConfig& c, Checker& ch) {
-            // Mail for the Internet goes to the edge in one frame (SUBMIT); an inner without
+            // Mail for the Internet goes to an edge in one frame (SUBMIT); an inner without
             // an edge keeps all its mail and has no frame to fit.
-            if (c.edge.address.empty()) return;
+            if (c.edge.address.empty() && c.edges.empty()) return;
             std::string link = config::check_link_message_size(
                 c.limits.max_message_size, static_cast<std::uint64_t>(c.limits.max_recipients));
             if (!link.empty()) ch.fail("limits.max_message_size", link);
@@ -317,12 +384,28 @@ bool is_loopback(const Endpoint& e) {
   return inet_pton(AF_INET, e.host.c_str(), buf) == 1 && buf[0] == 127;
 }
 
+namespace {
+
+// The one-edge form becomes a list of one, so nothing after loading knows there were two forms.
+Result<InnerConfig> as_fleet(Result<InnerConfig> r) {
+  if (!r || r->edge.address.empty()) return r;
+  EdgeLinkConfig e = r->edge;
+  e.name = "edge";
+  e.public_key = r->keys.edge_public;
+  r->edges = {e};
+  r->edge = EdgeLinkConfig{};
+  r->keys.edge_public.clear();
+  return r;
+}
+
+}  // namespace
+
 Result<InnerConfig> load(const std::string& path, config::Host host) {
-  return config::load_file(path, inner_table(), host);
+  return as_fleet(config::load_file(path, inner_table(), host));
 }
 
 Result<InnerConfig> load_text(std::string_view text, const std::string& name, config::Host host) {
-  return config::load_text(text, name, inner_table(), host);
+  return as_fleet(config::load_text(text, name, inner_table(), host));
 }
 
 std::string print_effective(const InnerConfig& c) {

@@ -31,11 +31,14 @@ struct DomainConfig {
 struct ListenConfig {
   std::vector<Endpoint> submission;  // mail clients submit here (AUTH required); at least one
   std::vector<Endpoint> pop3;        // mail clients retrieve here; at least one
+  Endpoint metrics;                  // Prometheus text format on loopback; port 0: off
 };
 
 struct KeysConfig {
   std::string inner_secret;  // this inner's static secret key file (opens the edge's queue)
-  std::string edge_public;   // the paired edge's static public key file
+  // The one-edge form only (with an `edge:` section): that edge's static public key file. The
+  // list form names each edge's key in its entry (`edges[].public_key`).
+  std::string edge_public;
 };
 
 struct MailboxConfig {
@@ -53,14 +56,21 @@ struct Limits {
   int max_connections = 200;  // simultaneous, over all listeners
 };
 
-// How the inner reaches its edge (the link). The inner always dials; the edge never learns where
-// the inner is. `direct` is plain loopback TCP for tests and the local demo only.
+// How the inner reaches one of its edges (the link). The inner always dials; the edge never
+// learns where the inner is. `direct` is plain loopback TCP for tests and the local demo only.
+// An inner has a fleet of edges (`edges:`), each an MX of the public domain with its own key
+// pair; it keeps a link to every one at once (docs/operations.md "A fleet of edges").
 enum class Transport { tor, i2p, direct };
 struct EdgeLinkConfig {
+  std::string name;     // the operator's name for it: 1-32 of a-z, 0-9, '-' (logs, status)
   std::string address;  // "NAME.onion:PORT", "NAME.i2p:PORT", or "127.0.0.1:PORT" (direct)
   Transport transport = Transport::tor;
   Endpoint socks;       // the overlay's SOCKS5 port on loopback (tor, i2p); port 0 = unset
+  std::string public_key;  // the path of this edge's static public key file (its .pub)
+  // Its link down this long: what it holds unfinished is handed to another edge.
+  Duration failover_after{10 * 60 * 1000};
 };
+inline constexpr std::size_t kMaxEdges = 16;
 
 // Internet recipients per account (inner/policy/quota_store.h).
 struct QuotaPrice {
@@ -94,7 +104,11 @@ struct InnerConfig {
   MailboxConfig mailbox;
   AuthConfig auth;
   Limits limits;
-  EdgeLinkConfig edge;  // address empty: no edge (local mail only)
+  // The fleet; empty: no edge (local mail only). The one-edge form (an `edge:` section and
+  // keys.edge_public) is loaded as a list of one named "edge"; `edge` is then cleared, so
+  // everything after load() sees only the list.
+  std::vector<EdgeLinkConfig> edges;
+  EdgeLinkConfig edge;
   QuotaConfig quota;
   DelayConfig delay;
   LogConfig log;
