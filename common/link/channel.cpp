@@ -14,10 +14,10 @@ namespace {
 
 // Mixed into the first hash, so a peer speaking another version or pattern derives other keys.
 constexpr std::string_view kProtocolName =
-    "nightjar-link/2 Noise_KK_25519_ChaChaPoly_BLAKE2b(keyed-KDF) secretstream";
+    "nightjar-link/3 Noise_KK_25519_ChaChaPoly_BLAKE2b(keyed-KDF) secretstream";
 // Clear-text prefix of message 1: lets the responder say "not a nightjar link peer" or
 // "other version" instead of a bare authentication failure.
-constexpr unsigned char kMagic[4] = {'N', 'J', 'L', 0x02};
+constexpr unsigned char kMagic[4] = {'N', 'J', 'L', 0x03};
 
 constexpr size_t kHashBytes = 64;
 constexpr size_t kTagBytes = crypto_aead_chacha20poly1305_ietf_ABYTES;
@@ -146,6 +146,8 @@ std::string_view frame_type_name(FrameType t) {
       return "PING";
     case FrameType::pong:
       return "PONG";
+    case FrameType::withdraw:
+      return "WITHDRAW";
   }
   return "?";
 }
@@ -212,7 +214,8 @@ void Channel::read_message1(std::string_view m) {
     return fail("link: refused: the peer does not speak the nightjar link protocol");
   if (static_cast<unsigned char>(m[3]) != kMagic[3])
     return fail("link: refused: the peer speaks link protocol version " +
-                std::to_string(static_cast<unsigned char>(m[3])) + ", we speak 1");
+                std::to_string(static_cast<unsigned char>(m[3])) + ", we speak " +
+                std::to_string(kMagic[3]));
   const unsigned char* e = u8(m) + 4;
   std::memcpy(s.peer_e, e, sizeof s.peer_e);
   mix_hash(h_, s.peer_e, sizeof s.peer_e);

@@ -126,6 +126,21 @@ Result<SubmitPayload> decode_submit(std::string_view b) {
   return decode_mail<SubmitPayload>("SUBMIT", b);
 }
 
+Result<std::string> encode(const WithdrawPayload& p) {
+  if (!printable_id(p.message_id)) return make_error("WITHDRAW: bad message id");
+  std::string o;
+  put_str8(o, p.message_id);
+  return o;
+}
+Result<WithdrawPayload> decode_withdraw(std::string_view b) {
+  Reader r(b);
+  WithdrawPayload p;
+  if (!r.str8(p.message_id) || !printable_id(p.message_id))
+    return make_error("WITHDRAW: bad message id");
+  if (!r.done()) return make_error("WITHDRAW: trailing bytes");
+  return p;
+}
+
 Result<std::string> encode(const NackPayload& p) {
   if (p.kind != NackKind::temporary && p.kind != NackKind::permanent)
     return make_error("NACK: bad kind");

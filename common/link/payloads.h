@@ -41,6 +41,13 @@ struct SubmitPayload {
   bool operator==(const SubmitPayload&) const = default;
 };
 
+// WITHDRAW (inner→edge): forget this message; another edge has its unfinished recipients now.
+// The id is encoded as in SUBMIT (u8 length, 1..64 printable ASCII) and nothing follows it.
+struct WithdrawPayload {
+  std::string message_id;
+  bool operator==(const WithdrawPayload&) const = default;
+};
+
 enum class NackKind : uint8_t { temporary = 1, permanent = 2 };
 struct NackPayload {
   NackKind kind = NackKind::temporary;
@@ -81,6 +88,7 @@ Result<std::string> encode(const NackPayload& p);
 Result<std::string> encode(const VerifyPayload& p);
 Result<std::string> encode(const VerifyResultPayload& p);
 Result<std::string> encode(const StatusPayload& p);
+Result<std::string> encode(const WithdrawPayload& p);
 
 Result<DeliverPayload> decode_deliver(std::string_view b);
 Result<SubmitPayload> decode_submit(std::string_view b);
@@ -88,6 +96,7 @@ Result<NackPayload> decode_nack(std::string_view b);
 Result<VerifyPayload> decode_verify(std::string_view b);
 Result<VerifyResultPayload> decode_verify_result(std::string_view b);
 Result<StatusPayload> decode_status(std::string_view b);
+Result<WithdrawPayload> decode_withdraw(std::string_view b);
 // ACK, PING and PONG carry nothing: anything present is refused.
 Status decode_empty(std::string_view b);
 

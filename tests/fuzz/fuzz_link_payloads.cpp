@@ -20,7 +20,7 @@ void round_trip(const R& decoded, std::string_view in) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       round_trip(decode_deliver(in), in);
       break;
@@ -41,6 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 6:
       if (decode_empty(in).ok() != in.empty()) std::abort();
+      break;
+    case 7:
+      round_trip(decode_withdraw(in), in);
       break;
   }
   return 0;

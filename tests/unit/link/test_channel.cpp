@@ -373,11 +373,17 @@ BOOST_AUTO_TEST_CASE(not_our_protocol_and_other_versions) {
   {
     Channel ini(Role::initiator, k.inner, k.edge.pub);
     std::string m1 = ini.take_output();
-    BOOST_TEST(m1[3] == 2);  // this build speaks version 2
-    m1[3] = 1;               // a peer from before DELIVER flags and VERIFY "full"
-    Channel res(Role::responder, k.edge, k.inner.pub);
-    res.feed(m1);
-    BOOST_TEST(res.reason().find("version 1") != std::string::npos);
+    BOOST_TEST(m1[3] == 3);  // this build speaks version 3
+    for (char v : {1, 2}) {  // 1: before DELIVER flags and VERIFY "full"; 2: before WITHDRAW
+      std::string old = m1;
+      old[3] = v;
+      Channel res(Role::responder, k.edge, k.inner.pub);
+      res.feed(old);
+      BOOST_TEST((res.state() == State::failed));
+      BOOST_TEST(res.reason().find("speaks link protocol version " + std::to_string(v) +
+                                   ", we speak 3") != std::string::npos);
+      BOOST_TEST(res.take_output().empty());
+    }
   }
   {
     // A low-order point as the ephemeral key.
@@ -390,11 +396,24 @@ BOOST_AUTO_TEST_CASE(not_our_protocol_and_other_versions) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(withdraw_frame_crosses) {
+  Keys k;
+  Session s(k);
+  BOOST_TEST(link::frame_type_name(FrameType::withdraw) == "WITHDRAW");
+  BOOST_TEST(s.ini.send(frame(FrameType::withdraw, 9, "\x02id")).ok());
+  pump(s.ini, s.res);
+  auto f = s.res.next_frame();
+  BOOST_REQUIRE(f);
+  BOOST_TEST((f->type == FrameType::withdraw));
+  BOOST_TEST(f->id == 9u);
+  BOOST_TEST(f->payload == "\x02id");
+}
+
 BOOST_AUTO_TEST_CASE(sending_rules) {
   Keys k;
   Session s(k);
   BOOST_TEST(!s.ini.send(Frame{static_cast<FrameType>(0), 1, ""}).ok());
-  BOOST_TEST(!s.ini.send(Frame{static_cast<FrameType>(10), 1, ""}).ok());
+  BOOST_TEST(!s.ini.send(Frame{static_cast<FrameType>(11), 1, ""}).ok());
   Channel fresh(Role::initiator, k.inner, k.edge.pub);
   BOOST_TEST(!fresh.send(frame(FrameType::ping, 1, "")).ok());
   // After a failure: no output, no frames, no sending.

@@ -119,3 +119,26 @@ BOOST_AUTO_TEST_CASE(empty_payloads) {
   BOOST_TEST(decode_empty("").ok());
   BOOST_TEST(!decode_empty("x").ok());
 }
+
+BOOST_AUTO_TEST_CASE(withdraw_round_trip_and_limits) {
+  WithdrawPayload w{"4kq7yhn2bx8wzv3m"};
+  auto e = encode(w);
+  BOOST_REQUIRE(e.ok());
+  // The id as in SUBMIT (length byte, then the id) and nothing else.
+  BOOST_TEST(*e == std::string("\x10") + "4kq7yhn2bx8wzv3m");
+  BOOST_TEST((*decode_withdraw(*e) == w));
+  BOOST_TEST(encode(WithdrawPayload{std::string(64, 'a')}).ok());
+  BOOST_TEST(!encode(WithdrawPayload{std::string(65, 'a')}).ok());
+  BOOST_TEST(!encode(WithdrawPayload{""}).ok());
+  BOOST_TEST(!encode(WithdrawPayload{"with space"}).ok());
+  BOOST_TEST(!decode_withdraw("").ok());
+  BOOST_TEST(!decode_withdraw(std::string("\x00", 1)).ok());   // empty id
+  BOOST_TEST(!decode_withdraw(std::string("\x05" "abc")).ok());  // id runs past the end
+  BOOST_TEST(!decode_withdraw(std::string("\x02" "abc")).ok());  // trailing bytes
+  BOOST_TEST(!decode_withdraw(std::string("\x02" "a\x7f", 3)).ok());  // not printable
+  std::string long_id(1, static_cast<char>(65));
+  long_id += std::string(65, 'a');
+  BOOST_TEST(!decode_withdraw(long_id).ok());  // over 64 bytes
+  // A SUBMIT's payload is not a WITHDRAW (the envelope would be trailing bytes).
+  BOOST_TEST(!decode_withdraw(*encode(SubmitPayload{"id-1", "envelope"})).ok());
+}
