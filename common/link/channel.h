@@ -35,7 +35,7 @@ enum class FrameType : uint8_t {
   status = 7,         // edge→inner: final per-recipient results (StatusPayload); ACK
   ping = 8,           // keepalive (empty payload)
   pong = 9,           // answer to ping, same id (empty payload)
-  withdraw = 10,      // inner→edge: forget this message, another edge has it (WithdrawPayload); ACK
+  withdraw = 10,      // inner→edge: another edge has the message now (WithdrawPayload); ACK
 };
 constexpr uint8_t kMaxFrameType = 10;
 std::string_view frame_type_name(FrameType t);

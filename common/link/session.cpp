@@ -1,5 +1,8 @@
 #include "common/link/session.h"
 
+#include <uv.h>
+
+#include <algorithm>
 #include <utility>
 
 namespace nj::link {
@@ -63,6 +66,8 @@ void Session::on_bytes(std::string_view b) {
   if (channel_.is_open() && !was_open_) {
     was_open_ = true;
     arm_keepalive();
+    send_ping();  // a round trip for the log and metrics, even if the link never idles
+    if (ended_) return;
     if (ev_.open) ev_.open();
   } else if (was_open_) {
     timer_.again();  // PING only when idle
@@ -74,7 +79,13 @@ void Session::on_bytes(std::string_view b) {
       (void)send(Frame{FrameType::pong, f->id, {}});
       continue;
     }
-    if (f->type == FrameType::pong) continue;
+    if (f->type == FrameType::pong) {
+      if (f->id == ping_id_) {
+        rtt_ms_ = std::max<uint64_t>((uv_hrtime() - ping_sent_ns_ + 999999) / 1000000, 1);
+        ping_id_ = 0;
+      }
+      continue;
+    }
     if (ev_.frame) ev_.frame(std::move(*f));
   }
 }
@@ -107,8 +118,15 @@ void Session::arm_keepalive() {
       end(End::silent, "no answer for three keepalive rounds");
       return;
     }
-    (void)send(Frame{FrameType::ping, next_id(), {}});
+    send_ping();
   });
+}
+
+void Session::send_ping() {
+  uint64_t id = next_id();
+  if (!send(Frame{FrameType::ping, id, {}})) return;
+  ping_id_ = id;
+  ping_sent_ns_ = uv_hrtime();
 }
 
 void Session::close(const std::string& why) {

@@ -2,8 +2,10 @@
 // Channel, hands the owner each frame, writes what the channel produced once per loop turn
 // (uv::Deferred: the answers to one read, or a window of DELIVERs/SUBMITs, leave in one write),
 // bounds the handshake in time, keeps an open link alive (PING when idle; three silent rounds end
-// it) and answers the peer's PINGs, and tells the owner once how the connection ended and at which
-// stage, so the log can say why (a refused key reads differently from a cut connection).
+// it) and answers the peer's PINGs, measures the round trip (one PING as soon as the link opens,
+// so a busy link that never idles has a figure too; then the keepalive's), and tells the owner
+// once how the connection ended and at which stage, so the log can say why (a refused key reads
+// differently from a cut connection).
 // The edge's LinkServer and the inner's LinkClient each own Sessions and add only their flows.
 // Trust: the peer is hostile until the channel's handshake proves the pinned key; the Session
 // passes on authenticated frames only and judges none of their payloads.
@@ -88,12 +90,16 @@ class Session {
   bool ended() const { return ended_; }
   // A random id for this connection's log lines.
   const std::string& id() const { return id_; }
+  // Round trip of the last PING the peer answered, in ms rounded up (so at least 1); 0 until one
+  // was answered.
+  uint64_t rtt_ms() const { return rtt_ms_; }
 
  private:
   void on_bytes(std::string_view b);
   void flush();
   void schedule_flush();
   void arm_keepalive();
+  void send_ping();
   void end(End how, std::string why);
 
   std::unique_ptr<uv::Connection> conn_;
@@ -105,6 +111,9 @@ class Session {
   std::string id_;
   uint64_t next_id_ = 1;
   int idle_rounds_ = 0;
+  uint64_t ping_id_ = 0;       // the PING whose PONG is awaited (0: none); a newer one replaces it
+  uint64_t ping_sent_ns_ = 0;  // uv_hrtime() when it went out
+  uint64_t rtt_ms_ = 0;
   bool was_open_ = false;
   bool ended_ = false;
 };

@@ -132,10 +132,10 @@ BOOST_AUTO_TEST_CASE(withdraw_round_trip_and_limits) {
   BOOST_TEST(!encode(WithdrawPayload{""}).ok());
   BOOST_TEST(!encode(WithdrawPayload{"with space"}).ok());
   BOOST_TEST(!decode_withdraw("").ok());
-  BOOST_TEST(!decode_withdraw(std::string("\x00", 1)).ok());   // empty id
-  BOOST_TEST(!decode_withdraw(std::string("\x05" "abc")).ok());  // id runs past the end
-  BOOST_TEST(!decode_withdraw(std::string("\x02" "abc")).ok());  // trailing bytes
-  BOOST_TEST(!decode_withdraw(std::string("\x02" "a\x7f", 3)).ok());  // not printable
+  BOOST_TEST(!decode_withdraw(std::string(1, '\0')).ok());              // empty id
+  BOOST_TEST(!decode_withdraw(std::string(1, '\x05') + "abc").ok());    // id runs past the end
+  BOOST_TEST(!decode_withdraw(std::string(1, '\x02') + "abc").ok());    // trailing bytes
+  BOOST_TEST(!decode_withdraw(std::string(1, '\x02') + "a\x7f").ok());  // not printable
   std::string long_id(1, static_cast<char>(65));
   long_id += std::string(65, 'a');
   BOOST_TEST(!decode_withdraw(long_id).ok());  // over 64 bytes

@@ -163,6 +163,29 @@ BOOST_AUTO_TEST_CASE(keepalive_pings_are_answered_and_never_reach_the_owner) {
   BOOST_TEST(p.edge.frames.empty());
 }
 
+BOOST_AUTO_TEST_CASE(round_trip_is_measured_as_the_link_opens) {
+  crypto::init();
+  uv::Loop loop;
+  Keys k;
+  // Keepalive 30 s on both ends, so no idle PING comes in this test: the figure must come from
+  // the PING each end sends as the link opens, while frames keep the link busy.
+  Pair p(loop, k.edge, k.inner.pub, k.inner, k.edge.pub, Session::Options{5000, 30000, {}});
+  BOOST_TEST(p.inner.s->rtt_ms() == 0u);
+  BOOST_REQUIRE(run_until(loop, [&] { return p.inner.opened && p.edge.opened; }));
+  for (int i = 0; i < 20; ++i)
+    BOOST_REQUIRE(
+        p.inner.s->send(link::Frame{link::FrameType::submit, p.inner.s->next_id(), "x"}).ok());
+  BOOST_REQUIRE(run_until(
+      loop,
+      [&] {
+        return p.inner.s->rtt_ms() > 0 && p.edge.s->rtt_ms() > 0 && p.edge.frames.size() == 20;
+      },
+      3000));
+  BOOST_TEST(p.inner.s->rtt_ms() < 3000u);
+  BOOST_TEST(p.edge.s->rtt_ms() < 3000u);
+  BOOST_TEST(p.inner.frames.empty());  // PING and PONG stay inside the sessions
+}
+
 BOOST_AUTO_TEST_CASE(window_counts_and_bytes) {
   link::Window w(2, 100);
   BOOST_TEST(w.has_room());
