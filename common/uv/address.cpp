@@ -132,6 +132,19 @@ bool is_ipv4(const sockaddr_storage& sa) {
   return sa.ss_family == AF_INET6 && mapped_v4(reinterpret_cast<const sockaddr_in6*>(&sa), &v4);
 }
 
+bool is_loopback(const sockaddr_storage& sa) {
+  in_addr v4{};
+  if (sa.ss_family == AF_INET) {
+    v4 = reinterpret_cast<const sockaddr_in*>(&sa)->sin_addr;
+  } else if (sa.ss_family == AF_INET6) {
+    auto* s6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    if (!mapped_v4(s6, &v4)) return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+  } else {
+    return false;
+  }
+  return (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 std::string network_prefix(const sockaddr_storage& sa, int v4_bits, int v6_bits) {
   v4_bits = v4_bits < 0 ? 0 : (v4_bits > 32 ? 32 : v4_bits);
   v6_bits = v6_bits < 0 ? 0 : (v6_bits > 128 ? 128 : v6_bits);

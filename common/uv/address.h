@@ -33,6 +33,8 @@ Result<sockaddr_storage> make_sockaddr(std::string_view ip, uint16_t port);
 std::string ip_text(const sockaddr_storage& sa);
 uint16_t port_of(const sockaddr_storage& sa);
 bool is_ipv4(const sockaddr_storage& sa);  // also true for IPv4-mapped IPv6
+// 127.0.0.0/8 or ::1 (IPv4-mapped loopback too): where the daemons' local-only services bind.
+bool is_loopback(const sockaddr_storage& sa);
 
 // The network a client belongs to for rate limits and greylisting: "192.0.2.0/24" or
 // "2001:db8:1:2::/64" by default. IPv4-mapped IPv6 is treated as IPv4.

@@ -24,7 +24,13 @@ struct Connection::State final : detail::HandleState {
   uv_handle_t* handle() override { return reinterpret_cast<uv_handle_t*>(&h); }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&h); }
 
-  uv_tcp_t h{};
+  // A TCP connection, or a unix socket's from a PipeListener: both are libuv streams, and
+  // everything below the accept works on the stream.
+  union Handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h{};
+  bool pipe = false;
   uv_connect_t connect_req{};
   uv_shutdown_t shutdown_req{};
   Connection* owner;
@@ -198,13 +204,31 @@ struct Connection::State final : detail::HandleState {
 
 Connection::~Connection() = default;
 
+std::unique_ptr<Connection> Connection::accept_from(Loop& loop, uv_stream_t* server, bool pipe) {
+  std::unique_ptr<Connection> c(new Connection());
+  auto* cs = new Connection::State(loop, c.get());
+  cs->pipe = pipe;
+  int rc = pipe ? uv_pipe_init(loop.raw(), &cs->h.pipe, 0) : uv_tcp_init(loop.raw(), &cs->h.tcp);
+  if (rc != 0) {
+    cs->close();
+    return nullptr;
+  }
+  cs->registered();
+  c->s_.adopt(cs);
+  if (uv_accept(server, cs->stream()) != 0) return nullptr;  // c closes it
+  cs->connected = true;
+  if (!pipe) uv_tcp_nodelay(&cs->h.tcp, 1);
+  c->fill_addresses();
+  return c;
+}
+
 void Connection::fill_addresses() {
   State* s = s_.get();
-  if (!s) return;
+  if (!s || s->pipe) return;  // a unix socket has no IP address: peer_ and local_ stay empty
   int len = sizeof peer_;
-  uv_tcp_getpeername(&s->h, reinterpret_cast<sockaddr*>(&peer_), &len);
+  uv_tcp_getpeername(&s->h.tcp, reinterpret_cast<sockaddr*>(&peer_), &len);
   len = sizeof local_;
-  uv_tcp_getsockname(&s->h, reinterpret_cast<sockaddr*>(&local_), &len);
+  uv_tcp_getsockname(&s->h.tcp, reinterpret_cast<sockaddr*>(&local_), &len);
 }
 
 Result<std::unique_ptr<Connection>> Connection::connect(Loop& loop, std::string_view ip,
@@ -213,14 +237,14 @@ Result<std::unique_ptr<Connection>> Connection::connect(Loop& loop, std::string_
   if (!addr) return make_error(addr.error());
   std::unique_ptr<Connection> c(new Connection());
   auto* s = new State(loop, c.get());
-  if (int rc = uv_tcp_init(loop.raw(), &s->h); rc != 0) {
+  if (int rc = uv_tcp_init(loop.raw(), &s->h.tcp); rc != 0) {
     s->close();
     return make_error(uv_err("tcp init", rc));
   }
   s->registered();
   c->s_.adopt(s);
   s->on_connected = std::move(on_connected);
-  int rc = uv_tcp_connect(&s->connect_req, &s->h, reinterpret_cast<const sockaddr*>(&*addr),
+  int rc = uv_tcp_connect(&s->connect_req, &s->h.tcp, reinterpret_cast<const sockaddr*>(&*addr),
                           [](uv_connect_t* req, int status) {
                             auto* st = static_cast<State*>(req->handle->data);
                             if (status == UV_ECANCELED || st->closing()) return;
@@ -233,7 +257,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(Loop& loop, std::string_
                               return;
                             }
                             st->connected = true;
-                            uv_tcp_nodelay(&st->h, 1);
+                            uv_tcp_nodelay(&st->h.tcp, 1);
                             if (st->detached()) return;
                             st->owner->fill_addresses();
                             st->update_reading();
@@ -397,18 +421,8 @@ Result<std::unique_ptr<TcpListener>> TcpListener::bind(Loop& loop, std::string_v
                        // Accept failures (EMFILE and the like) are the host's trouble, not a
                        // reason to stop listening; the next connection may succeed.
                        if (status < 0 || st->detached()) return;
-                       std::unique_ptr<Connection> c(new Connection());
-                       auto* cs = new Connection::State(st->loop(), c.get());
-                       if (uv_tcp_init(st->loop().raw(), &cs->h) != 0) {
-                         cs->close();
-                         return;
-                       }
-                       cs->registered();
-                       c->s_.adopt(cs);
-                       if (uv_accept(server, cs->stream()) != 0) return;  // c closes it
-                       cs->connected = true;
-                       uv_tcp_nodelay(&cs->h, 1);
-                       c->fill_addresses();
+                       auto c = Connection::accept_from(st->loop(), server, false);
+                       if (!c) return;
                        auto cb = st->on_accept;
                        if (cb) cb(std::move(c));
                      });

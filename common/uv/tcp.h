@@ -1,5 +1,6 @@
 // TCP listeners and connections on the libuv loop, with optional TLS layered inside the
 // connection (after start_tls_*, the user reads and writes plaintext; the wire carries TLS).
+// A unix socket's connections (common/uv/pipe.h) are Connections too.
 // Trust: the peer is hostile. Its bytes are handed over as they arrive, unparsed; writes are
 // bounded by backpressure (reading pauses while too much is queued unsent), never by trust.
 #pragma once
@@ -73,6 +74,7 @@ class Connection {
   // nullptr without TLS; use for protocol()/cipher() in Received lines.
   const tls::Session* tls() const;
 
+  // For a unix socket's connection (PipeListener) these are empty: "" and 0.
   const sockaddr_storage& peer_sockaddr() const { return peer_; }
   const sockaddr_storage& local_sockaddr() const { return local_; }
   std::string peer_ip() const { return ip_text(peer_); }
@@ -86,7 +88,11 @@ class Connection {
 
  private:
   friend class TcpListener;
+  friend class PipeListener;
   Connection() = default;
+  // Accepts the pending connection of a listening TCP (pipe false) or unix socket; nullptr
+  // when that fails (the host's trouble, not a reason to stop listening).
+  static std::unique_ptr<Connection> accept_from(Loop& loop, uv_stream_t* server, bool pipe);
   void fill_addresses();
 
   detail::Owned<State> s_;
