@@ -176,38 +176,48 @@ Type<std::string> edge_name() {
       [](const std::string& s) { return s; }};
 }
 
+Type<Transport> transport_type() {
+  return config::one_of<Transport>(
+      {{"tor", Transport::tor}, {"i2p", Transport::i2p}, {"direct", Transport::direct}});
+}
+
+Type<Duration> failover_type() { return config::duration(1s, 30 * 24h); }
+
+// Whether the address and SOCKS port fit the transport; `fail(key, problem)` for each misfit.
+template <class Fail>
+void check_reach(const EdgeLinkConfig& e, Fail fail) {
+  std::string host = split_edge_address(e.address).first;
+  switch (e.transport) {
+    case Transport::tor:
+      if (!ends_with(host, ".onion"))
+        fail("address", "with transport tor the edge is an onion service (NAME.onion)");
+      if (e.socks.port == 0) fail("socks", "transport tor needs Tor's SocksPort here");
+      break;
+    case Transport::i2p:
+      if (!ends_with(host, ".i2p"))
+        fail("address", "with transport i2p the edge is an I2P destination (NAME.i2p)");
+      if (e.socks.port == 0) fail("socks", "transport i2p needs i2pd's SOCKS port here");
+      break;
+    case Transport::direct: {
+      Endpoint ep;
+      ep.host = host;
+      if (!is_loopback(ep))
+        fail("address",
+             "transport direct is for tests and demos on this machine: "
+             "the address must be 127.x.x.x");
+      if (e.socks.port != 0) fail("socks", "transport direct uses no SOCKS proxy");
+      break;
+    }
+  }
+}
+
 // How to reach an edge: the keys both forms share, and their check, added to `t`.
 Table<EdgeLinkConfig> with_reach(Table<EdgeLinkConfig> t) {
   t.key("address", &EdgeLinkConfig::address, edge_address(), config::required)
-      .key("transport", &EdgeLinkConfig::transport,
-           config::one_of<Transport>(
-               {{"tor", Transport::tor}, {"i2p", Transport::i2p}, {"direct", Transport::direct}}),
-           Transport::tor)
+      .key("transport", &EdgeLinkConfig::transport, transport_type(), Transport::tor)
       .key("socks", &EdgeLinkConfig::socks, loopback_endpoint(), config::optional)
       .check([](const EdgeLinkConfig& e, Checker& c) {
-        std::string host = split_edge_address(e.address).first;
-        switch (e.transport) {
-          case Transport::tor:
-            if (!ends_with(host, ".onion"))
-              c.fail("address", "with transport tor the edge is an onion service (NAME.onion)");
-            if (e.socks.port == 0) c.fail("socks", "transport tor needs Tor's SocksPort here");
-            break;
-          case Transport::i2p:
-            if (!ends_with(host, ".i2p"))
-              c.fail("address", "with transport i2p the edge is an I2P destination (NAME.i2p)");
-            if (e.socks.port == 0) c.fail("socks", "transport i2p needs i2pd's SOCKS port here");
-            break;
-          case Transport::direct: {
-            Endpoint ep;
-            ep.host = host;
-            if (!is_loopback(ep))
-              c.fail("address",
-                     "transport direct is for tests and demos on this machine: "
-                     "the address must be 127.x.x.x");
-            if (e.socks.port != 0) c.fail("socks", "transport direct uses no SOCKS proxy");
-            break;
-          }
-        }
+        check_reach(e, [&](const char* key, const std::string& p) { c.fail(key, p); });
       });
   return t;
 }
@@ -221,8 +231,7 @@ Table<EdgeLinkConfig> edge_entry_table() {
                                                 config::required))
       .key("public_key", &EdgeLinkConfig::public_key, config::path(PathCheck::readable_file),
            config::required)
-      .key("failover_after", &EdgeLinkConfig::failover_after, config::duration(1s, 30 * 24h),
-           Duration{10min});
+      .key("failover_after", &EdgeLinkConfig::failover_after, failover_type(), Duration{10min});
 }
 
 // "BITS:RECIPIENTS", e.g. "20:20": what a hashcash stamp of that weight buys.
@@ -311,7 +320,8 @@ void check_fleet(const InnerConfig& c, Checker& ch) {
     ch.fail("edge",
             "needs keys.edge_public, or write it as a list: edges: [{name: mx1, address: "
             "..., transport: ..., socks: ..., public_key: /etc/nightjar/keys/mx1.pub}]");
-  if (!one && !c.keys.edge_public.empty())
+  // Without any edge (mail stays local) an old file's keys.edge_public is harmless: it loads.
+  if (!c.edges.empty() && !c.keys.edge_public.empty())
     ch.fail("keys.edge_public",
             "belongs to the one-edge form (an `edge:` section); with `edges:` each entry "
             "names its key as public_key");
@@ -367,6 +377,34 @@ const Table<InnerConfig>& inner_table() {
 }
 
 }  // namespace
+
+Result<EdgeLinkConfig> check_edge_entry(std::string_view name, std::string_view address,
+                                        std::string_view transport, std::string_view socks,
+                                        std::string_view failover_after) {
+  EdgeLinkConfig e;
+  std::string problems;
+  auto fail = [&](const std::string& key, const std::string& p) {
+    problems += (problems.empty() ? "" : "\n") + key + ": " + p;
+  };
+  // Each value by its key's own type, then the entry's check, as the table does for a file.
+  auto take = [&](const char* key, auto type, std::string_view v, auto& into) {
+    auto r = type.parse(v);
+    if (r)
+      into = *r;
+    else
+      fail(key, r.error());
+    return r.ok();
+  };
+  bool ok = take("name", edge_name(), name, e.name);
+  ok = take("address", edge_address(), address, e.address) && ok;
+  if (!transport.empty()) ok = take("transport", transport_type(), transport, e.transport) && ok;
+  if (!socks.empty()) ok = take("socks", loopback_endpoint(), socks, e.socks) && ok;
+  if (!failover_after.empty())
+    ok = take("failover_after", failover_type(), failover_after, e.failover_after) && ok;
+  if (ok) check_reach(e, fail);
+  if (!problems.empty()) return make_error(problems);
+  return e;
+}
 
 std::pair<std::string, uint16_t> split_edge_address(const std::string& address) {
   size_t colon = address.rfind(':');

@@ -114,6 +114,13 @@ struct InnerConfig {
   LogConfig log;
 };
 
+// An `edges:` entry given other than in the file (`nightjarctl edge add`), checked by the same
+// rules: the entry without public_key, or one "key: problem" line per problem. An empty
+// transport, socks or failover_after takes the file's default.
+Result<EdgeLinkConfig> check_edge_entry(std::string_view name, std::string_view address,
+                                        std::string_view transport, std::string_view socks,
+                                        std::string_view failover_after);
+
 // The edge address split into host and port (the config has checked it).
 std::pair<std::string, uint16_t> split_edge_address(const std::string& address);
 
