@@ -1,5 +1,6 @@
 // nightjar-inner: the mailbox server behind Tor/I2P. Reads its configuration, binds its loopback
-// listeners, drops to the configured user, and serves until SIGTERM/SIGINT.
+// listeners, drops to the configured user, and serves until SIGTERM/SIGINT; SIGHUP re-reads its
+// fleet of edges.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
 
   nj::uv::Loop loop;
   nj::SystemClock clock;
-  auto server = nj::inner::InnerServer::create(*cfg, loop, clock);
+  auto server = nj::inner::InnerServer::create(*cfg, loop, clock, args.config);
   nj::Status st = server ? (*server)->listen() : nj::Status(nj::make_error(server.error()));
   if (st) st = d::drop_privileges(cfg->user, cfg->data_dir);
   if (!st) {
@@ -41,7 +42,13 @@ int main(int argc, char** argv) {
     return d::kExitFailure;
   }
   NJ_LOG_INFO("started hostname=%s", cfg->hostname.c_str());
-  d::run_until_signal(loop, [&] { (*server)->shutdown(); });
+  d::run_until_signal(
+      loop, [&] { (*server)->shutdown(); },
+      [&] {
+        // The fleet only: other changes to inner.yaml take effect at the next start.
+        auto r = (*server)->reload();
+        if (!r) NJ_LOG_ERROR("reload: %s (the running fleet is unchanged)", r.error().c_str());
+      });
   server->reset();
   NJ_LOG_INFO("stopped");
   return 0;

@@ -104,18 +104,29 @@ Status drop_privileges(const std::string& user, const std::string& data_dir) {
   return {};
 }
 
-void run_until_signal(uv::Loop& loop, const std::function<void()>& stop) {
+void run_until_signal(uv::Loop& loop, const std::function<void()>& stop,
+                      const std::function<void()>& reload) {
   signal(SIGPIPE, SIG_IGN);
-  uv::Signal sigterm(loop), sigint(loop);
+  uv::Signal sigterm(loop), sigint(loop), sighup(loop);
   auto on_signal = [&](int signum) {
     NJ_LOG_INFO("signal %d: shutting down", signum);
     stop();
     sigterm.close();
     sigint.close();
+    sighup.close();
     loop.stop();
   };
   (void)sigterm.start(SIGTERM, on_signal);
   (void)sigint.start(SIGINT, on_signal);
+  if (reload) {
+    (void)sighup.start(SIGHUP, [&](int) {
+      NJ_LOG_INFO("signal SIGHUP: reloading");
+      reload();
+    });
+  } else {
+    // Nothing to re-read: a stray SIGHUP must not end the daemon (its default action).
+    (void)sighup.start(SIGHUP, [](int) { NJ_LOG_INFO("signal SIGHUP: nothing to reload"); });
+  }
   loop.run();
 }
 

@@ -42,7 +42,8 @@ void raise_nofile();
 Status drop_privileges(const std::string& user, const std::string& data_dir);
 
 // Runs the loop until SIGTERM or SIGINT, then calls `stop` (which must end every handle's work)
-// and returns.
-void run_until_signal(uv::Loop& loop, const std::function<void()>& stop);
+// and returns. SIGHUP calls `reload` (when given; otherwise it is logged and ignored).
+void run_until_signal(uv::Loop& loop, const std::function<void()>& stop,
+                      const std::function<void()>& reload = {});
 
 }  // namespace nj::daemon

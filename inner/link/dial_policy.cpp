@@ -43,9 +43,9 @@ uint64_t DialPolicy::ended(uint64_t now_ms) {
   return std::max<uint64_t>(wait, 1);
 }
 
-size_t DialPolicy::dials_last_hour(uint64_t now_ms) {
-  forget_old(now_ms);
-  return dials_.size();
+size_t DialPolicy::dials_last_hour(uint64_t now_ms) const {
+  return static_cast<size_t>(std::count_if(dials_.begin(), dials_.end(),
+                                           [&](uint64_t t) { return t + kHourMs > now_ms; }));
 }
 
 }  // namespace nj::inner

@@ -34,7 +34,7 @@ class DialPolicy {
   uint64_t ended(uint64_t now_ms);
 
   // Dials in the hour before `now_ms` (for the log and tests).
-  size_t dials_last_hour(uint64_t now_ms);
+  size_t dials_last_hour(uint64_t now_ms) const;
   uint64_t current_backoff_ms() const { return backoff_ms_; }
 
  private:

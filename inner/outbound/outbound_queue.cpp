@@ -101,6 +101,12 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
   std::vector<Item> out;
   std::string err;
   std::map<std::string, int64_t> due, pending;
+  std::map<std::string, std::string> holders;
+  auto dh = store::scan_prefix(*txn, db_, "h/", [&](std::string_view k, std::string_view v) {
+    holders[std::string(k.substr(2))] = std::string(v);
+    return true;
+  });
+  if (!dh) return make_error(dh.error());
   auto di = store::scan_prefix(*txn, db_, "i/", [&](std::string_view k, std::string_view v) {
     auto d = store::read_be64(v, 0);
     if (d) due[std::string(k.substr(2))] = static_cast<int64_t>(*d);
@@ -119,10 +125,15 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
         err = p.error();
         return false;
       }
-      Item it{std::string(k.substr(2)), p->queued_at, p->recipients, p->body.size()};
+      Item it;
+      it.id = std::string(k.substr(2));
+      it.queued_at = p->queued_at;
+      it.recipients = p->recipients;
+      it.encrypted_size = p->body.size();
       auto d = due.find(it.id);
       it.due = d == due.end() ? it.queued_at : d->second;
       it.released = d != due.end() && !pending.count(it.id);
+      if (auto h = holders.find(it.id); it.released && h != holders.end()) it.holder = h->second;
       out.push_back(std::move(it));
       return true;
     };
@@ -226,19 +237,77 @@ Result<std::vector<queue::Envelope>> OutboundQueue::released(const crypto::KeyPa
   return out;
 }
 
-Status OutboundQueue::release_in(store::Txn& txn, const std::string& id) const {
+Result<std::string> OutboundQueue::release_in(store::Txn& txn, const std::string& id,
+                                              std::string_view holder) const {
+  std::string before;
+  if (!holder.empty()) {
+    auto h = txn.get(db_, holder_key(id));
+    if (!h) return make_error(h.error());
+    if (*h) before = std::string(**h);
+    if (before != holder) {
+      if (auto s = txn.put(db_, holder_key(id), holder); !s) return make_error(s.error());
+    }
+  }
   auto d = txn.get(db_, due_index_key(id));
   if (!d) return make_error(d.error());
-  if (!*d) return {};  // written before due times, or never held
+  if (!*d) return before;  // written before due times, or never held
   auto due = store::read_be64(**d, 0);
   if (!due) return make_error("outbound: corrupt due record");
   auto r = txn.del(db_, due_key(static_cast<int64_t>(*due), id));
   if (!r) return make_error(r.error());
+  return before;
+}
+
+Result<std::string> OutboundQueue::holder(const std::string& id) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  auto h = txn->get(db_, holder_key(id));
+  if (!h) return make_error(h.error());
+  return *h ? std::string(**h) : std::string();
+}
+
+Status OutboundQueue::withdraw_in(store::Txn& txn, std::string_view holder,
+                                  const std::string& id) const {
+  return txn.put(db_, withdraw_prefix(holder) + id, "");
+}
+
+Result<std::vector<std::string>> OutboundQueue::withdrawals(std::string_view holder,
+                                                            size_t limit) {
+  auto txn = env_.begin_read();
+  if (!txn) return make_error(txn.error());
+  std::vector<std::string> ids;
+  std::string prefix = withdraw_prefix(holder);
+  auto s = store::scan_prefix(*txn, db_, prefix, [&](std::string_view k, std::string_view) {
+    ids.emplace_back(k.substr(prefix.size()));
+    return ids.size() < limit;
+  });
+  if (!s) return make_error(s.error());
+  return ids;
+}
+
+Status OutboundQueue::withdrawn_in(store::Txn& txn, std::string_view holder,
+                                   const std::string& id) const {
+  auto d = txn.del(db_, withdraw_prefix(holder) + id);
+  if (!d) return make_error(d.error());
+  return {};
+}
+
+Status OutboundQueue::forget_edge_in(store::Txn& txn, std::string_view holder) const {
+  std::vector<std::string> keys;
+  std::string prefix = withdraw_prefix(holder);
+  auto s = store::scan_prefix(txn, db_, prefix, [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  });
+  if (!s) return make_error(s.error());
+  for (const auto& k : keys)
+    if (auto d = txn.del(db_, k); !d) return make_error(d.error());
   return {};
 }
 
 Result<bool> OutboundQueue::remove_in(store::Txn& txn, const std::string& id) const {
   if (auto s = release_in(txn, id); !s) return make_error(s.error());
+  if (auto h = txn.del(db_, holder_key(id)); !h) return make_error(h.error());
   if (auto d = txn.del(db_, due_index_key(id)); !d) return make_error(d.error());
   auto r = txn.del(db_, record_key(id));
   if (!r) return make_error(r.error());

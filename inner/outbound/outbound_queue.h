@@ -14,6 +14,11 @@
 // A record holds the recipients that have no final result yet: the edge's STATUS settles them
 // one by one (settle_in), and the record goes only with the last, so an edge wiped while some
 // recipients are still pending there loses nothing; the next edge gets only those.
+// With a fleet of edges, a released message also names the edge that holds it:
+//   "h/<id>" -> the 32-byte static key of that edge
+// and a message taken from one edge and handed to another leaves a note for the first, to be
+// told to forget it (WITHDRAW) when its link is next up:
+//   "w/<32-byte key>/<id>" -> ""
 // Trust: written by the submission session inside its one commit and rewritten by settle_in in
 // the commit that records a STATUS; records read back are decoded with limits.
 #pragma once
@@ -59,6 +64,7 @@ class OutboundQueue {
     size_t encrypted_size = 0;  // the stored body: ciphertext and its overhead
     int64_t due = 0;            // when it may leave; queued_at for records written before due times
     bool released = false;      // handed to the link already
+    std::string holder;         // released: the key of the edge holding it (empty: unknown)
   };
   Result<std::vector<Item>> list();
   // The envelope of one queued message. `inner` (the key pair the queue was opened with) opens
@@ -78,8 +84,21 @@ class OutboundQueue {
   // (a new link resubmits what an earlier edge did not finish).
   Result<queue::Envelope> leaving(const crypto::KeyPair& inner, const std::string& id, int64_t now);
   // Marks `id` as handed to the link: no longer due. The record stays until the edge reports a
-  // final result (the link's business).
-  Status release_in(store::Txn& txn, const std::string& id) const;
+  // final result (the link's business). `holder` (an edge's 32-byte key; empty: not recorded)
+  // is the edge that took it; the result is the edge that held it before (empty: none).
+  Result<std::string> release_in(store::Txn& txn, const std::string& id,
+                                 std::string_view holder = {}) const;
+  // The edge holding released message `id` (empty: none recorded, or not released).
+  Result<std::string> holder(const std::string& id);
+
+  // Withdrawals: edge `holder` is to forget message `id`, which another edge now holds.
+  Status withdraw_in(store::Txn& txn, std::string_view holder, const std::string& id) const;
+  // The ids edge `holder` is to forget (at most `limit`).
+  Result<std::vector<std::string>> withdrawals(std::string_view holder, size_t limit = 100000);
+  // The edge forgot `id` (it ACKed the WITHDRAW): the note goes.
+  Status withdrawn_in(store::Txn& txn, std::string_view holder, const std::string& id) const;
+  // Every note for `holder` goes (it was revoked: it is never told anything again).
+  Status forget_edge_in(store::Txn& txn, std::string_view holder) const;
   // Removes a message and its due time, whatever recipients it still holds: after settle_in
   // has settled the last one, or to bounce the rest (the edge refused the message for good, the
   // link cannot carry it: open_one first for the envelope the DSN names). False when absent.
@@ -110,6 +129,10 @@ class OutboundQueue {
   static std::string sealed_key(const std::string& id) { return "q/" + id; }  // version 1
   static std::string due_key(int64_t due, const std::string& id);
   static std::string due_index_key(const std::string& id) { return "i/" + id; }
+  static std::string holder_key(const std::string& id) { return "h/" + id; }
+  static std::string withdraw_prefix(std::string_view holder) {
+    return "w/" + std::string(holder) + "/";
+  }
 
   struct Opened {
     queue::Envelope envelope;

@@ -25,9 +25,11 @@ InnerServer::~InnerServer() {
 }
 
 Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& config, uv::Loop& loop,
-                                                         const Clock& clock) {
+                                                         const Clock& clock,
+                                                         std::string config_path) {
   crypto::init();
   std::unique_ptr<InnerServer> s(new InnerServer(config, loop, clock));
+  s->config_path_ = std::move(config_path);
   auto key = crypto::load_secret_key(config.keys.inner_secret);
   if (!key) return make_error(key.error());
   s->inner_key_.emplace(std::move(*key));
@@ -70,29 +72,27 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
                                       clock});
   if (!inbound) return make_error(dir + ": " + inbound.error());
   s->inbound_ = std::move(*inbound);
-  if (!config.edge.address.empty()) {
-    auto edge_pub = crypto::load_public_key(config.keys.edge_public);
-    if (!edge_pub) return make_error(edge_pub.error());
-    s->edge_key_ = *edge_pub;
-    // One guard per edge, for the inner's lifetime: a reconnect does not reset it.
-    auto* accts = s->accounts_.get();
-    auto* mbox = s->mailbox_.get();
-    s->verify_guard_ = std::make_unique<VerifyGuard>([accts, mbox](std::string_view rcpt) {
-      return lookup_recipient(*accts, *mbox, rcpt);
-    });
-    s->edge_requests_ = std::make_unique<EdgeRequests>(*s->inbound_, *s->committer_,
-                                                       *s->verify_guard_, clock);
-    OutboundHandover::Options oo;
-    oo.max_payload = link::kDefaultMaxPayload;
-    s->handover_ = std::make_unique<OutboundHandover>(
-        loop,
-        OutboundHandover::Deps{*s->outbound_, *s->mailbox_, *s->accounts_, config, clock,
-                               *s->committer_, *s->inner_key_},
-        oo);
-    s->link_ = std::make_unique<LinkClient>(loop, config.edge, *s->inner_key_, *s->edge_key_,
-                                            *s->edge_requests_, *s->handover_, clock,
-                                            LinkClient::Options{});
+  auto registry = EdgeRegistry::open(*s->env_);
+  if (!registry) return make_error(dir + ": " + registry.error());
+  s->registry_ = std::move(*registry);
+  OutboundHandover::Options oo;
+  oo.max_payload = link::kDefaultMaxPayload;
+  s->handover_ = std::make_unique<OutboundHandover>(
+      loop,
+      OutboundHandover::Deps{*s->outbound_, *s->mailbox_, *s->accounts_, config, clock,
+                             *s->committer_, *s->inner_key_},
+      oo);
+  std::vector<std::string> warnings;
+  auto fleet = effective_fleet(config, *s->registry_, warnings);
+  if (!fleet) return make_error(fleet.error());
+  for (const auto& w : warnings) NJ_LOG_WARN("fleet: %s", w.c_str());
+  for (const auto& e : *fleet) {
+    std::string edge_key(e.key.view());
+    s->handover_->add_edge(edge_key, e.link.name,
+                           static_cast<uint64_t>(e.link.failover_after.count()));
+    s->fleet_.emplace(edge_key, s->make_member(e));
   }
+  s->reaper_ = std::make_unique<uv::Timer>(loop);
   // Daily: forget old link delivery records.
   s->maintenance_ = std::make_unique<uv::Timer>(loop);
   auto* raw = s.get();
@@ -148,9 +148,114 @@ Status InnerServer::listen() {
   };
   if (auto st = bind_all(cfg_.listen.submission, false); !st) return st;
   if (auto st = bind_all(cfg_.listen.pop3, true); !st) return st;
-  if (link_) link_->start();
+  listening_ = true;
+  for (auto& [key, m] : fleet_) m->link->start();
+  handover_->start();
+  NJ_LOG_INFO("fleet: %zu edges", fleet_.size());
   return {};
 }
+
+std::unique_ptr<InnerServer::Member> InnerServer::make_member(const EdgeSpec& spec) {
+  auto m = std::make_unique<Member>();
+  m->spec = spec;
+  auto* accts = accounts_.get();
+  auto* mbox = mailbox_.get();
+  m->guard = std::make_unique<VerifyGuard>(
+      [accts, mbox](std::string_view rcpt) { return lookup_recipient(*accts, *mbox, rcpt); });
+  m->requests = std::make_unique<EdgeRequests>(*inbound_, *committer_, *m->guard, clock_);
+  m->link = std::make_unique<LinkClient>(loop_, spec.link, *inner_key_, spec.key, *m->requests,
+                                         *handover_, clock_, LinkClient::Options{});
+  return m;
+}
+
+void InnerServer::retire(std::unique_ptr<Member> m, const std::string& why) {
+  m->link->shutdown(why);
+  leaving_.push_back(std::move(m));
+  // Its final record is on its way; the session ends on its own once it is written.
+  reaper_->start(5000, 0, [this] { leaving_.clear(); });
+}
+
+std::vector<std::string> InnerServer::apply_fleet(const std::vector<EdgeSpec>& want) {
+  std::vector<std::string> changes;
+  std::map<std::string, const EdgeSpec*> wanted;
+  for (const auto& e : want) wanted.emplace(std::string(e.key.view()), &e);
+  for (auto it = fleet_.begin(); it != fleet_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    auto revoked = registry_->is_revoked(it->second->spec.key);
+    bool r = revoked && *revoked;
+    std::string name = it->second->spec.link.name;
+    // Told to forget what it holds (while its link is up), then closed; what it held goes to
+    // the others at once.
+    handover_->remove_edge(it->first, r);
+    retire(std::move(it->second), r ? "this edge was revoked by the inner's operator"
+                                    : "this edge was removed from the inner's fleet");
+    it = fleet_.erase(it);
+    changes.push_back("edge " + name + (r ? " revoked: link closed, never dialed again"
+                                          : " removed: link closed"));
+  }
+  for (const auto& e : want) {
+    std::string key(e.key.view());
+    auto it = fleet_.find(key);
+    const auto& l = e.link;
+    if (it != fleet_.end()) {
+      const auto& o = it->second->spec.link;
+      if (o.name == l.name && o.address == l.address && o.transport == l.transport &&
+          o.socks.str() == l.socks.str() && o.failover_after == l.failover_after)
+        continue;
+      retire(std::move(it->second), "this edge's settings changed: the inner dials it anew");
+      fleet_.erase(it);
+      changes.push_back("edge " + l.name + " changed: redialed");
+    } else {
+      changes.push_back("edge " + l.name + " added (" + e.origin + ")");
+    }
+    handover_->add_edge(key, l.name, static_cast<uint64_t>(l.failover_after.count()));
+    auto m = make_member(e);
+    if (listening_ && !stopping_) m->link->start();
+    fleet_.emplace(key, std::move(m));
+  }
+  return changes;
+}
+
+Result<std::vector<std::string>> InnerServer::reload() {
+  if (stopping_) return make_error("the inner is stopping");
+  InnerConfig fresh;
+  if (!config_path_.empty()) {
+    auto c = load(config_path_);
+    if (!c) return make_error(c.error());
+    fresh = std::move(*c);
+  } else {
+    fresh = cfg_;
+  }
+  std::vector<std::string> warnings;
+  auto want = effective_fleet(fresh, *registry_, warnings);
+  if (!want) return make_error(want.error());
+  for (const auto& w : warnings) NJ_LOG_WARN("fleet: %s", w.c_str());
+  auto changes = apply_fleet(*want);
+  for (const auto& c : changes) NJ_LOG_INFO("fleet: %s", c.c_str());
+  if (changes.empty()) changes.push_back("the fleet is unchanged");
+  for (auto& w : warnings) changes.push_back("warning: " + w);
+  return changes;
+}
+
+Result<std::vector<InnerServer::EdgeStatus>> InnerServer::fleet_status() {
+  auto loads = handover_->loads();
+  if (!loads) return make_error(loads.error());
+  std::vector<EdgeStatus> out;
+  for (const auto& [key, m] : fleet_) {
+    EdgeStatus st;
+    st.name = m->spec.link.name;
+    st.link = m->link->state();
+    if (auto l = loads->find(key); l != loads->end()) st.load = l->second;
+    out.push_back(std::move(st));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const EdgeStatus& a, const EdgeStatus& b) { return a.name < b.name; });
+  return out;
+}
+
 
 void InnerServer::accept(std::unique_ptr<uv::Connection> conn, bool pop3) {
   if (stopping_ || sessions_->size() >= static_cast<size_t>(cfg_.limits.max_connections)) {
@@ -180,7 +285,8 @@ void InnerServer::shutdown() {
   listeners_.clear();
   if (sessions_)
     for (auto* p : sessions_->snapshot()) p->close();
-  if (link_) link_->shutdown();
+  for (auto& [key, m] : fleet_) m->link->shutdown();
+  if (handover_) handover_->stop();
   if (maintenance_) maintenance_->stop();
   if (committer_) committer_->shutdown();
 }

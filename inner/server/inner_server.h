@@ -7,6 +7,7 @@
 // send only as its own account.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "inner/accounts/accounts.h"
 #include "inner/accounts/login_guard.h"
 #include "inner/config/config.h"
+#include "inner/fleet/edge_registry.h"
 #include "inner/link/inbound_delivery.h"
 #include "inner/link/link_client.h"
 #include "inner/mailbox/mailbox.h"
@@ -44,12 +46,31 @@ class InnerSession {
 
 class InnerServer {
  public:
+  // `config_path`: the file `config` was read from, re-read by reload() for its fleet (empty:
+  // reload() uses `config`'s list again, with the registry's changes).
   static Result<std::unique_ptr<InnerServer>> create(const InnerConfig& config, uv::Loop& loop,
-                                                     const Clock& clock);
+                                                     const Clock& clock,
+                                                     std::string config_path = {});
   ~InnerServer();
 
   Status listen();
   void shutdown();
+
+  // Re-reads the fleet (inner.yaml's `edges:` and the registry nightjarctl edge writes) and
+  // applies the difference while running: new edges are dialed, removed ones closed (revoked
+  // ones told to forget what they hold first) and what they held handed to the others, changed
+  // ones redialed. One line per change (or that nothing changed); an error changes nothing.
+  // SIGHUP and the control socket's `reload` both come here.
+  Result<std::vector<std::string>> reload();
+
+  // Each edge of the fleet as status and metrics show it: never an address.
+  struct EdgeStatus {
+    std::string name;
+    LinkClient::State link;
+    OutboundHandover::EdgeLoad load;
+  };
+  Result<std::vector<EdgeStatus>> fleet_status();
+  const OutboundHandover* handover() const { return handover_.get(); }
 
   // For the sessions.
   const InnerConfig& config() const { return cfg_; }
@@ -74,7 +95,7 @@ class InnerServer {
   void finished(InnerSession* s) { sessions_->finished(s); }
   // A submission queued Internet mail as `id`, due at `due`: the link takes it at once when due.
   void outbound_committed(const std::string& id, int64_t due) {
-    if (link_) link_->queued(id, due);
+    if (handover_) handover_->queued(id, due);
   }
 
   // One POP3 session per mailbox at a time (RFC 1939 8: the maildrop is locked).
@@ -87,6 +108,20 @@ class InnerServer {
  private:
   InnerServer(const InnerConfig& config, uv::Loop& loop, const Clock& clock);
   void accept(std::unique_ptr<uv::Connection> conn, bool pop3);
+
+  // One edge of the fleet: its own recipient-check guard (kept while it is a member, not per
+  // connection), its requests and its link.
+  struct Member {
+    EdgeSpec spec;
+    std::unique_ptr<VerifyGuard> guard;
+    std::unique_ptr<EdgeRequests> requests;
+    std::unique_ptr<LinkClient> link;
+  };
+  std::unique_ptr<Member> make_member(const EdgeSpec& spec);
+  // Makes the running fleet `want`; returns what changed, for the log and the ctl.
+  std::vector<std::string> apply_fleet(const std::vector<EdgeSpec>& want);
+  // A member leaving: closed with `why`, freed once its last record has had time to go.
+  void retire(std::unique_ptr<Member> m, const std::string& why);
 
   const InnerConfig& cfg_;
   uv::Loop& loop_;
@@ -101,12 +136,14 @@ class InnerServer {
   std::unique_ptr<policy::QuotaStore> quota_;
   policy::DelayRules delay_rules_;
   policy::DelayClass default_delay_ = policy::DelayClass::defer;
-  std::optional<crypto::PublicKey> edge_key_;
+  std::string config_path_;
   std::unique_ptr<InboundDelivery> inbound_;
-  std::unique_ptr<VerifyGuard> verify_guard_;     // these four: null without an `edge` section
-  std::unique_ptr<EdgeRequests> edge_requests_;
+  std::unique_ptr<EdgeRegistry> registry_;
   std::unique_ptr<OutboundHandover> handover_;
-  std::unique_ptr<LinkClient> link_;
+  std::map<std::string, std::unique_ptr<Member>> fleet_;  // by the edge's key
+  std::vector<std::unique_ptr<Member>> leaving_;          // closed, freed by reaper_
+  std::unique_ptr<uv::Timer> reaper_;
+  bool listening_ = false;
   std::unique_ptr<uv::Timer> maintenance_;
   LoginGuard guard_;
   std::unordered_set<std::string> locked_;

@@ -54,7 +54,7 @@ def results(inner, mid):
     out = []
     for line in inner.output().splitlines():
         m = re.search(r"link msg=%s (final|partial \(others pending\)) delivered=(\d+) "
-                      r"failed=(\d+)$" % re.escape(mid), line)
+                      r"failed=(\d+) edge=\S+$" % re.escape(mid), line)
         if m:
             out.append((m.group(1).split()[0], int(m.group(2)), int(m.group(3))))
         elif "link msg=%s results for a message no longer queued" % mid in line:

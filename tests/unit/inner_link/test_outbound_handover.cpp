@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct Link {
   std::shared_ptr<link::Session> inner;
   bool edge_open = false, inner_open = false, edge_ended = false;
   std::vector<link::Frame> at_edge;  // every frame the edge received, in order
+  const crypto::KeyPair* key = nullptr;  // the edge's
 
   std::vector<link::Frame> of_type(link::FrameType t) const {
     std::vector<link::Frame> out;
@@ -91,6 +93,7 @@ struct Fixture : test::StoreFixture {
   uv::Loop loop;  // the committer and the sessions run on it (the base's committer is replaced)
   crypto::KeyPair inner = crypto::KeyPair::generate();
   crypto::KeyPair edge_key = crypto::KeyPair::generate();
+  crypto::KeyPair edge_b = crypto::KeyPair::generate();  // a second edge, for the fleet's tests
   InnerConfig config;
   std::unique_ptr<Mailbox> mailbox;
   std::unique_ptr<OutboundQueue> outbound;
@@ -126,11 +129,17 @@ struct Fixture : test::StoreFixture {
     gc.reset();
   }
 
+  static std::string id_of(const crypto::KeyPair& k) { return std::string(k.pub.view()); }
+  std::string edge_id() const { return id_of(edge_key); }
+
   OutboundHandover& start() {
-    if (!handover)
+    if (!handover) {
       handover = std::make_unique<OutboundHandover>(
           loop, OutboundHandover::Deps{*outbound, *mailbox, *accounts, config, clock, *gc, inner},
           options);
+      handover->add_edge(edge_id(), "a", 600000);
+      handover->start();
+    }
     return *handover;
   }
 
@@ -150,15 +159,17 @@ struct Fixture : test::StoreFixture {
   }
 
   // A new link, open on both ends, handed to the handover (as LinkClient does once open).
-  Link& connect() {
+  Link& connect(const crypto::KeyPair* which = nullptr) {
+    const crypto::KeyPair& ek = which ? *which : edge_key;
     start();
     auto lk = std::make_unique<Link>();
     Link* L = lk.get();
+    L->key = &ek;
     links.push_back(std::move(lk));
     auto r =
         uv::TcpListener::bind(loop, "127.0.0.1:0", [this, L](std::unique_ptr<uv::Connection> c) {
           L->edge = std::make_shared<link::Session>(loop, std::move(c), link::Role::responder,
-                                                    edge_key, inner.pub, link::Session::Options{});
+                                                    *L->key, inner.pub, link::Session::Options{});
           L->edge->start({[L] { L->edge_open = true; },
                           [L](link::Frame f) { L->at_edge.push_back(std::move(f)); },
                           [L](const link::Session::Ended&) { L->edge_ended = true; }});
@@ -172,17 +183,18 @@ struct Fixture : test::StoreFixture {
     std::unique_ptr<uv::Connection> conn = std::move(*c);
     BOOST_REQUIRE(run_until(loop, [&] { return connected; }));
     L->inner = std::make_shared<link::Session>(loop, std::move(conn), link::Role::initiator, inner,
-                                               edge_key.pub, link::Session::Options{});
+                                               ek.pub, link::Session::Options{});
     OutboundHandover* h = handover.get();
+    std::string key = id_of(ek);
     L->inner->start({[L] { L->inner_open = true; },
-                     [h](link::Frame f) {
+                     [h, key](link::Frame f) {
                        switch (f.type) {  // LinkClient's routing of the handover's frames
                          case link::FrameType::ack:
                          case link::FrameType::nack:
-                           h->on_answer(f);
+                           h->on_answer(key, f);
                            return;
                          case link::FrameType::status:
-                           h->on_status(f);
+                           h->on_status(key, f);
                            return;
                          default:
                            BOOST_ERROR("unexpected frame at the inner");
@@ -190,12 +202,12 @@ struct Fixture : test::StoreFixture {
                      },
                      [](const link::Session::Ended&) {}});
     BOOST_REQUIRE(run_until(loop, [&] { return L->inner_open && L->edge_open; }));
-    handover->up(L->inner);
+    handover->up(key, L->inner);
     return *L;
   }
   // The link goes away: the handover is told (as LinkClient does), the connection closes.
   void disconnect(Link& L) {
-    handover->down();
+    handover->down(id_of(*L.key));
     L.inner->close("test: link down");
     BOOST_REQUIRE(run_until(loop, [&] { return L.edge_ended; }));
   }
@@ -229,6 +241,22 @@ struct Fixture : test::StoreFixture {
     uint64_t fid = L.edge->next_id();
     edge_send(L, link::FrameType::status, fid, *p);
     return fid;
+  }
+
+  // The message ids of the WITHDRAWs the edge received on `L`, with their frame ids.
+  std::vector<std::pair<uint64_t, std::string>> withdrawals_at(const Link& L) {
+    std::vector<std::pair<uint64_t, std::string>> out;
+    for (const auto& f : L.of_type(link::FrameType::withdraw)) {
+      auto p = link::decode_withdraw(f.payload);
+      BOOST_REQUIRE(p.ok());
+      out.emplace_back(f.id, p->message_id);
+    }
+    return out;
+  }
+  std::vector<std::string> notes_for(const crypto::KeyPair& k) {
+    auto w = outbound->withdrawals(id_of(k));
+    BOOST_REQUIRE(w.ok());
+    return *w;
   }
 
   std::optional<OutboundQueue::Item> item(const std::string& id) {
@@ -573,6 +601,126 @@ BOOST_AUTO_TEST_CASE(at_most_window_submits_await_an_answer) {
   std::vector<std::string> ids;
   for (const auto& x : submitted(L)) ids.push_back(x.message_id);
   BOOST_CHECK(ids == (std::vector<std::string>{"W1", "W2", "W3", "W4"}));
+}
+
+// The fleet: two edges, A (edge_key) and B (edge_b).
+
+BOOST_AUTO_TEST_CASE(mail_is_spread_by_what_each_edge_has_in_flight_and_a_slow_edge_keeps_none) {
+  options.window = 4;
+  start().add_edge(id_of(edge_b), "b", 600000);
+  for (int i = 0; i < 12; ++i) add("S" + std::to_string(100 + i), {kR1});
+  Link& A = connect();
+  BOOST_REQUIRE(run_until(loop, [&] { return A.submits() == 4; }));
+  Link& B = connect(&edge_b);
+  BOOST_REQUIRE(run_until(loop, [&] { return B.submits() == 4; }));
+  run_for(loop, 200);
+  BOOST_CHECK_EQUAL(A.submits(), 4u);
+  BOOST_CHECK_EQUAL(B.submits(), 4u);
+  // A never answers: B, answering, takes all the rest.
+  for (const auto& x : submitted(B)) ack(B, x.frame_id);
+  BOOST_REQUIRE(run_until(loop, [&] { return B.submits() == 8; }));
+  run_for(loop, 200);
+  BOOST_CHECK_EQUAL(A.submits(), 4u);
+  BOOST_CHECK_EQUAL(B.submits(), 8u);
+  std::set<std::string> ids;
+  for (const auto* L : {&A, &B})
+    for (const auto& x : submitted(*L)) ids.insert(x.message_id);
+  BOOST_CHECK_EQUAL(ids.size(), 12u);  // every message, each to one edge
+  auto loads = start().loads();
+  BOOST_REQUIRE(loads.ok());
+  BOOST_CHECK_EQUAL((*loads)[edge_id()].in_flight, 4u);
+  BOOST_CHECK_EQUAL((*loads)[id_of(edge_b)].in_flight, 4u);
+}
+
+BOOST_AUTO_TEST_CASE(an_edge_down_past_failover_after_has_its_unfinished_recipients_moved) {
+  start().add_edge(id_of(edge_b), "b", 600000);
+  add("F1", {kR1, kR2});
+  Link& A = connect();
+  hand_over(A, "F1");
+  BOOST_CHECK(item("F1")->holder == edge_id());
+  ack(A, 0);  // (ignored: no such frame)
+  uint64_t st = status(A, "F1", {delivered(kR1)});
+  BOOST_REQUIRE(run_until(loop, [&] { return A.acks_for(st) == 1; }));
+  disconnect(A);
+  Link& B = connect(&edge_b);
+  // Not before failover_after: B gets nothing of A's.
+  clock.advance(599);
+  run_for(loop, 200);
+  BOOST_CHECK_EQUAL(B.submits(), 0u);
+  clock.advance(2);
+  BOOST_REQUIRE(run_until(loop, [&] { return B.submits() == 1; }));
+  auto s = submitted(B);
+  BOOST_CHECK_EQUAL(s[0].message_id, "F1");
+  BOOST_CHECK(s[0].envelope.recipients == (std::vector<std::string>{kR2}));  // unfinished only
+  BOOST_CHECK_EQUAL(start().failovers(), 1u);
+  ack(B, s[0].frame_id);
+  BOOST_REQUIRE(run_until(loop, [&] { return item("F1")->holder == id_of(edge_b); }));
+  // A is to forget it, and is told so when it is back.
+  BOOST_REQUIRE(run_until(loop, [&] { return notes_for(edge_key).size() == 1; }));
+  BOOST_CHECK_EQUAL(notes_for(edge_key)[0], "F1");
+  Link& A2 = connect();
+  BOOST_REQUIRE(run_until(loop, [&] { return withdrawals_at(A2).size() == 1; }));
+  run_for(loop, 100);
+  BOOST_CHECK_EQUAL(A2.submits(), 0u);  // not resubmitted to A: B holds it
+  auto w = withdrawals_at(A2);
+  BOOST_CHECK_EQUAL(w[0].second, "F1");
+  // A delivered kR2 before it heard: its report counts, and B's later one is a duplicate.
+  uint64_t a_st = status(A2, "F1", {delivered(kR2)});
+  BOOST_REQUIRE(run_until(loop, [&] { return A2.acks_for(a_st) == 1; }));
+  BOOST_CHECK_EQUAL(start().duplicates(), 0u);
+  ack(A2, w[0].first);
+  BOOST_REQUIRE(run_until(loop, [&] { return notes_for(edge_key).empty(); }));
+  uint64_t b_st = status(B, "F1", {delivered(kR2)});
+  BOOST_REQUIRE(run_until(loop, [&] { return B.acks_for(b_st) == 1; }));
+  BOOST_CHECK_EQUAL(start().duplicates(), 1u);
+  // B repeating its STATUS (its ACK lost) is no further duplicate.
+  uint64_t b_st2 = status(B, "F1", {delivered(kR2)});
+  BOOST_REQUIRE(run_until(loop, [&] { return B.acks_for(b_st2) == 1; }));
+  BOOST_CHECK_EQUAL(start().duplicates(), 1u);
+  BOOST_CHECK(!item("F1"));  // every recipient final
+  BOOST_CHECK(dsns().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_edge_back_before_failover_after_keeps_what_it_holds) {
+  start().add_edge(id_of(edge_b), "b", 600000);
+  add("K1", {kR1});
+  Link& A = connect();
+  hand_over(A, "K1");
+  disconnect(A);
+  Link& B = connect(&edge_b);
+  clock.advance(300);
+  run_for(loop, 200);
+  Link& A2 = connect();
+  BOOST_REQUIRE(run_until(loop, [&] { return A2.submits() == 1; }));  // again, to A only
+  clock.advance(600);
+  run_for(loop, 200);
+  BOOST_CHECK_EQUAL(B.submits(), 0u);
+  BOOST_CHECK_EQUAL(start().failovers(), 0u);
+  BOOST_CHECK(withdrawals_at(A2).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_revoked_edge_is_told_to_forget_and_its_mail_moves_at_once) {
+  start().add_edge(id_of(edge_b), "b", 600000);
+  add("V1", {kR1});
+  Link& A = connect();
+  hand_over(A, "V1");
+  Link& B = connect(&edge_b);
+  run_for(loop, 100);
+  BOOST_CHECK_EQUAL(B.submits(), 0u);
+  start().remove_edge(edge_id(), true);
+  BOOST_REQUIRE(run_until(loop, [&] { return withdrawals_at(A).size() == 1; }));
+  BOOST_CHECK_EQUAL(withdrawals_at(A)[0].second, "V1");
+  BOOST_REQUIRE(run_until(loop, [&] { return B.submits() == 1; }));  // no failover_after wait
+  ack(B, submitted(B)[0].frame_id);
+  BOOST_REQUIRE(run_until(loop, [&] { return item("V1")->holder == id_of(edge_b); }));
+  run_for(loop, 100);
+  BOOST_CHECK(notes_for(edge_key).empty());  // a revoked edge is never told anything again
+  // A's answers or reports no longer count for anything.
+  uint64_t st = status(A, "V1", {failed(kR1, "550 5.1.1 no")});
+  run_for(loop, 200);
+  BOOST_CHECK_EQUAL(A.acks_for(st), 0u);
+  BOOST_CHECK(item("V1"));
+  BOOST_CHECK(dsns().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
