@@ -81,7 +81,7 @@ const Command kCommands[] = {
     {"account", "add, change, list and remove the inner's accounts", cmd_account},
     {"quota", "show or raise an account's Internet recipient quota", cmd_quota},
     {"queue", "list the inner's outbound queue", cmd_queue},
-    {"overlay", "print torrc or i2pd lines for the daemons' listeners", cmd_overlay},
+    {"overlay", "print torrc or i2pd lines and MX records for inner and edges", cmd_overlay},
     {"edge-queue", "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
 };
 

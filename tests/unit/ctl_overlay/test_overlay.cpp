@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdio>
@@ -19,17 +20,22 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "inner/ctl/overlay.h"
 
 namespace fs = std::filesystem;
+using nj::ctl::GivenEdge;
 using nj::ctl::OverlayOptions;
 
 namespace {
 
 constexpr const char* kLinkOnion = "p53lf57qovyuvwsc6xnrppyply3vtqm7l6pcobkmyqsiofyeznfu5uqd";
 constexpr const char* kMxOnion = "2wgaaq36xkv54atswgwf7jgn62uxtzkbypgf6py5w3duecbwvtrd5mid";
+// A second edge's link and OnionMX onions (v3 form: 56 base32 characters ending in the version).
+constexpr const char* kLinkOnion2 = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwd";
+constexpr const char* kMxOnion2 = "zyxwvutsrqponmlkjihgfedcba765432zyxwvutsrqponmlkjihgfedd";
 // A .b32.i2p label for the generator's tests (the b32 computation is tested against i2pd below).
 constexpr const char* kInnerLinkB32 = "qu6px335xpivrapoempbj6pq2iydulmul3a7f4omg5jayj5uznqa";
 
@@ -45,6 +51,25 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
+// An i2pd keys file's start: 384 bytes of keys, a certificate of `type` claiming `len` bytes
+// with `payload` bytes present, then `after` bytes of private keys.
+std::string with_cert(unsigned char type, size_t len, size_t payload, size_t after) {
+  std::string k(384, 'k');
+  k += static_cast<char>(type);
+  k += static_cast<char>(len >> 8);
+  k += static_cast<char>(len & 0xff);
+  k += std::string(payload, '\0');
+  k += std::string(after, 'p');
+  return k;
+}
+
+// The comments as prose: comment lines joined, so that a phrase is found wherever a line broke.
+std::string flat(std::string text) {
+  for (size_t at = text.find("\n# "); at != std::string::npos; at = text.find("\n# ", at))
+    text.replace(at, 3, " ");
+  return text;
+}
+
 // Only the lines a daemon reads: the comments around them are for the operator.
 std::string config_lines(const std::string& text) {
   std::string out;
@@ -54,12 +79,39 @@ std::string config_lines(const std::string& text) {
   return out;
 }
 
+// A fleet entry of the inner's `edges:` ("@DIR@" is the test's directory).
+std::string tor_entry(const std::string& name, const std::string& onion_label, int port = 2600,
+                      const std::string& socks = "127.0.0.1:9050") {
+  return "  - name: " + name + "\n    address: \"" + onion_label +
+         ".onion:" + std::to_string(port) + "\"\n    transport: tor\n    socks: " + socks +
+         "\n    public_key: @DIR@/" + name + ".pub\n";
+}
+
+std::string i2p_entry(const std::string& name, const std::string& host, int port = 2600,
+                      const std::string& socks = "127.0.0.1:4447") {
+  return "  - name: " + name + "\n    address: \"" + host + ":" + std::to_string(port) +
+         "\"\n    transport: i2p\n    socks: " + socks + "\n    public_key: @DIR@/" + name +
+         ".pub\n";
+}
+
+// The one-edge form: an `edge:` section (keys.edge_public is added by World).
+std::string one_edge_form(const std::string& address, const std::string& transport,
+                          const std::string& socks) {
+  return "edge:\n  address: \"" + address + "\"\n  transport: " + transport +
+         "\n  socks: " + socks + "\n";
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+// The inner's configuration with `fleet` (an `edges:` list, an `edge:` section, or nothing) and
+// edge mx1's in edge.yaml; more edges' files with edge_file().
 struct World {
   fs::path dir;
   fs::path inner_yaml, edge_yaml;
-  World(const std::string& inner_edge_section = std::string("edge:\n  address: \"") + kLinkOnion +
-                                                ".onion:2600\"\n  transport: tor\n"
-                                                "  socks: 127.0.0.1:9050\n") {
+  explicit World(const std::string& fleet = "edges:\n" + tor_entry("mx1", kLinkOnion)) {
     char tmpl[] = "/tmp/nj-ctl-overlay-XXXXXX";
     BOOST_REQUIRE(mkdtemp(tmpl) != nullptr);
     dir = tmpl;
@@ -67,47 +119,68 @@ struct World {
     fs::create_directories(dir / "edata");
     fs::create_directories(dir / "tor");
     for (auto f : {"inner.secret", "edge.pub", "edge.secret", "inner.pub"}) write(dir / f, "x\n");
+    for (auto f : {"mx1.pub", "mx2.pub", "mx3.pub"}) write(dir / f, "x\n");
     inner_yaml = dir / "inner.yaml";
-    edge_yaml = dir / "edge.yaml";
-    write(inner_yaml,
-          "hostname: mail.nightjar.test\n"
-          "data_dir: " +
-              (dir / "data").string() +
-              "\n"
-              "domain:\n  internal: example.i2p\n  public: example.test\n"
-              "listen:\n  submission: [127.0.0.1:5870, 127.0.0.2:5870]\n"
-              "  pop3: [127.0.0.1:1100]\n"
-              "keys:\n  inner_secret: " +
-              (dir / "inner.secret").string() +
-              "\n"
-              "  edge_public: " +
-              (dir / "edge.pub").string() + "\n" + inner_edge_section);
-    write(edge_yaml,
-          "hostname: mx.nightjar.test\n"
-          "data_dir: " +
-              (dir / "edata").string() +
-              "\n"
-              "domains:\n  - public: example.test\n    internal: example.i2p\n"
-              "  - public: example.org\n    internal: org.i2p\n"
-              "listen:\n  mx: [127.0.0.1:2525]\n  onion_mx: [127.0.0.1:2526]\n"
-              "  link: [127.0.0.1:2601]\n"
-              "keys:\n  edge_secret: " +
-              (dir / "edge.secret").string() +
-              "\n"
-              "  inner_public: " +
-              (dir / "inner.pub").string() + "\n");
+    const bool one_edge = fleet.rfind("edge:", 0) == 0;
+    std::string text =
+        "hostname: mail.nightjar.test\n"
+        "data_dir: " +
+        (dir / "data").string() +
+        "\n"
+        "domain:\n  internal: example.i2p\n  public: example.test\n"
+        "listen:\n  submission: [127.0.0.1:5870, 127.0.0.2:5870]\n"
+        "  pop3: [127.0.0.1:1100]\n"
+        "keys:\n  inner_secret: " +
+        (dir / "inner.secret").string() + "\n" +
+        (one_edge ? "  edge_public: " + (dir / "edge.pub").string() + "\n" : std::string()) + fleet;
+    replace_all(text, "@DIR@", dir.string());
+    write(inner_yaml, text);
+    edge_yaml = edge_file("edge", "mx.nightjar.test", 2601, 2526);
   }
   ~World() { fs::remove_all(dir); }
+  // An edge's configuration in `<file>.yaml`: link and OnionMX listeners on these ports, the
+  // domains of the inner (and example.org), `extra` appended.
+  fs::path edge_file(const std::string& file, const std::string& hostname, int link_port,
+                     int onion_mx_port, const std::string& extra = "") {
+    fs::path p = dir / (file + ".yaml");
+    write(p, "hostname: " + hostname +
+                 "\n"
+                 "data_dir: " +
+                 (dir / "edata").string() +
+                 "\n"
+                 "domains:\n  - public: example.test\n    internal: example.i2p\n"
+                 "  - public: example.org\n    internal: org.i2p\n"
+                 "listen:\n  mx: [127.0.0.1:2525]\n  onion_mx: [127.0.0.1:" +
+                 std::to_string(onion_mx_port) +
+                 "]\n  link: [127.0.0.1:" + std::to_string(link_port) +
+                 "]\n"
+                 "keys:\n  edge_secret: " +
+                 (dir / "edge.secret").string() +
+                 "\n"
+                 "  inner_public: " +
+                 (dir / "inner.pub").string() + "\n" + extra);
+    return p;
+  }
   nj::inner::InnerConfig inner() {
     auto c = nj::inner::load(inner_yaml.string());
     BOOST_REQUIRE_MESSAGE(c.ok(), (c.ok() ? std::string() : c.error()));
     return *c;
   }
-  nj::edge::EdgeConfig edge() {
-    auto c = nj::edge::load(edge_yaml.string());
+  nj::edge::EdgeConfig edge(const fs::path& file) {
+    auto c = nj::edge::load(file.string());
     BOOST_REQUIRE_MESSAGE(c.ok(), (c.ok() ? std::string() : c.error()));
     return *c;
   }
+  nj::edge::EdgeConfig edge() { return edge(edge_yaml); }
+  // Edge `name` of the inner's list with the configuration in `file`.
+  GivenEdge given(const std::string& name, const fs::path& file, const std::string& onion = "") {
+    auto in = inner();
+    auto it = std::find_if(in.edges.begin(), in.edges.end(),
+                           [&](const nj::inner::EdgeLinkConfig& e) { return e.name == name; });
+    BOOST_REQUIRE_MESSAGE(it != in.edges.end(), "no edge " << name);
+    return GivenEdge{*it, edge(file), onion};
+  }
+  GivenEdge given(const std::string& name = "mx1") { return given(name, edge_yaml); }
   OverlayOptions opts() {
     OverlayOptions o;
     o.tor_dir = (dir / "tor").string();
@@ -187,30 +260,37 @@ BOOST_AUTO_TEST_CASE(tor_inner_lines) {
                  "SocksPort 127.0.0.1:9050 ExtendedErrors\n"
                  "ClientOnionAuthDir " +
                  o.tor_dir + "/nightjar-onion-auth\n");
-  // The client key commands name the link onion from edge.address, so they run as printed.
+  // The client key commands name the link onion from the edge's address and the file after the
+  // edge, so they run as printed.
   BOOST_TEST(t.find("#   $ install -d -m 0700 " + o.tor_dir + "/nightjar-onion-auth\n") !=
              std::string::npos);
   BOOST_TEST(t.find("#   $ echo \"" + std::string(kLinkOnion) +
-                    ":descriptor:x25519:$(openssl pkey -in link-client.pem -outform DER | tail -c "
-                    "32 | base32 | tr -d =)\" > " +
-                    o.tor_dir + "/nightjar-onion-auth/edge-link.auth_private\n") !=
+                    ":descriptor:x25519:$(openssl pkey -in link-client-mx1.pem -outform DER | "
+                    "tail -c 32 | base32 | tr -d =)\" > " +
+                    o.tor_dir + "/nightjar-onion-auth/mx1.auth_private\n") != std::string::npos,
+             t);
+  BOOST_TEST(t.find("#   $ openssl genpkey -algorithm x25519 -out link-client-mx1.pem\n") !=
              std::string::npos);
-  BOOST_TEST(t.find("#   $ openssl genpkey -algorithm x25519 -out link-client.pem\n") !=
-             std::string::npos);
-  BOOST_TEST(nj::ctl::link_onion_label(w.inner()) == kLinkOnion);
+  BOOST_TEST(t.find("> link-client-mx1.pub\n") != std::string::npos);
+  BOOST_TEST(nj::ctl::link_onion_label(w.inner().edges.at(0)) == kLinkOnion);
+  // Every comment line fits 80 columns, the command lines aside.
+  std::istringstream lines(t);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("#   $ ", 0) != 0) BOOST_TEST(line.size() <= 80u, line);
 }
 
 BOOST_AUTO_TEST_CASE(tor_inner_before_the_link_onion_is_known) {
   // The example configuration's placeholder: no key commands (the .auth_private file must name
   // the onion), but the lines tor reads are the same.
-  World w(
-      "edge:\n  address: \"replace-with-the-edges-link-service.onion:2600\"\n"
-      "  transport: tor\n  socks: 127.0.0.1:9050\n");
+  World w("edges:\n" + tor_entry("mx1", "replace-with-the-edges-link-service"));
   auto o = w.opts();
-  BOOST_TEST(nj::ctl::link_onion_label(w.inner()).empty());
+  BOOST_TEST(nj::ctl::link_onion_label(w.inner().edges.at(0)).empty());
   std::string t = nj::ctl::tor_inner(w.inner(), o);
   BOOST_TEST(t.find("#   $ ") == std::string::npos);
-  BOOST_TEST(t.find("edge.address does not name the link\n# onion yet") != std::string::npos);
+  BOOST_TEST(
+      flat(t).find("edge mx1's link service: its address does not name the link onion yet") !=
+          std::string::npos,
+      t);
   BOOST_TEST(t.find("\nClientOnionAuthDir " + o.tor_dir + "/nightjar-onion-auth\n") !=
              std::string::npos);
 }
@@ -230,11 +310,30 @@ BOOST_AUTO_TEST_CASE(tor_inner_without_edge_dials_nothing) {
   BOOST_TEST(t.find("the inner dials nothing") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_metrics_listener_is_never_exposed) {
+  World w;
+  {
+    std::string text = slurp(w.inner_yaml);
+    auto at = text.find("  pop3: [127.0.0.1:1100]\n");
+    BOOST_REQUIRE(at != std::string::npos);
+    text.insert(at, "  metrics: 127.0.0.1:9101\n");
+    write(w.inner_yaml, text);
+  }
+  auto in = w.inner();
+  BOOST_REQUIRE(in.listen.metrics.port == 9101);
+  std::string t = nj::ctl::tor_inner(in, w.opts());
+  BOOST_TEST(config_lines(t).find("9101") == std::string::npos, t);
+  BOOST_TEST(flat(t).find("listen.metrics (127.0.0.1:9101) is for this machine only") !=
+             std::string::npos);
+  auto i = nj::ctl::i2p_inner(in);
+  BOOST_REQUIRE(i.ok());
+  BOOST_TEST(config_lines(*i).find("9101") == std::string::npos, *i);
+}
+
 BOOST_AUTO_TEST_CASE(tor_edge_lines_and_client_auth_instructions) {
   World w;
   auto o = w.opts();
-  auto in = w.inner();
-  std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
+  std::string t = nj::ctl::tor_edge(w.given(), o);
   // The link's virtual port is the one the inner dials (2600), not the edge's listener port.
   BOOST_TEST(config_lines(t) ==
              "SocksPort 0\n"
@@ -249,24 +348,18 @@ BOOST_AUTO_TEST_CASE(tor_edge_lines_and_client_auth_instructions) {
   std::string link_dir = o.tor_dir + "/nightjar-edge-link";
   BOOST_TEST(t.find("#   $ install -d -m 0700 " + link_dir + " " + link_dir +
                     "/authorized_clients\n") != std::string::npos);
-  BOOST_TEST(t.find("#   $ echo \"descriptor:x25519:$(cat link-client.pub)\" > " + link_dir +
+  BOOST_TEST(t.find("#   $ echo \"descriptor:x25519:$(cat link-client-mx1.pub)\" > " + link_dir +
                     "/authorized_clients/inner.auth\n") != std::string::npos);
-  BOOST_TEST(t.find("edge.address to <that name>:2600") != std::string::npos);
-  // Without the inner, the edge's own listener port is the virtual port.
-  std::string alone = nj::ctl::tor_edge(w.edge(), nullptr, o);
-  BOOST_TEST(alone.find("\nHiddenServicePort 2601 127.0.0.1:2601\n") != std::string::npos);
+  BOOST_TEST(flat(t).find("set the address of mx1 in the inner's edges: to <that name>:2600") !=
+                 std::string::npos,
+             t);
 }
 
 BOOST_AUTO_TEST_CASE(tor_edge_socks_port_for_onion_delivery) {
   // The edge delivers to OnionMX domains through outbound.socks: its tor must listen there.
   World w;
-  {
-    std::ofstream f(w.edge_yaml, std::ios::app);
-    f << "outbound:\n  socks: 127.0.0.1:9150\n";
-  }
-  auto o = w.opts();
-  auto in = w.inner();
-  std::string t = nj::ctl::tor_edge(w.edge(), &in, o);
+  w.edge_file("edge", "mx.nightjar.test", 2601, 2526, "outbound:\n  socks: 127.0.0.1:9150\n");
+  std::string t = nj::ctl::tor_edge(w.given(), w.opts());
   BOOST_TEST(
       config_lines(t).rfind("SocksPort 127.0.0.1:9150 ExtendedErrors\nHiddenServiceDir ", 0) == 0);
   BOOST_TEST(config_lines(t).find("SocksPort 0") == std::string::npos);
@@ -285,6 +378,10 @@ int run_printed_commands(const std::string& text, const fs::path& cwd) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+bool is_b32_key(const std::string& s) {
+  return s.size() == 52 && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == s.npos;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
@@ -296,39 +393,46 @@ BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
   auto in = w.inner();
   fs::create_directories(w.dir / "work");
   BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_inner(in, o), w.dir / "work") == 0);
-  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_edge(w.edge(), &in, o), w.dir / "work") == 0);
-  auto b32 = [](const std::string& s) {
-    return s.size() == 52 && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == s.npos;
-  };
-  std::string priv = slurp(w.dir / "tor" / "nightjar-onion-auth" / "edge-link.auth_private");
+  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_edge(w.given(), o), w.dir / "work") == 0);
+  std::string priv = slurp(w.dir / "tor" / "nightjar-onion-auth" / "mx1.auth_private");
   std::string prefix = std::string(kLinkOnion) + ":descriptor:x25519:";
   BOOST_TEST(priv.rfind(prefix, 0) == 0, priv);
   BOOST_TEST(priv.size() == prefix.size() + 53);
-  BOOST_TEST(b32(priv.substr(prefix.size(), 52)), priv);
-  BOOST_TEST(priv.back() == '\n');
-  std::string pub =
+  BOOST_TEST(is_b32_key(priv.substr(prefix.size(), 52)), priv);
+  std::string pub = slurp(w.dir / "work" / "link-client-mx1.pub");
+  BOOST_TEST(is_b32_key(pub.substr(0, 52)), pub);
+  std::string auth =
       slurp(w.dir / "tor" / "nightjar-edge-link" / "authorized_clients" / "inner.auth");
-  BOOST_TEST(pub.rfind("descriptor:x25519:", 0) == 0, pub);
-  BOOST_TEST(pub.size() == 18 + 53);
-  BOOST_TEST(b32(pub.substr(18, 52)), pub);
-  BOOST_TEST(pub.substr(18, 52) != priv.substr(prefix.size(), 52));
-  // The private key file is gone; the directories are private (tor checks their modes).
-  BOOST_TEST(!fs::exists(w.dir / "work" / "link-client.pem"));
-  for (auto d : {w.dir / "tor" / "nightjar-onion-auth", w.dir / "tor" / "nightjar-edge-link",
-                 w.dir / "tor" / "nightjar-edge-link" / "authorized_clients"})
+  BOOST_TEST(auth == "descriptor:x25519:" + pub, auth);
+  // The public and private halves are one key pair: different text, and the private half's file
+  // is gone.
+  BOOST_TEST(priv.substr(prefix.size(), 52) != pub.substr(0, 52));
+  BOOST_TEST(!fs::exists(w.dir / "work" / "link-client-mx1.pem"));
+  for (const fs::path& d :
+       {w.dir / "tor" / "nightjar-onion-auth", w.dir / "tor" / "nightjar-edge-link",
+        w.dir / "tor" / "nightjar-edge-link" / "authorized_clients"})
     BOOST_TEST(static_cast<unsigned>(fs::status(d).permissions() & fs::perms::all) == 0700u,
                d.string());
 }
 
-BOOST_AUTO_TEST_CASE(srv_records) {
+BOOST_AUTO_TEST_CASE(srv_and_mx_records) {
   World w;
   auto o = w.opts();
-  o.edge_onion = std::string(kMxOnion) + ".onion";
-  BOOST_TEST(nj::ctl::tor_dns(w.edge(), o) == "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
-                                                  std::string(kMxOnion) +
-                                                  ".onion.\n"
-                                                  "_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
-                                                  std::string(kMxOnion) + ".onion.\n");
+  std::string onion = std::string(kMxOnion) + ".onion";
+  std::string t = nj::ctl::dns_records({w.given("mx1", w.edge_yaml, onion)}, true, o);
+  BOOST_TEST(config_lines(t) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n"
+                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
+                     onion +
+                     ".\n"
+                     "_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
+                     onion + ".\n",
+             t);
+  // I2P has no OnionMX SRV records: the MX records only.
+  BOOST_TEST(config_lines(nj::ctl::dns_records({w.given("mx1", w.edge_yaml, onion)}, false, o)) ==
+             "example.test. IN MX 10 mx.nightjar.test.\n"
+             "example.org. IN MX 10 mx.nightjar.test.\n");
 }
 
 BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_given) {
@@ -336,26 +440,288 @@ BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_given) {
   // name is, instead.
   World w;
   auto o = w.opts();
-  std::string t = nj::ctl::tor_dns(w.edge(), o);
-  BOOST_TEST(config_lines(t) == "");
+  std::string t = nj::ctl::dns_records({w.given()}, true, o);
+  BOOST_TEST(config_lines(t) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n",
+             t);
   BOOST_TEST(t.find("IN SRV") == std::string::npos, t);
-  BOOST_TEST(t.find("_onion-mx") == std::string::npos, t);
-  BOOST_TEST(t.find("The SRV records are not printed") != std::string::npos, t);
-  BOOST_TEST(
-      t.find("NAME is in " + o.tor_dir + "/nightjar-edge-mx/hostname there") != std::string::npos,
-      t);
-  BOOST_TEST(t.find("run this again with\n# --edge-onion NAME.\n") != std::string::npos, t);
+  BOOST_TEST(t.find("_onion-mx._tcp.") == std::string::npos, t);
+  BOOST_TEST(flat(t).find("No SRV record for edge mx1") != std::string::npos, t);
+  BOOST_TEST(flat(t).find("ONION is in " + o.tor_dir + "/nightjar-edge-mx/hostname there") !=
+                 std::string::npos,
+             t);
+  BOOST_TEST(flat(t).find("run this again with --edge-onion mx1=ONION.") != std::string::npos, t);
   // The command prints the rest (the edge's torrc is what makes the name) and exits 0.
   std::string out, err;
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string(), "--tor-dir", o.tor_dir},
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
+                          "mx1=" + w.edge_yaml.string(), "--tor-dir", o.tor_dir},
                          out, err, w.dir) == 0);
   BOOST_TEST(err == "");
-  auto in = w.inner();
-  BOOST_TEST(out.find(nj::ctl::tor_edge(w.edge(), &in, o)) != std::string::npos);
+  BOOST_TEST(out.find(nj::ctl::tor_edge(w.given(), o)) != std::string::npos);
   BOOST_TEST(out.find("# ---- DNS: publish in each public domain's zone ----\n" + t) !=
              std::string::npos);
   BOOST_TEST(out.find("IN SRV") == std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(fleet_of_two_tor_edges) {
+  World w("edges:\n" + tor_entry("mx1", kLinkOnion) + tor_entry("mx2", kLinkOnion2, 2700));
+  fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
+  auto o = w.opts();
+  auto in = w.inner();
+  // The inner's part: one SocksPort (they share it), one ClientOnionAuthDir, each edge's own
+  // key pair and .auth_private file, named after it.
+  std::string t = nj::ctl::tor_inner(in, o);
+  BOOST_TEST(config_lines(t) ==
+                 "VanguardsLiteEnabled 1\n"
+                 "HiddenServiceDir " +
+                     o.tor_dir +
+                     "/nightjar-inner\n"
+                     "HiddenServicePort 587 127.0.0.1:5870\n"
+                     "HiddenServicePort 587 127.0.0.2:5870\n"
+                     "HiddenServicePort 110 127.0.0.1:1100\n"
+                     "SocksPort 127.0.0.1:9050 ExtendedErrors\n"
+                     "ClientOnionAuthDir " +
+                     o.tor_dir + "/nightjar-onion-auth\n",
+             t);
+  fs::create_directories(w.dir / "work");
+  BOOST_REQUIRE(run_printed_commands(t, w.dir / "work") == 0);
+  std::map<std::string, std::string> keys;
+  for (auto [name, onion] : {std::pair{"mx1", kLinkOnion}, std::pair{"mx2", kLinkOnion2}}) {
+    std::string priv =
+        slurp(w.dir / "tor" / "nightjar-onion-auth" / (std::string(name) + ".auth_private"));
+    std::string prefix = std::string(onion) + ":descriptor:x25519:";
+    BOOST_TEST(priv.rfind(prefix, 0) == 0, name << ": " << priv);
+    BOOST_TEST(is_b32_key(priv.substr(prefix.size(), 52)), priv);
+    keys[name] = slurp(w.dir / "work" / ("link-client-" + std::string(name) + ".pub"));
+    BOOST_TEST(is_b32_key(keys[name].substr(0, 52)), keys[name]);
+  }
+  BOOST_TEST(keys["mx1"] != keys["mx2"]);  // one key pair per edge
+  // Each edge's part installs its own key, at the port the inner dials it at.
+  std::string e2 = nj::ctl::tor_edge(w.given("mx2", mx2), o);
+  BOOST_TEST(e2.find("\nHiddenServicePort 2700 127.0.0.1:2701\n") != std::string::npos, e2);
+  BOOST_TEST(e2.find("$(cat link-client-mx2.pub)") != std::string::npos, e2);
+  BOOST_TEST(e2.find("link-client-mx1") == std::string::npos, e2);
+
+  // The command: both edges' parts, two MX lines of equal preference per domain, an SRV record
+  // per edge.
+  std::string out, err;
+  std::vector<std::string> argv = {"tor",
+                                   "--inner-config",
+                                   w.inner_yaml.string(),
+                                   "--tor-dir",
+                                   o.tor_dir,
+                                   "--edge",
+                                   "mx1=" + w.edge_yaml.string(),
+                                   "--edge-onion",
+                                   std::string("mx1=") + kMxOnion,
+                                   "--edge",
+                                   "mx2=" + mx2.string(),
+                                   "--edge-onion",
+                                   std::string("mx2=") + kMxOnion2 + ".onion"};
+  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
+  BOOST_TEST(err == "");
+  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----\n" +
+                      nj::ctl::tor_edge(w.given("mx1"), o)) != std::string::npos,
+             out);
+  BOOST_TEST(out.find("# ---- torrc on edge mx2's machine ----\n" + e2) != std::string::npos, out);
+  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
+  std::string m1 = std::string(kMxOnion) + ".onion.", m2 = std::string(kMxOnion2) + ".onion.";
+  BOOST_TEST(config_lines(dns) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx2.nightjar.test.\n"
+                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
+                     m1 + "\n_onion-mx._tcp.example.test. IN SRV 0 0 25 " + m2 +
+                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m1 +
+                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m2 + "\n",
+             dns);
+  // The order of the arguments does not change the output; --mx-order does.
+  std::string swapped;
+  std::vector<std::string> rev = {argv[0],  argv[1],  argv[2], argv[3], argv[4], argv[9], argv[10],
+                                  argv[11], argv[12], argv[5], argv[6], argv[7], argv[8]};
+  BOOST_TEST(run_overlay(rev, swapped, err, w.dir) == 0, err);
+  auto body = [](const std::string& s) { return s.substr(s.find('\n', s.find("# ---- "))); };
+  BOOST_TEST(body(swapped) == body(out));
+  auto ordered = argv;
+  ordered.insert(ordered.end(), {"--mx-order", "mx2,mx1"});
+  BOOST_TEST(run_overlay(ordered, out, err, w.dir) == 0, err);
+  dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
+  BOOST_TEST(config_lines(dns) ==
+                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                 "example.test. IN MX 20 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx2.nightjar.test.\n"
+                 "example.org. IN MX 20 mx.nightjar.test.\n"
+                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
+                     m2 + "\n_onion-mx._tcp.example.test. IN SRV 1 0 25 " + m1 +
+                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m2 +
+                     "\n_onion-mx._tcp.example.org. IN SRV 1 0 25 " + m1 + "\n",
+             dns);
+  BOOST_TEST(flat(dns).find("in the order --mx-order gave (mx2, mx1)") != std::string::npos, dns);
+
+  // With only one of them given, the records say which edge is missing.
+  BOOST_TEST(
+      run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge", "mx2=" + mx2.string()},
+                  out, err, w.dir) == 0,
+      err);
+  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----") == std::string::npos, out);
+  BOOST_TEST(out.find("example.test. IN MX 10 mx2.nightjar.test.\n") != std::string::npos, out);
+  BOOST_TEST(out.find("IN MX 10 mx.nightjar.test.") == std::string::npos, out);
+  BOOST_TEST(flat(out).find("no --edge gave their configuration: mx1.") != std::string::npos, out);
+}
+
+BOOST_AUTO_TEST_CASE(tor_edges_on_different_socks_ports_get_each_one) {
+  World w("edges:\n" + tor_entry("mx1", kLinkOnion) +
+          tor_entry("mx2", kLinkOnion2, 2600, "127.0.0.1:9052") +
+          tor_entry("mx3", "replace-with-mx3s-link-service", 2600, "127.0.0.1:9050"));
+  auto o = w.opts();
+  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  std::string lines = config_lines(t);
+  BOOST_TEST(lines.find("SocksPort 127.0.0.1:9050 ExtendedErrors\n"
+                        "SocksPort 127.0.0.1:9052 ExtendedErrors\n"
+                        "ClientOnionAuthDir ") != std::string::npos,
+             lines);
+  BOOST_TEST(flat(t).find("Tor edges mx1, mx3 through this SocksPort") != std::string::npos, t);
+  // Keys for the two edges whose onion is known; a note for the third.
+  BOOST_TEST(t.find("/nightjar-onion-auth/mx1.auth_private\n") != std::string::npos);
+  BOOST_TEST(t.find("/nightjar-onion-auth/mx2.auth_private\n") != std::string::npos);
+  BOOST_TEST(t.find("mx3.auth_private") == std::string::npos);
+  BOOST_TEST(
+      flat(t).find("edge mx3's link service: its address does not name the link onion yet") !=
+      std::string::npos);
+  // tor takes them as printed.
+  fs::create_directories(w.dir / "tor" / "nightjar-onion-auth");
+  fs::permissions(w.dir / "tor" / "nightjar-onion-auth", fs::perms::owner_all,
+                  fs::perm_options::replace);
+  std::string out;
+  BOOST_TEST(tor_verify(w.dir, "fleet", t, out) == 0, "tor --verify-config: " << out);
+}
+
+BOOST_AUTO_TEST_CASE(fleet_of_a_tor_and_an_i2p_edge) {
+  World w("edges:\n" + tor_entry("mx1", kLinkOnion) + i2p_entry("mx2", "edgelink.i2p", 2700));
+  fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
+  auto o = w.opts();
+  auto in = w.inner();
+  std::string t = nj::ctl::tor_inner(in, o);
+  // Tor: the SocksPort and client key of the Tor edge only; the I2P edge is named.
+  BOOST_TEST(config_lines(t).find("SocksPort 127.0.0.1:9050 ExtendedErrors\n") !=
+             std::string::npos);
+  BOOST_TEST(config_lines(t).find("4447") == std::string::npos, t);
+  BOOST_TEST(t.find("mx2.auth_private") == std::string::npos, t);
+  BOOST_TEST(
+      flat(t).find("Edge mx2 is dialled over I2P: its part is printed by 'nightjarctl overlay "
+                   "i2p'.") != std::string::npos,
+      t);
+  // I2P: the SOCKS proxy at the I2P edge's socks; the Tor edge is named.
+  auto i = nj::ctl::i2p_inner(in);
+  BOOST_REQUIRE_MESSAGE(i.ok(), (i.ok() ? std::string() : i.error()));
+  BOOST_TEST(
+      config_lines(*i).find("[socksproxy]\nenabled = true\naddress = 127.0.0.1\n"
+                            "port = 4447\nkeys = nightjar-inner-link.dat\n") != std::string::npos,
+      *i);
+  BOOST_TEST(
+      flat(*i).find("Edge mx1 is dialled over Tor: its part is printed by 'nightjarctl overlay "
+                    "tor'.") != std::string::npos,
+      *i);
+
+  std::string out, err;
+  std::vector<std::string> both = {"--inner-config", w.inner_yaml.string(),
+                                   "--edge",         "mx1=" + w.edge_yaml.string(),
+                                   "--edge",         "mx2=" + mx2.string()};
+  std::vector<std::string> argv = {"tor", "--tor-dir", o.tor_dir};
+  argv.insert(argv.end(), both.begin(), both.end());
+  argv.insert(argv.end(), {"--edge-onion", std::string("mx1=") + kMxOnion});
+  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
+  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----") != std::string::npos);
+  BOOST_TEST(out.find("edge mx2's machine") == std::string::npos, out);
+  // Both are MXs; only the Tor edge has an OnionMX onion here.
+  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
+  BOOST_TEST(config_lines(dns) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx2.nightjar.test.\n"
+                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
+                     std::string(kMxOnion) + ".onion.\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
+                     kMxOnion + ".onion.\n",
+             dns);
+  BOOST_TEST(flat(dns).find("Edge mx2 is dialled over I2P") != std::string::npos, dns);
+  // No OnionMX onion for an edge that runs no tor from this output.
+  auto bad = argv;
+  bad.insert(bad.end(), {"--edge-onion", std::string("mx2=") + kMxOnion2});
+  BOOST_TEST(run_overlay(bad, out, err, w.dir) == 2);
+  BOOST_TEST(err.find("--edge-onion mx2: edge mx2 is dialled over I2P") != std::string::npos, err);
+
+  // The I2P command: the I2P edge's tunnels with the inner's link destination, the same MXs.
+  write(w.dir / "link.dat", with_cert(5, 4, 4, 64));
+  std::string b32 = *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 64));
+  argv = {"i2p"};
+  argv.insert(argv.end(), both.begin(), both.end());
+  argv.insert(argv.end(), {"--inner-link-keys", (w.dir / "link.dat").string()});
+  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
+  BOOST_TEST(out.find("# ---- i2pd on edge mx2's machine ----\n") != std::string::npos, out);
+  BOOST_TEST(out.find("edge mx1's machine") == std::string::npos, out);
+  BOOST_TEST(out.find("\ninport = 2700\nkeys = nightjar-edge-link.dat\naccesslist = " +
+                      b32.substr(0, 52) + "\n") != std::string::npos,
+             out);
+  dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
+  BOOST_TEST(config_lines(dns) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx2.nightjar.test.\n",
+             dns);
+  // --inner-link-keys with only the Tor edge given has no I2P part to go in.
+  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--edge",
+                          "mx1=" + w.edge_yaml.string(), "--inner-link-keys",
+                          (w.dir / "link.dat").string()},
+                         out, err, w.dir) == 2);
+  BOOST_TEST(err.find("no --edge names one") != std::string::npos, err);
+}
+
+BOOST_AUTO_TEST_CASE(i2p_edges_must_share_the_socks_proxy) {
+  World w("edges:\n" + i2p_entry("mx1", "one.i2p") +
+          i2p_entry("mx2", "two.i2p", 2600, "127.0.0.1:4448"));
+  auto i = nj::ctl::i2p_inner(w.inner());
+  BOOST_REQUIRE(!i.ok());
+  BOOST_TEST(i.error().find("the I2P edges name different socks: 127.0.0.1:4447 (mx1); "
+                            "127.0.0.1:4448 (mx2)") != std::string::npos,
+             i.error());
+  std::string out, err;
+  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
+  BOOST_TEST(out.empty(), out);
+  BOOST_TEST(
+      err.find(w.inner_yaml.string() + ": the I2P edges name different socks") != std::string::npos,
+      err);
+}
+
+BOOST_AUTO_TEST_CASE(the_one_edge_form_still_works) {
+  // `edge:` + keys.edge_public loads as a list of one named "edge": --edge edge=FILE.
+  World w(one_edge_form(std::string(kLinkOnion) + ".onion:2600", "tor", "127.0.0.1:9050"));
+  auto in = w.inner();
+  BOOST_REQUIRE_EQUAL(in.edges.size(), 1u);
+  BOOST_TEST(in.edges[0].name == "edge");
+  auto o = w.opts();
+  std::string out, err;
+  BOOST_TEST(
+      run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--tor-dir", o.tor_dir, "--edge",
+                   "edge=" + w.edge_yaml.string(), "--edge-onion", std::string("edge=") + kMxOnion},
+                  out, err, w.dir) == 0,
+      err);
+  BOOST_TEST(out.find("SocksPort 127.0.0.1:9050 ExtendedErrors\n") != std::string::npos);
+  BOOST_TEST(out.find(o.tor_dir + "/nightjar-onion-auth/edge.auth_private\n") != std::string::npos);
+  BOOST_TEST(out.find("# ---- torrc on edge edge's machine ----\n") != std::string::npos);
+  BOOST_TEST(out.find("\nHiddenServicePort 2600 127.0.0.1:2601\n") != std::string::npos);
+  BOOST_TEST(out.find("example.test. IN MX 10 mx.nightjar.test.\n") != std::string::npos);
+  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
+                      ".onion.\n") != std::string::npos);
+  // The old spelling says what it is now.
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
+                          w.edge_yaml.string()},
+                         out, err, w.dir) == 2);
+  BOOST_TEST(err.find("--edge-config FILE is now --edge NAME=FILE") != std::string::npos, err);
+  BOOST_TEST(err.find("named 'edge'") != std::string::npos, err);
 }
 
 BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
@@ -397,13 +763,11 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
             "keys:\n  inner_secret: " +
             gone +
             "/keys/inner.secret\n"
-            "  edge_public: " +
-            gone +
-            "/keys/edge.pub\n"
-            "edge:\n  address: \"" +
+            "edges:\n  - name: mx1\n    address: \"" +
             kLinkOnion +
-            ".onion:2600\"\n  transport: tor\n"
-            "  socks: 127.0.0.1:9050\n");
+            ".onion:2600\"\n    transport: tor\n"
+            "    socks: 127.0.0.1:9050\n    public_key: " +
+            gone + "/keys/mx1.pub\n");
   // The premise: the daemons' own loads refuse both files here.
   auto edge_here = nj::edge::load(w.edge_yaml.string());
   BOOST_REQUIRE(!edge_here.ok());
@@ -413,14 +777,15 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
                key << " in " << edge_here.error());
   auto inner_here = nj::inner::load(w.inner_yaml.string());
   BOOST_REQUIRE(!inner_here.ok());
-  for (auto key : {"data_dir", "user", "keys.inner_secret", "keys.edge_public"})
+  for (auto key : {"data_dir", "user", "keys.inner_secret", "edges[0].public_key"})
     BOOST_TEST(inner_here.error().find(std::string(": ") + key + ": ") != std::string::npos,
                key << " in " << inner_here.error());
 
   auto o = w.opts();
   std::string out, err;
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string(), "--edge-onion", kMxOnion, "--tor-dir", o.tor_dir},
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
+                          "mx1=" + w.edge_yaml.string(), "--edge-onion",
+                          std::string("mx1=") + kMxOnion, "--tor-dir", o.tor_dir},
                          out, err, w.dir) == 0,
              err);
   BOOST_TEST(err == "");
@@ -432,7 +797,9 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
              out);
   BOOST_TEST(out.find(gone) == std::string::npos, out);
   BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
-  BOOST_TEST(err.find("edge.transport is tor") != std::string::npos, err);
+  BOOST_TEST(err.find("the inner dials its edges (mx1) over Tor: run 'nightjarctl overlay tor'") !=
+                 std::string::npos,
+             err);
 
   // Every other check still runs, with the loaders' file:line: key: problem.
   std::string text = slurp(w.edge_yaml);
@@ -441,8 +808,8 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
   text.replace(at, std::string("data_dir: /").size(), "data_dir: relative/");
   text += "limits:\n  max_recipients: 0\n";
   write(w.edge_yaml, text);
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string()},
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
+                          "mx1=" + w.edge_yaml.string()},
                          out, err, w.dir) == 1);
   BOOST_TEST(err.find(w.edge_yaml.string() + ":2: data_dir: \"relative/") != std::string::npos,
              err);
@@ -451,20 +818,22 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
 }
 
 BOOST_AUTO_TEST_CASE(i2p_sections) {
-  World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
+  World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
   auto in = w.inner();
   auto o = w.opts();
   o.inner_link_b32 = std::string(kInnerLinkB32) + ".b32.i2p";
-  BOOST_TEST(config_lines(nj::ctl::i2p_inner(in)) ==
+  auto inner_part = nj::ctl::i2p_inner(in);
+  BOOST_REQUIRE(inner_part.ok());
+  BOOST_TEST(config_lines(*inner_part) ==
              "[nightjar-inner-submission]\ntype = server\nhost = 127.0.0.1\nport = 5870\n"
              "inport = 587\nkeys = nightjar-inner.dat\n"
              "[nightjar-inner-pop3]\ntype = server\nhost = 127.0.0.1\nport = 1100\n"
              "inport = 110\nkeys = nightjar-inner.dat\n"
              "[socksproxy]\nenabled = true\naddress = 127.0.0.1\nport = 4447\n"
              "keys = nightjar-inner-link.dat\n");
-  BOOST_TEST(nj::ctl::i2p_inner(in).find("# not exposed over I2P (one target per tunnel): "
-                                         "127.0.0.2:5870\n") != std::string::npos);
-  auto e = nj::ctl::i2p_edge(w.edge(), &in, o);
+  BOOST_TEST(inner_part->find("# not exposed over I2P (one target per tunnel): "
+                              "127.0.0.2:5870\n") != std::string::npos);
+  auto e = nj::ctl::i2p_edge(w.given(), o);
   BOOST_REQUIRE_MESSAGE(e.ok(), (e.ok() ? std::string() : e.error()));
   // The link tunnel admits the inner's link destination only, named as i2pd documents it
   // (without .b32.i2p); the MX tunnel is public.
@@ -477,18 +846,23 @@ BOOST_AUTO_TEST_CASE(i2p_sections) {
                  "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
                  "inport = 25\nkeys = nightjar-edge-mx.dat\n");
   BOOST_TEST(e->find(o.inner_link_b32) != std::string::npos);
-  BOOST_TEST(e->find("INNER-LINK") == std::string::npos);
+  BOOST_TEST(flat(*e).find("Set the address of mx1 in the inner's edges: to this tunnel's") !=
+                 std::string::npos,
+             *e);
 }
 
 BOOST_AUTO_TEST_CASE(i2p_edge_link_tunnel_refused_without_the_inner_link_destination) {
-  World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
-  auto in = w.inner();
-  auto e = nj::ctl::i2p_edge(w.edge(), &in, w.opts());
+  World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
+  auto e = nj::ctl::i2p_edge(w.given(), w.opts());
   BOOST_REQUIRE(!e.ok());
+  BOOST_TEST(e.error().find("the link tunnel of edge mx1 admits only the inner's link "
+                            "destination") != std::string::npos,
+             e.error());
   BOOST_TEST(e.error().find("pass --inner-link-keys FILE") != std::string::npos, e.error());
   BOOST_TEST(e.error().find("/var/lib/i2pd/nightjar-inner-link.dat") != std::string::npos,
              e.error());
   // Without a link listener there is nothing to admit anyone to: the MX tunnel alone is printed.
+  w.edge_file("edge", "mx.nightjar.test", 2601, 2526);
   {
     std::string yaml = slurp(w.edge_yaml);
     auto at = yaml.find("  link: [127.0.0.1:2601]\n");
@@ -496,7 +870,7 @@ BOOST_AUTO_TEST_CASE(i2p_edge_link_tunnel_refused_without_the_inner_link_destina
     yaml.replace(at, std::string("  link: [127.0.0.1:2601]\n").size(), "  link: []\n");
     write(w.edge_yaml, yaml);
   }
-  auto mx_only = nj::ctl::i2p_edge(w.edge(), &in, w.opts());
+  auto mx_only = nj::ctl::i2p_edge(w.given(), w.opts());
   BOOST_REQUIRE_MESSAGE(mx_only.ok(), (mx_only.ok() ? std::string() : mx_only.error()));
   BOOST_TEST(config_lines(*mx_only) ==
              "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
@@ -516,7 +890,7 @@ BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
                   fs::perm_options::replace);
   int rc = tor_verify(w.dir, "inner", nj::ctl::tor_inner(in, o), out);
   BOOST_TEST(rc == 0, "tor --verify-config (inner): " << out);
-  rc = tor_verify(w.dir, "edge", nj::ctl::tor_edge(w.edge(), &in, o), out);
+  rc = tor_verify(w.dir, "edge", nj::ctl::tor_edge(w.given(), o), out);
   BOOST_TEST(rc == 0, "tor --verify-config (edge): " << out);
   // And the check can fail: a mangled line is refused.
   rc = tor_verify(w.dir, "broken", "SocksPort 0\nHiddenServicePort 587 127.0.0.1:5870\n", out);
@@ -524,49 +898,104 @@ BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
 }
 
 BOOST_AUTO_TEST_CASE(command_output_and_errors) {
-  World w;
+  World w("edges:\n" + tor_entry("mx1", kLinkOnion) + tor_entry("mx2", kLinkOnion2));
+  fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
   std::string out, err;
   auto o = w.opts();
-  int rc = run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                        w.edge_yaml.string(), "--edge-onion", kMxOnion, "--tor-dir", o.tor_dir},
-                       out, err, w.dir);
+  std::string e1 = "mx1=" + w.edge_yaml.string(), e2 = "mx2=" + mx2.string();
+  const std::vector<std::string> base = {"tor", "--inner-config", w.inner_yaml.string(),
+                                         "--tor-dir", o.tor_dir};
+  auto with = [&](std::vector<std::string> more) {
+    auto v = base;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  int rc = run_overlay(with({"--edge", e1, "--edge-onion", std::string("mx1=") + kMxOnion}), out,
+                       err, w.dir);
   BOOST_TEST(rc == 0, err);
   auto in = w.inner();
-  o.edge_onion = std::string(kMxOnion) + ".onion";
   BOOST_TEST(out.find(nj::ctl::tor_inner(in, o)) != std::string::npos);
-  BOOST_TEST(out.find(nj::ctl::tor_edge(w.edge(), &in, o)) != std::string::npos);
-  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + o.edge_onion + ".\n") !=
-             std::string::npos);
-  BOOST_TEST(out.find("# ---- torrc on the edge's machine ----\n") != std::string::npos);
+  BOOST_TEST(out.find(nj::ctl::tor_edge(w.given(), o)) != std::string::npos);
+  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
+                      ".onion.\n") != std::string::npos);
+  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----\n") != std::string::npos);
 
   // `nightjarctl --config FILE overlay tor` passes the global option after the command's own.
   std::string via_global;
   BOOST_TEST(run_overlay({"tor", "--tor-dir", o.tor_dir, "--config", w.inner_yaml.string()},
                          via_global, err, w.dir) == 0);
   BOOST_TEST(via_global.find(nj::ctl::tor_inner(in, o)) != std::string::npos);
+  BOOST_TEST(via_global.find("# ---- DNS") == std::string::npos, via_global);
 
-  BOOST_TEST(run_overlay({}, out, err, w.dir) == 2);
-  BOOST_TEST(run_overlay({"gnunet", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) ==
-             2);
-  BOOST_TEST(err.find("unknown overlay 'gnunet'") != std::string::npos);
-  BOOST_TEST(run_overlay({"tor"}, out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--inner-config FILE is required") != std::string::npos);
-  BOOST_TEST(run_overlay({"tor", "--inner-config"}, out, err, w.dir) == 2);
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string(), "--edge-onion", "nope.onion"},
-                         out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--edge-onion: 'nope.onion' is not a v3 onion name") != std::string::npos);
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-onion", kMxOnion},
-                         out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--edge-onion needs --edge-config") != std::string::npos);
-  // A configuration problem is the loader's "file:line: key: problem".
+  // --help: every line fits 80 columns and names the fleet options.
+  BOOST_TEST(run_overlay({"tor", "--help"}, out, err, w.dir) == 0);
+  for (auto opt : {"--edge NAME=FILE", "--edge-onion NAME=ONION", "--mx-order NAME,...",
+                   "--inner-link-keys FILE"})
+    BOOST_TEST(out.find(opt) != std::string::npos, opt);
+  std::istringstream help(out);
+  for (std::string line; std::getline(help, line);) BOOST_TEST(line.size() <= 80u, line);
+
+  // Usage problems: exit 2 with a message saying which.
+  auto usage = [&](const std::vector<std::string>& argv, const std::string& why) {
+    BOOST_TEST(run_overlay(argv, out, err, w.dir) == 2, why);
+    BOOST_TEST(err.find(why) != std::string::npos, why << " in " << err);
+    BOOST_TEST(err.find("usage: nightjarctl overlay tor") != std::string::npos, err);
+    BOOST_TEST(out.empty(), out);
+  };
+  usage({}, "which overlay: tor or i2p");
+  usage({"gnunet", "--inner-config", w.inner_yaml.string()}, "unknown overlay 'gnunet'");
+  usage({"tor"}, "--inner-config FILE is required");
+  usage({"tor", "--inner-config"}, "--inner-config needs a value");
+  usage(with({"--edge", w.edge_yaml.string()}), "is not NAME=FILE");
+  usage(with({"--edge", "mx1="}), "--edge 'mx1=' is not NAME=FILE");
+  usage(with({"--edge", e1, "--edge", e1}), "--edge mx1 is given twice");
+  usage(with({"--edge", "mx9=" + w.edge_yaml.string()}),
+        "--edge mx9: " + w.inner_yaml.string() + " has no edge named mx9 (its edges: mx1, mx2)");
+  usage(with({"--edge", e1, "--edge-onion", "mx1=nope.onion"}),
+        "--edge-onion mx1: 'nope.onion' is not a v3 onion name");
+  usage(with({"--edge", e1, "--edge-onion", kMxOnion}), "is not NAME=ONION");
+  usage(with({"--edge-onion", std::string("mx1=") + kMxOnion}),
+        "--edge-onion mx1=...: needs --edge mx1=FILE");
+  usage(with({"--edge", e1, "--edge", e2, "--edge-onion", std::string("mx1=") + kMxOnion,
+              "--edge-onion", std::string("mx2=") + kMxOnion}),
+        "--edge-onion: mx1 and mx2 name the same onion");
+  usage(with({"--edge", e1, "--edge", e2, "--mx-order", "mx1"}),
+        "--mx-order must name every --edge edge: mx2 is missing");
+  usage(with({"--edge", e1, "--mx-order", "mx1,mx2"}), "--mx-order: 'mx2' is not one of");
+  usage(with({"--edge", e1, "--mx-order", "mx1,mx1"}), "--mx-order: mx1 is named twice");
+  usage(with({"--mx-order", "mx1"}), "--mx-order orders the --edge edges");
+  usage(with({"--tor-dir", "relative"}), "--tor-dir must be absolute");
+  usage(with({"--edge", e1, "--inner-link-keys", "x.dat"}), "--inner-link-keys is for i2p");
+  usage(with({"--frobnicate", "1"}), "unknown argument '--frobnicate'");
+
+  // Configuration problems: exit 1, nothing printed.
   BOOST_TEST(run_overlay({"tor", "--inner-config", (w.dir / "missing.yaml").string()}, out, err,
                          w.dir) == 1);
   BOOST_TEST(err.find("missing.yaml") != std::string::npos);
-  // The inner dials its edge over Tor: I2P tunnels would not let it.
   BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
-  BOOST_TEST(err.find("edge.transport is tor") != std::string::npos);
-  BOOST_TEST(err.find("run 'nightjarctl overlay tor'") != std::string::npos);
+  BOOST_TEST(err.find("the inner dials its edges (mx1, mx2) over Tor: run 'nightjarctl overlay "
+                      "tor'") != std::string::npos,
+             err);
+  // Two edges with one hostname would be one MX twice.
+  fs::path same = w.edge_file("same", "mx.nightjar.test", 2701, 2527);
+  BOOST_TEST(run_overlay(with({"--edge", e1, "--edge", "mx2=" + same.string()}), out, err, w.dir) ==
+             1);
+  BOOST_TEST(err.find("--edge mx2: " + same.string() +
+                      ": hostname mx.nightjar.test is also edge mx1's") != std::string::npos,
+             err);
+  BOOST_TEST(out.empty(), out);
+  // An edge that does not take the inner's domain is not its MX.
+  fs::path stranger = w.edge_file("stranger", "mx3.nightjar.test", 2701, 2527);
+  {
+    std::string text = slurp(stranger);
+    replace_all(text, "internal: example.i2p", "internal: other.i2p");
+    write(stranger, text);
+  }
+  BOOST_TEST(run_overlay(with({"--edge", "mx2=" + stranger.string()}), out, err, w.dir) == 1);
+  BOOST_TEST(err.find("--edge mx2: " + stranger.string() +
+                      ": domains has no entry {public: example.test, internal: example.i2p}") !=
+                 std::string::npos,
+             err);
 }
 
 BOOST_AUTO_TEST_CASE(base32_is_rfc4648_lower_case_unpadded) {
@@ -663,16 +1092,6 @@ std::map<std::string, std::string> i2pd_made_keys(const fs::path& dir) {
   return made;
 }
 
-std::string with_cert(unsigned char type, size_t len, size_t payload, size_t after) {
-  std::string k(384, 'k');
-  k += static_cast<char>(type);
-  k += static_cast<char>(len >> 8);
-  k += static_cast<char>(len & 0xff);
-  k += std::string(payload, '\0');
-  k += std::string(after, 'p');
-  return k;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(i2p_b32_is_the_name_i2pd_logs_for_its_keys_file) {
@@ -736,22 +1155,24 @@ BOOST_AUTO_TEST_CASE(i2p_keys_reader_refuses_what_is_not_a_keys_file) {
 }
 
 BOOST_AUTO_TEST_CASE(i2p_command_needs_the_inner_link_keys_for_the_edge) {
-  World w("edge:\n  address: \"edgelink.i2p:2600\"\n  transport: i2p\n  socks: 127.0.0.1:4447\n");
+  World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
   std::string out, err;
   std::vector<std::string> base = {"i2p", "--inner-config", w.inner_yaml.string()};
   // The inner's part alone needs nothing more: it is what makes i2pd write the link keys.
   BOOST_TEST(run_overlay(base, out, err, w.dir) == 0, err);
   BOOST_TEST(out.find("keys = nightjar-inner-link.dat\n") != std::string::npos);
-  BOOST_TEST(out.find("edge's part with --edge-config FILE --inner-link-keys KEYS, KEYS being\n"
-                      "# nightjar-inner-link.dat in i2pd's data directory") != std::string::npos,
+  BOOST_TEST(flat(out).find("print the edges' parts with --edge NAME=FILE --inner-link-keys KEYS, "
+                            "KEYS being nightjar-inner-link.dat in i2pd's data directory") !=
+                 std::string::npos,
              out);
+  BOOST_TEST(out.find("# ---- DNS") == std::string::npos, out);
   // The edge's part without the inner's link destination: refused, nothing printed.
   auto with_edge = base;
-  with_edge.insert(with_edge.end(), {"--edge-config", w.edge_yaml.string()});
+  with_edge.insert(with_edge.end(), {"--edge", "mx1=" + w.edge_yaml.string()});
   BOOST_TEST(run_overlay(with_edge, out, err, w.dir) == 1);
   BOOST_TEST(out.empty(), out);
-  BOOST_TEST(err.find("nightjarctl overlay: the edge's link tunnel admits only the inner's link "
-                      "destination, which is not known: pass --inner-link-keys FILE") == 0,
+  BOOST_TEST(err.find("nightjarctl overlay: the link tunnel of edge mx1 admits only the inner's "
+                      "link destination, which is not known: pass --inner-link-keys FILE") == 0,
              err);
 
   auto made = i2pd_made_keys(w.dir);
@@ -761,20 +1182,32 @@ BOOST_AUTO_TEST_CASE(i2p_command_needs_the_inner_link_keys_for_the_edge) {
   auto full = with_edge;
   full.insert(full.end(), {"--inner-link-keys", keys});
   BOOST_TEST(run_overlay(full, out, err, w.dir) == 0, err);
+  BOOST_TEST(out.find("# ---- i2pd on edge mx1's machine ----\n") != std::string::npos, out);
   BOOST_TEST(out.find("\nkeys = nightjar-edge-link.dat\naccesslist = " + b32.substr(0, 52) +
                       "\n") != std::string::npos,
              out);
   BOOST_TEST(out.find("# accesslist") == std::string::npos);
+  // The DNS part: the MX records, and no SRV record (OnionMX is Tor's).
+  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
+  BOOST_TEST(config_lines(dns) ==
+                 "example.test. IN MX 10 mx.nightjar.test.\n"
+                 "example.org. IN MX 10 mx.nightjar.test.\n",
+             dns);
 
   // Usage and file problems.
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string(), "--inner-link-keys", keys},
+  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
+                          "mx1=" + w.edge_yaml.string(), "--inner-link-keys", keys},
                          out, err, w.dir) == 2);
   BOOST_TEST(err.find("--inner-link-keys is for i2p") != std::string::npos, err);
   BOOST_TEST(
       run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--inner-link-keys", keys}, out,
                   err, w.dir) == 2);
-  BOOST_TEST(err.find("it needs --edge-config") != std::string::npos, err);
+  BOOST_TEST(err.find("it needs --edge NAME=FILE") != std::string::npos, err);
+  BOOST_TEST(
+      run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--edge",
+                   "mx1=" + w.edge_yaml.string(), "--edge-onion", std::string("mx1=") + kMxOnion},
+                  out, err, w.dir) == 2);
+  BOOST_TEST(err.find("--edge-onion is for tor") != std::string::npos, err);
   auto wrong = with_edge;
   wrong.insert(wrong.end(), {"--inner-link-keys", (w.dir / "nightjar-inner.dat").string()});
   BOOST_TEST(run_overlay(wrong, out, err, w.dir) == 1);
