@@ -88,8 +88,15 @@ const Keys kMinimal = {
     {"listen.submission", "[\"127.0.0.1:10587\"]"},
     {"listen.pop3", "[\"127.0.0.1:10110\"]"},
     {"keys.inner_secret", "@DIR@/keys/inner.secret"},
-    {"keys.edge_public", "@DIR@/keys/edge.pub"},
 };
+
+// One entry of `edges:` in flow style, for render(): {"edges", "[" + entry(...) + "]"}.
+std::string entry(const std::string& name, const std::string& address,
+                  const std::string& more = "transport: direct",
+                  const std::string& key = "@DIR@/keys/edge.pub") {
+  return "{name: " + name + ", address: \"" + address + "\", " + more + ", public_key: " + key +
+         "}";
+}
 
 // Renders kMinimal with `changes` applied (nullopt removes a key; a new key is added at the end
 // of its section, or of the file) as
@@ -154,7 +161,10 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
   BOOST_REQUIRE_EQUAL(c.listen.pop3.size(), 1u);
   BOOST_CHECK_EQUAL(c.listen.pop3[0].port, 10110);
   BOOST_CHECK_EQUAL(c.keys.inner_secret, (s.dir / "keys/inner.secret").string());
-  BOOST_CHECK_EQUAL(c.keys.edge_public, (s.dir / "keys/edge.pub").string());
+  BOOST_CHECK_EQUAL(c.keys.edge_public, "");
+  BOOST_CHECK_EQUAL(c.listen.metrics.port, 0);  // off unless set
+  BOOST_CHECK(c.edges.empty());                 // no edge: local mail only
+  BOOST_CHECK(c.edge.address.empty());
   BOOST_CHECK_EQUAL(c.mailbox.max_size, 50u << 20);
   BOOST_CHECK_EQUAL(c.auth.max_failures, 5);
   BOOST_CHECK(c.auth.lockout == 15min);
@@ -191,11 +201,35 @@ BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
   BOOST_REQUIRE_EQUAL(c.listen.pop3.size(), 1u);
   BOOST_CHECK_EQUAL(c.listen.pop3[0].str(), "127.0.0.1:10110");
   BOOST_CHECK_EQUAL(c.keys.inner_secret, (s.dir / "keys/inner.secret").string());
-  BOOST_CHECK_EQUAL(c.keys.edge_public, (s.dir / "keys/edge.pub").string());
+  BOOST_CHECK_EQUAL(c.keys.edge_public, "");
+  BOOST_CHECK_EQUAL(c.listen.metrics.port, 0);  // documented, off
+  // The fleet in the list form, one entry; the second one is a comment.
+  BOOST_REQUIRE_EQUAL(c.edges.size(), 1u);
+  const nj::inner::EdgeLinkConfig& e = c.edges[0];
+  BOOST_CHECK_EQUAL(e.name, "mx1");
+  BOOST_CHECK_EQUAL(e.address, "replace-with-the-edges-link-service.onion:2600");
+  BOOST_CHECK(e.transport == nj::inner::Transport::tor);
+  BOOST_CHECK_EQUAL(e.socks.str(), "127.0.0.1:9050");
+  BOOST_CHECK_EQUAL(e.public_key, (s.dir / "keys/edge.pub").string());
+  BOOST_CHECK(e.failover_after == 10min);
+  BOOST_CHECK(c.edge.address.empty());
+  BOOST_CHECK(text.find("\n  # - name: mx2\n") != std::string::npos);
   BOOST_CHECK_EQUAL(c.mailbox.max_size, 50u << 20);
   BOOST_CHECK_EQUAL(c.auth.max_failures, 5);
   BOOST_CHECK(c.auth.lockout == 15min);
   BOOST_CHECK_EQUAL(c.limits.max_connections, 200);
+
+  // The commented second entry, uncommented, is a second edge that loads.
+  std::string two = text;
+  replace_all(two, "  # - name: mx2\n", "  - name: mx2\n");
+  for (const char* k : {"address", "transport", "socks", "public_key", "failover_after"})
+    replace_all(two, std::string("  #   ") + k + ":", std::string("    ") + k + ":");
+  std::ofstream(s.dir / "keys/mx2.pub") << "x\n";
+  auto fleet = nj::inner::load(s.write("two.yaml", two).string());
+  BOOST_REQUIRE_MESSAGE(fleet.ok(), err(fleet));
+  BOOST_REQUIRE_EQUAL(fleet->edges.size(), 2u);
+  BOOST_CHECK_EQUAL(fleet->edges[1].name, "mx2");
+  BOOST_CHECK_EQUAL(fleet->edges[1].public_key, (s.dir / "keys/mx2.pub").string());
 
   // print_effective gives YAML that loads to the same configuration.
   std::string printed = nj::inner::print_effective(c);
@@ -207,26 +241,34 @@ BOOST_AUTO_TEST_CASE(example_file_loads_and_prints_back) {
 }
 
 BOOST_AUTO_TEST_CASE(example_documents_every_key) {
-  // Every key print_effective knows is set (not just mentioned in a comment) in the example
-  // file, so the file stays complete when a key is added to the table.
+  // Every key print_effective knows is in the example file, so the file stays complete when a key
+  // is added to the table: set (not just mentioned in a comment), or, for a key the example
+  // leaves unset (printed "# key: (not set)": off by default, or keys.edge_public of the one-edge
+  // form, which the list form refuses), as a commented example line "# key: value".
   auto key_of = [](std::string line, bool allow_comment) {
     std::size_t at = line.find_first_not_of(" ");
     if (at == std::string::npos) return std::string();
     line.erase(0, at);
     if (line.rfind("# ", 0) == 0) {
       if (!allow_comment) return std::string();
-      line.erase(0, 2);
+      line.erase(0, line.find_first_not_of(" ", 1));
     }
+    if (line.rfind("- ", 0) == 0) line.erase(0, 2);  // the first key of a list entry
     std::size_t colon = line.find(':');
     return colon == std::string::npos ? std::string() : line.substr(0, colon);
   };
-  std::set<std::string> example_keys;
+  std::set<std::string> set_keys, commented_keys;
   std::istringstream example(slurp(fs::path(source_dir()) / "inner/inner.example.yaml"));
   std::string line;
-  while (std::getline(example, line)) example_keys.insert(key_of(line, false));
+  while (std::getline(example, line)) {
+    set_keys.insert(key_of(line, false));
+    commented_keys.insert(key_of(line, true));
+  }
 
   Scratch s;
-  auto r = load(s);
+  auto r = load(
+      s, {{"edges",
+           "[" + entry("mx1", "a.onion:2600", "transport: tor, socks: \"127.0.0.1:9050\"") + "]"}});
   BOOST_REQUIRE_MESSAGE(r.ok(), err(r));
   std::istringstream printed(nj::inner::print_effective(*r));
   int keys = 0;
@@ -234,9 +276,14 @@ BOOST_AUTO_TEST_CASE(example_documents_every_key) {
     std::string key = key_of(line, true);
     BOOST_REQUIRE(!key.empty());
     ++keys;
-    BOOST_CHECK_MESSAGE(example_keys.count(key), "example lacks " + key);
+    if (line.find("(not set)") != std::string::npos)
+      BOOST_CHECK_MESSAGE(set_keys.count(key) || commented_keys.count(key),
+                          "example lacks " + key + " (not even in a comment)");
+    else
+      BOOST_CHECK_MESSAGE(set_keys.count(key), "example lacks " + key);
   }
-  BOOST_CHECK_EQUAL(keys, 32);  // 3 top-level values, 9 sections, 20 keys in them
+  // 3 top-level values, 10 sections (edges among them), 21 keys in them, 6 in the edge's entry.
+  BOOST_CHECK_EQUAL(keys, 40);
 }
 
 BOOST_AUTO_TEST_CASE(loopback_addresses_are_accepted) {
@@ -387,7 +434,6 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
       {{{"keys.edge_public", "@DIR@/keys/inner.secret"}},
        "keys.edge_public",
        "must not be the same file as keys.inner_secret"},
-      {{{"keys.edge_public", std::nullopt}}, "keys.edge_public", "required key missing"},
       {{{"mailbox.max_size", "50"}}, "mailbox.max_size", "\"50\" needs a unit"},
       {{{"mailbox.max_size", "50MB"}}, "mailbox.max_size", "\"50MB\" has an unknown unit"},
       {{{"mailbox.max_size", "512B"}}, "mailbox.max_size", "512B is out of range (1K to 1024G)"},
@@ -419,7 +465,7 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
        "1001 is out of range (1 to 1000)"},
       {{{"limits.max_message_size", "1G"},
         {"limits.max_recipients", "1000"},
-        {"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}},
+        {"edges", "[" + entry("mx1", "127.0.0.1:2600") + "]"}},
        "limits.max_message_size",
        "1G is more than the link between edge and inner carries (at most 65279K with "
        "limits.max_recipients 1000)"},
@@ -446,7 +492,9 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
       {{{"delay.defer_min", "10s"}, {"delay.defer_max", "5s"}},
        "delay.defer_max",
        "must not be less than delay.defer_min"},
-      {{{"delay.batch_times", "[\"24:00\"]"}}, "delay.batch_times[0]", "\"24:00\" is not HH:MM (UTC)"},
+      {{{"delay.batch_times", "[\"24:00\"]"}},
+       "delay.batch_times[0]",
+       "\"24:00\" is not HH:MM (UTC)"},
       {{{"delay.batch_times", "[]"}}, "delay.batch_times", "needs at least one time"},
       {{{"edge", "{address: a.onion:2600, socks: \"127.0.0.1:9050\", link: 1}"}},
        "edge.link",
@@ -479,6 +527,116 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
        "edge.transport",
        "must be one of tor, i2p, direct"},
       {{{"auth", "[5, 15m]"}}, "auth", "expected a map, got a list"},
+      // The one-edge form needs its key.
+      {{{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}},
+       "edge",
+       "needs keys.edge_public, or write it as a list: edges: [{name: mx1, address: ..., "
+       "transport: ..., socks: ..., public_key: /etc/nightjar/keys/mx1.pub}]"},
+      // listen.metrics: off unless set; loopback and unprivileged like the other listeners.
+      {{{"listen.metrics", "\"192.0.2.1:9101\""}},
+       "listen.metrics",
+       "\"192.0.2.1:9101\"" + kNotLoopback},
+      {{{"listen.metrics", "\"127.0.0.1:80\""}},
+       "listen.metrics",
+       "\"127.0.0.1:80\": port 80 is privileged; the inner binds only ports 1024 and up (let the "
+       "overlay map the well-known port to it)"},
+      {{{"listen.metrics", "[\"127.0.0.1:9101\"]"}},
+       "listen.metrics",
+       "expected a loopback address and port like 127.0.0.1:587 or [::1]:587, got a list"},
+      // The list form, entry by entry.
+      {{{"edges", "[" + entry("MX1", "127.0.0.1:2600") + "]"}},
+       "edges[0].name",
+       "\"MX1\" is not 1 to 32 of a-z, 0-9 and '-'"},
+      {{{"edges", "[" + entry(std::string(33, 'm'), "127.0.0.1:2600") + "]"}},
+       "edges[0].name",
+       "\"" + std::string(33, 'm') + "\" is not 1 to 32 of a-z, 0-9 and '-'"},
+      {{{"edges", "[" + entry("mx_1", "127.0.0.1:2600") + "]"}},
+       "edges[0].name",
+       "\"mx_1\" is not 1 to 32 of a-z, 0-9 and '-'"},
+      {{{"edges",
+         "[{address: \"127.0.0.1:2600\", transport: direct, public_key: "
+         "@DIR@/keys/edge.pub}]"}},
+       "edges[0].name",
+       "required key missing"},
+      {{{"edges", "[{name: mx1, transport: direct, public_key: @DIR@/keys/edge.pub}]"}},
+       "edges[0].address",
+       "required key missing"},
+      {{{"edges", "[{name: mx1, address: \"127.0.0.1:2600\", transport: direct}]"}},
+       "edges[0].public_key",
+       "required key missing"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct", "@DIR@/keys/none.pub") + "]"}},
+       "edges[0].public_key",
+       dir + "/keys/none.pub: No such file or directory"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct", "keys/edge.pub") + "]"}},
+       "edges[0].public_key",
+       "\"keys/edge.pub\" is not an absolute path"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct", "@DIR@/keys/inner.secret") +
+             "]"}},
+       "edges[0].public_key",
+       "must not be the same file as keys.inner_secret"},
+      {{{"edges", "[" + entry("mx1", "a.onion:99999", "socks: \"127.0.0.1:9050\"") + "]"}},
+       "edges[0].address",
+       "\"a.onion:99999\": bad port"},
+      {{{"edges", "[" + entry("mx1", "a.onion:2600", "transport: tor") + "]"}},
+       "edges[0].socks",
+       "transport tor needs Tor's SocksPort here"},
+      {{{"edges",
+         "[" + entry("mx1", "a.onion:2600", "transport: i2p, socks: \"127.0.0.1:4447\"") + "]"}},
+       "edges[0].address",
+       "with transport i2p the edge is an I2P destination (NAME.i2p)"},
+      {{{"edges", "[" + entry("mx1", "192.0.2.1:2600") + "]"}},
+       "edges[0].address",
+       "transport direct is for tests and demos on this machine: the address must be 127.x.x.x"},
+      {{{"edges", "[" + entry("mx1", "a.onion:2600", "socks: \"192.0.2.1:9050\"") + "]"}},
+       "edges[0].socks",
+       "\"192.0.2.1:9050\"" + kNotLoopback},
+      {{{"edges", "[" + entry("mx1", "a.onion:2600", "transport: pigeon") + "]"}},
+       "edges[0].transport",
+       "must be one of tor, i2p, direct"},
+      {{{"edges", "[" + entry("mx1", "127.0.0.1:2600", "transport: direct, link: 1") + "]"}},
+       "edges[0].link",
+       "unknown key"},
+      {{{"edges", "{name: mx1}"}}, "edges", "expected a list, got a map"},
+      // failover_after: 1s to 30d.
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct, failover_after: 0") + "]"}},
+       "edges[0].failover_after",
+       "0 is out of range (1s to 30d)"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct, failover_after: 999ms") + "]"}},
+       "edges[0].failover_after",
+       "999ms is out of range (1s to 30d)"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct, failover_after: 31d") + "]"}},
+       "edges[0].failover_after",
+       "31d is out of range (1s to 30d)"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600", "transport: direct, failover_after: 10") + "]"}},
+       "edges[0].failover_after",
+       "\"10\" needs a unit"},
+      // The whole list: no edge twice, at most 16, one form.
+      {{{"edges", "[" + entry("mx1", "127.0.0.1:2600") + ", " +
+                      entry("mx1", "127.0.0.1:2700", "transport: direct", "@DIR@/keys/other.pub") +
+                      "]"}},
+       "edges[1].name",
+       "same name as edges[0]"},
+      {{{"edges", "[" + entry("mx1", "127.0.0.1:2600") + ", " +
+                      entry("mx2", "127.0.0.1:2600", "transport: direct", "@DIR@/keys/other.pub") +
+                      "]"}},
+       "edges[1].address",
+       "same address as edges[0]"},
+      {{{"edges",
+         "[" + entry("mx1", "127.0.0.1:2600") + ", " + entry("mx2", "127.0.0.1:2700") + "]"}},
+       "edges[1].public_key",
+       "same key file as edges[0]"},
+      {{{"keys.edge_public", "@DIR@/keys/other.pub"},
+        {"edges", "[" + entry("mx1", "127.0.0.1:2600") + "]"}},
+       "keys.edge_public",
+       "belongs to the one-edge form (an `edge:` section); with `edges:` each entry names its key "
+       "as public_key"},
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.key << " with " << render(c.changes)) {
@@ -496,30 +654,163 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(the_edge_section_is_optional_and_round_trips) {
+BOOST_AUTO_TEST_CASE(the_one_edge_form_loads_as_a_list_of_one) {
   Scratch s;
   auto none = load(s);
   BOOST_REQUIRE_MESSAGE(none.ok(), err(none));
-  BOOST_CHECK(none->edge.address.empty());
-  BOOST_CHECK(nj::inner::print_effective(*none).find("edge:") == std::string::npos);
-  auto tor = load(s, {{"edge", "{address: abcdef.onion:2600, socks: \"127.0.0.1:9050\"}"}});
+  BOOST_CHECK(none->edges.empty());
+  BOOST_CHECK(nj::inner::print_effective(*none).find("\nedge:") == std::string::npos);
+  // An `edge:` section and keys.edge_public: edges[0], named "edge"; the section and the key are
+  // cleared, so nothing after load() sees two forms.
+  auto tor = load(s, {{"keys.edge_public", "@DIR@/keys/edge.pub"},
+                      {"edge", "{address: abcdef.onion:2600, socks: \"127.0.0.1:9050\"}"}});
   BOOST_REQUIRE_MESSAGE(tor.ok(), err(tor));
-  BOOST_CHECK(tor->edge.transport == nj::inner::Transport::tor);
-  BOOST_CHECK_EQUAL(tor->edge.socks.port, 9050);
-  auto [host, port] = nj::inner::split_edge_address(tor->edge.address);
+  BOOST_REQUIRE_EQUAL(tor->edges.size(), 1u);
+  const nj::inner::EdgeLinkConfig& e = tor->edges[0];
+  BOOST_CHECK_EQUAL(e.name, "edge");
+  BOOST_CHECK(e.transport == nj::inner::Transport::tor);
+  BOOST_CHECK_EQUAL(e.socks.port, 9050);
+  BOOST_CHECK_EQUAL(e.public_key, (s.dir / "keys/edge.pub").string());
+  BOOST_CHECK(e.failover_after == 10min);
+  auto [host, port] = nj::inner::split_edge_address(e.address);
   BOOST_CHECK_EQUAL(host, "abcdef.onion");
   BOOST_CHECK_EQUAL(port, 2600);
+  BOOST_CHECK(tor->edge.address.empty());
+  BOOST_CHECK(tor->keys.edge_public.empty());
+  // Printed, it is the list form, and loads back to the same configuration.
   std::string printed = nj::inner::print_effective(*tor);
+  BOOST_CHECK(printed.find("\nedges:\n  - name: edge\n    address: \"abcdef.onion:2600\"\n") !=
+              std::string::npos);
+  BOOST_CHECK(printed.find("\nedge:") == std::string::npos);
   auto again = nj::inner::load_text(printed, "printed.yaml");
-  BOOST_REQUIRE_MESSAGE(again.ok(), err(again));
+  BOOST_REQUIRE_MESSAGE(again.ok(), printed + err(again));
   BOOST_CHECK_EQUAL(nj::inner::print_effective(*again), printed);
-  auto direct = load(s, {{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}});
+  auto direct = load(s, {{"keys.edge_public", "@DIR@/keys/edge.pub"},
+                         {"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}});
   BOOST_REQUIRE_MESSAGE(direct.ok(), err(direct));
+  BOOST_CHECK(direct->edges.at(0).transport == nj::inner::Transport::direct);
+  // An old file's keys.edge_public without any edge is harmless: mail stays local.
+  auto stale = load(s, {{"keys.edge_public", "@DIR@/keys/edge.pub"}});
+  BOOST_REQUIRE_MESSAGE(stale.ok(), err(stale));
+  BOOST_CHECK(stale->edges.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_list_form_loads_and_round_trips) {
+  Scratch s;
+  std::ofstream(s.dir / "keys/m3.pub") << "x\n";
+  auto r = load(
+      s,
+      {{"edges",
+        "[" +
+            entry("mx1", "a.onion:2600",
+                  "transport: tor, socks: \"127.0.0.1:9050\", "
+                  "failover_after: 1s") +
+            ", " +
+            entry("mx-2", "b.i2p:2600",
+                  "transport: i2p, socks: \"127.0.0.1:4447\", "
+                  "failover_after: 30d",
+                  "@DIR@/keys/other.pub") +
+            ", " + entry("m3", "127.0.0.1:2600", "transport: direct", "@DIR@/keys/m3.pub") + "]"}});
+  BOOST_REQUIRE_MESSAGE(r.ok(), err(r));
+  BOOST_REQUIRE_EQUAL(r->edges.size(), 3u);
+  BOOST_CHECK_EQUAL(r->edges[0].name, "mx1");
+  BOOST_CHECK(r->edges[0].failover_after == 1s);  // the bounds are allowed
+  BOOST_CHECK_EQUAL(r->edges[1].name, "mx-2");
+  BOOST_CHECK(r->edges[1].transport == nj::inner::Transport::i2p);
+  BOOST_CHECK(r->edges[1].failover_after == 30 * 24h);
+  BOOST_CHECK_EQUAL(r->edges[1].public_key, (s.dir / "keys/other.pub").string());
+  BOOST_CHECK(r->edges[2].transport == nj::inner::Transport::direct);
+  BOOST_CHECK_EQUAL(r->edges[2].socks.port, 0);
+  BOOST_CHECK(r->edges[2].failover_after == 10min);  // the default
+  std::string printed = nj::inner::print_effective(*r);
+  BOOST_CHECK(printed.find("    failover_after: 30d\n") != std::string::npos);
+  auto again = nj::inner::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), printed + err(again));
+  BOOST_CHECK_EQUAL(nj::inner::print_effective(*again), printed);
+  // Sixteen is the most.
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) {
+    std::string key = "@DIR@/keys/e" + std::to_string(i) + ".pub";
+    std::ofstream(s.dir / "keys" / ("e" + std::to_string(i) + ".pub")) << "x\n";
+    sixteen +=
+        (i ? ", " : "") + entry("e" + std::to_string(i), "127.0.0.1:" + std::to_string(2600 + i),
+                                "transport: direct", key);
+  }
+  auto full = load(s, {{"edges", "[" + sixteen + "]"}});
+  BOOST_REQUIRE_MESSAGE(full.ok(), err(full));
+  BOOST_CHECK_EQUAL(full->edges.size(), nj::inner::kMaxEdges);
+  std::ofstream(s.dir / "keys/e16.pub") << "x\n";
+  auto over = load(
+      s, {{"edges", "[" + sixteen + ", " +
+                        entry("e16", "127.0.0.1:2616", "transport: direct", "@DIR@/keys/e16.pub") +
+                        "]"}});
+  BOOST_REQUIRE(!over.ok());
+  BOOST_CHECK_EQUAL(over.error(),
+                    (s.dir / "case.yaml").string() + ":11: edges: more than 16 items");
+}
+
+// The fleet written as block YAML, so each problem has a line of its own.
+BOOST_AUTO_TEST_CASE(fleet_problems_name_their_file_line_and_key) {
+  Scratch s;
+  const std::string head = render();  // 10 lines
+  auto block = [](const std::string& name, const std::string& address, const std::string& key) {
+    return "  - name: " + name + "\n    address: \"" + address +
+           "\"\n    transport: direct\n    public_key: " + key + "\n";
+  };
+  // Lines 11 (edges:), 12-15 the first entry, 16-19 the second, 20-23 the third.
+  fs::path p = s.write("dup.yaml", head + "edges:\n" +
+                                       block("mx1", "127.0.0.1:2600", "@DIR@/keys/edge.pub") +
+                                       block("mx1", "127.0.0.1:2700", "@DIR@/keys/other.pub") +
+                                       block("mx3", "127.0.0.1:2600", "@DIR@/keys/edge.pub"));
+  auto r = nj::inner::load(p.string());
+  BOOST_REQUIRE(!r.ok());
+  std::string f = p.string();
+  BOOST_CHECK_EQUAL(r.error(), f + ":16: edges[1].name: same name as edges[0]\n" + f +
+                                   ":21: edges[2].address: same address as edges[0]\n" + f +
+                                   ":23: edges[2].public_key: same key file as edges[0]");
+
+  // Both forms at once: refused, saying how the one-edge form is written as the list form.
+  std::ofstream(s.dir / "keys/mx1.pub") << "x\n";
+  fs::path both =
+      s.write("both.yaml", render({{"keys.edge_public", "@DIR@/keys/edge.pub"}}) + "edges:\n" +
+                               block("mx1", "127.0.0.1:2600", "@DIR@/keys/mx1.pub") +
+                               "edge:\n  address: \"127.0.0.1:2700\"\n  transport: direct\n");
+  auto r2 = nj::inner::load(both.string());
+  BOOST_REQUIRE(!r2.ok());
+  f = both.string();
+  BOOST_CHECK_EQUAL(
+      r2.error(),
+      f +
+          ":11: keys.edge_public: belongs to the one-edge form (an `edge:` section); with "
+          "`edges:` each entry names its key as public_key\n" +
+          f +
+          ":17: edge: give the fleet as `edges:` only (this one-edge form is the same as an "
+          "entry `- {name: edge, address: ..., transport: ..., public_key: ...}`)");
+}
+
+BOOST_AUTO_TEST_CASE(the_metrics_listener_is_off_unless_set) {
+  Scratch s;
+  auto r = load(s, {{"listen.metrics", "\"127.0.0.1:9101\""}});
+  BOOST_REQUIRE_MESSAGE(r.ok(), err(r));
+  BOOST_CHECK_EQUAL(r->listen.metrics.str(), "127.0.0.1:9101");
+  BOOST_CHECK(nj::inner::print_effective(*r).find("\n  metrics: \"127.0.0.1:9101\"\n") !=
+              std::string::npos);
+  auto v6 = load(s, {{"listen.metrics", "\"[::1]:9101\""}});
+  BOOST_REQUIRE_MESSAGE(v6.ok(), err(v6));
+  // One socket serves one protocol: not the address of a mail listener.
+  auto shared = load(s, {{"listen.metrics", "\"127.0.0.1:10587\""}});
+  BOOST_REQUIRE(!shared.ok());
+  BOOST_CHECK_MESSAGE(
+      shared.error().rfind((s.dir / "case.yaml").string() + ":", 0) == 0 &&
+          shared.error().find(": listen.metrics") != std::string::npos &&
+          shared.error().find(": same address as listen.submission[0]") != std::string::npos &&
+          shared.error().find('\n') == std::string::npos,
+      shared.error());
 }
 
 BOOST_AUTO_TEST_CASE(max_message_size_must_fit_the_link_when_there_is_an_edge) {
   Scratch s;
-  const Keys edge = {{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}};
+  const Keys edge = {{"edges", "[" + entry("mx1", "127.0.0.1:2600") + "]"}};
   auto with = [&](Keys changes, bool to_edge) {
     if (to_edge) changes.insert(changes.end(), edge.begin(), edge.end());
     return load(s, changes);
@@ -537,7 +828,7 @@ BOOST_AUTO_TEST_CASE(max_message_size_must_fit_the_link_when_there_is_an_edge) {
       auto r = with(over, true);
       BOOST_REQUIRE(!r.ok());
       BOOST_CHECK_MESSAGE(
-          r.error().find(":13: limits.max_message_size: " + std::to_string(most + 1) +
+          r.error().find(":12: limits.max_message_size: " + std::to_string(most + 1) +
                          "B is more than the link between edge and inner "
                          "carries (at most ") != std::string::npos,
           r.error());
@@ -557,8 +848,8 @@ BOOST_AUTO_TEST_CASE(several_problems_are_all_reported) {
   auto r = nj::inner::load(p.string());
   BOOST_REQUIRE(!r.ok());
   BOOST_CHECK_EQUAL(r.error(),
-                    p.string() + ":13: auth.max_failures: 0 is out of range (1 to 100)\n" +
-                        p.string() + ":15: log.level: must be one of debug, info, warn, error");
+                    p.string() + ":12: auth.max_failures: 0 is out of range (1 to 100)\n" +
+                        p.string() + ":14: log.level: must be one of debug, info, warn, error");
 }
 
 // Each file in bad/ starts with one "# expect: :LINE: key: problem" line per expected error
