@@ -1,58 +1,70 @@
 #!/usr/bin/env python3
-"""What `nightjarctl overlay tor` prints works with the real daemons and a real (private) Tor
-network, used as printed.
+"""What `nightjarctl overlay tor` prints for a fleet of two edges works with the real daemons and
+a real (private) Tor network, used as printed.
 
-The test plays the operator on two machines (two directories): it runs `nightjarctl overlay tor`
-with the inner's and the edge's configuration and gives each tor exactly the printed part for its
-machine (`# ---- torrc on the inner's machine ----`, `... edge's machine ...`), verbatim,
-comments included; the only lines added are the ones every node of the test network needs
-(tornet.COMMON, DataDirectory, Nickname, Log, DirAuthority). The client authorization files are
-made by running the printed `#   $ ` command lines with /bin/sh, as printed. Then:
+The test plays the operator on three machines (three directories): an inner whose `edges:` lists
+two Tor edges, mx1 and mx2, each a nightjar-edge with its own key pair, link service and OnionMX
+service. It runs `nightjarctl overlay tor --edge mx1=FILE --edge mx2=FILE` and gives each tor
+exactly the printed part for its machine (`# ---- torrc on the inner's machine ----`, `# ----
+torrc on edge mx1's machine ----`, ...), verbatim, comments included; the only lines added are
+the ones every node of the test network needs (tornet.COMMON, DataDirectory, Nickname, Log,
+DirAuthority). The client authorization files are made by running the printed `#   $ ` command
+lines with /bin/sh, as printed: on the inner one key pair per edge, each in its own
+`<name>.auth_private`, the public halves carried to their edges. Then:
 
-- the edge's link onion service comes up and the inner's link comes up through the inner's tor
-  (transport tor, the printed SocksPort) with the printed client authorization, that tor running
-  with the printed `VanguardsLiteEnabled 1` (tor refuses to start on an option it does not know);
-- a tor client without that authorization cannot reach the link onion: tor answers SOCKS reply
-  0xF4 (missing client authorization: the descriptor cannot be decrypted) and never connects;
+- both edges' link onion services come up and the inner's links to both come up through the
+  inner's tor (transport tor, the one printed SocksPort they share) with the printed client
+  authorization, that tor running with the printed `VanguardsLiteEnabled 1` (tor refuses to start
+  on an option it does not know);
+- a tor client without that authorization cannot reach either link onion: tor answers SOCKS
+  reply 0xF4 (missing client authorization: the descriptor cannot be decrypted) and never
+  connects;
 - the inner's onion service answers submission (smtplib with AUTH, through SOCKS: the message
   lands in the recipient's mailbox) and POP3 (curl --socks5-hostname retrieves it);
-- the printed `_onion-mx._tcp` SRV record (none before `--edge-onion` names the OnionMX onion),
-  served by unbound as printed, resolves to the edge's
-  OnionMX onion (its hostname file) and port 25, and the edge's OnionMX listener answers SMTP
-  there, dialed through the edge tor's printed SocksPort (outbound.socks) — the way another
-  edge's OnionMX delivery dials it.
+- the DNS part has an MX record per edge at equal preference, and (none before `--edge-onion`
+  names the OnionMX onions) an `_onion-mx._tcp` SRV record per edge; served by unbound as
+  printed, they resolve to the edges' OnionMX onions (their hostname files) and port 25, and
+  mx1's OnionMX listener answers SMTP there, dialed through its tor's printed SocksPort
+  (outbound.socks) — the way another edge's OnionMX delivery dials it.
 
-The edge's tor is first started once with `DisableNetwork 1` (and stopped) only to make the onion
-keys, as the operator's first start would: the link onion's name must be known before the inner's
-client key file can name it, and this way no descriptor without client authorization is ever
-published. The operator's order is otherwise kept: the inner's configuration gets the link onion
-as edge.address, `nightjarctl overlay tor` is run again, the key commands run, tor restarts.
-Uses the shared network of the ctest fixture `tornet` when it runs."""
+Each edge's tor is first started once with `DisableNetwork 1` (and stopped) only to make the
+onion keys, as the operator's first start would: the link onion's name must be known before the
+inner's client key file can name it, and this way no descriptor without client authorization is
+ever published. The operator's order is otherwise kept: the inner's configuration gets each link
+onion as its entry's address, `nightjarctl overlay tor` is run again, the key commands run, tor
+restarts. Uses the shared network of the ctest fixture `tornet` when it runs."""
 # nj-e2e: tornet
-import os, re, smtplib, subprocess, sys, time
+import os, re, shutil, smtplib, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
 import inner as ih
-import link as lk
 import tornet
+
 
 ALICE, APW = "alice@example.i2p", "alice pw 68"
 BOB, BPW = "bob@example.i2p", "bob pw 68"
-# The example configuration's placeholder: not a v3 onion name, so nightjarctl prints no key
-# commands yet; its port (2600) is the link's virtual port.
-PLACEHOLDER_ADDRESS = "replace-with-the-edges-link-service.onion:2600"
+# The edges of the inner's fleet, in its `edges:` order.
+EDGES = ("mx1", "mx2")
+# Placeholders like the example configuration's: not v3 onion names, so nightjarctl prints no key
+# commands yet; their port (2600) is the link's virtual port.
+PLACEHOLDER = "replace-with-%s-link-service.onion:2600"
 LINK_VPORT = 2600
 
 INNER_PART = "# ---- torrc on the inner's machine ----"
-EDGE_PART = "# ---- torrc on the edge's machine ----"
 DNS_PART = "# ---- DNS: publish in each public domain's zone ----"
 
 
-def overlay(inner, edge, tor_dir, edge_onion=None):
+def edge_part(name):
+    return "# ---- torrc on edge %s's machine ----" % name
+
+
+def overlay(inner, edges, tor_dir, edge_onions=None):
     argv = [h.ctl_bin(), "overlay", "tor", "--inner-config", inner.config_path,
-            "--edge-config", edge.config_path, "--tor-dir", tor_dir]
-    if edge_onion:
-        argv += ["--edge-onion", edge_onion]
+            "--tor-dir", tor_dir]
+    for name, edge in edges.items():
+        argv += ["--edge", "%s=%s" % (name, edge.config_path)]
+    for name, onion in (edge_onions or {}).items():
+        argv += ["--edge-onion", "%s=%s" % (name, onion)]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     h.check(r.returncode == 0 and r.stderr == "",
             "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
@@ -61,7 +73,7 @@ def overlay(inner, edge, tor_dir, edge_onion=None):
 
 def part(text, header):
     """The lines of one part of the output, from its header to the next one."""
-    heads = [INNER_PART, EDGE_PART, DNS_PART]
+    heads = [INNER_PART, DNS_PART] + [edge_part(n) for n in EDGES]
     h.check(header in text, "no %r in:\n%s" % (header, text))
     rest = text.split(header + "\n", 1)[1]
     ends = [rest.index(x) for x in heads if x in rest]
@@ -121,6 +133,32 @@ class OnionSMTP(smtplib.SMTP):
         return sock
 
 
+class EdgeMachine:
+    """One edge of the fleet: its nightjar-edge, its machine's directories, its tor."""
+
+    def __init__(self, tdir, name):
+        self.name = name
+        self.machine = tdir.sub("%s-machine" % name)
+        # --tor-dir: the parent of the HiddenServiceDirs (/var/lib/tor on a real machine).
+        self.tor_dir = mkdir700(os.path.join(self.machine, "tor"))
+        self.work = mkdir700(os.path.join(self.machine, "work"))
+        self.link_port, self.mx_port, self.socks = h.free_port(), h.free_port(), h.free_port()
+        # The DNS server is started once the SRV records are known; its address is set then.
+        self.edge = h.Edge(tdir, "127.0.0.1:53", {
+            "hostname": "%s.nightjar.test" % name,
+            "listen": {"link": ["127.0.0.1:%d" % self.link_port],
+                       "onion_mx": ["127.0.0.1:%d" % self.mx_port]},
+            "outbound": {"socks": "127.0.0.1:%d" % self.socks},
+            "checks": {"greylist": {"enabled": False}}}, name=name)
+        self.edge.keygen()
+        self.tor = None
+        self.link_onion = self.mx_onion = None
+
+
+def link_up(inner, name):
+    return re.search(r"link up peer=\S+ edge=%s\b" % re.escape(name), inner.output())
+
+
 def test():
     h.require_edge()
     ih.require_inner()
@@ -129,26 +167,30 @@ def test():
         net, shared = tornet.shared_or_own(tdir)
         with net:
             inner_machine = tdir.sub("inner-machine")
-            edge_machine = tdir.sub("edge-machine")
-            # --tor-dir: the parent of the HiddenServiceDirs (/var/lib/tor on a real machine).
             inner_tor_dir = mkdir700(os.path.join(inner_machine, "tor"))
-            edge_tor_dir = mkdir700(os.path.join(edge_machine, "tor"))
             inner_work = mkdir700(os.path.join(inner_machine, "work"))
-            edge_work = mkdir700(os.path.join(edge_machine, "work"))
+            inner_socks, probe_socks = h.free_port(), h.free_port()
 
-            link_port, mx_port = h.free_port(), h.free_port()
-            edge_socks, inner_socks, probe_socks = h.free_port(), h.free_port(), h.free_port()
-            # The DNS server is started once the SRV record is known; its address is set then.
-            edge = h.Edge(tdir, "127.0.0.1:53", {
-                "listen": {"link": ["127.0.0.1:%d" % link_port],
-                           "onion_mx": ["127.0.0.1:%d" % mx_port]},
-                "outbound": {"socks": "127.0.0.1:%d" % edge_socks},
-                "checks": {"greylist": {"enabled": False}}})
-            inner = ih.Inner(tdir, {"edge": {"address": PLACEHOLDER_ADDRESS, "transport": "tor",
-                                             "socks": "127.0.0.1:%d" % inner_socks}})
-            lk.pair_keys(edge, inner)  # the configurations name the key files
-            with open(edge.config_path, "w") as f:
-                f.write(h.to_yaml(edge.config) + "\n")
+            machines = {name: EdgeMachine(tdir, name) for name in EDGES}
+            edges = {name: m.edge for name, m in machines.items()}
+            # The inner's fleet in the list form; both edges dialled through one SocksPort.
+            inner = ih.Inner(tdir, {"edges": [
+                {"name": name, "address": PLACEHOLDER % name, "transport": "tor",
+                 "socks": "127.0.0.1:%d" % inner_socks}
+                for name in EDGES]})
+            del inner.config["keys"]["edge_public"]
+            inner.keygen()
+            for name, m in machines.items():
+                # Each edge's public key on the inner, named after it; the inner's on each edge
+                # (its secret too, only so that `nightjarctl edge-queue` can open the queue).
+                key = os.path.join(inner.key_dir, "%s.pub" % name)
+                shutil.copy(os.path.join(m.edge.key_dir, "edge.pub"), key)
+                for ext in ("pub", "secret"):
+                    shutil.copy(os.path.join(inner.key_dir, "inner." + ext),
+                                os.path.join(m.edge.key_dir, "inner." + ext))
+                next(e for e in inner.config["edges"] if e["name"] == name)["public_key"] = key
+                with open(m.edge.config_path, "w") as f:
+                    f.write(h.to_yaml(m.edge.config) + "\n")
             inner.write_config()
 
             # A tor client with no client authorization at all: the outsider. Started now so
@@ -156,40 +198,53 @@ def test():
             probe = tor_node(net, "probe", "SocksPort 127.0.0.1:%d ExtendedErrors\n" % probe_socks)
             probe.start()
 
-            # --- the edge's machine, first pass: the onion keys and names --------------------
-            first = overlay(inner, edge, edge_tor_dir)
-            edge_torrc = part(first, EDGE_PART)
-            h.check("#   $ " not in part(first, INNER_PART),
-                    "key commands printed before edge.address names the link onion:\n" + first)
-            # Nor an SRV record before --edge-onion names the OnionMX onion: only where it is.
-            h.check(config_lines(part(first, DNS_PART)) == [] and
-                    "%s/nightjar-edge-mx/hostname" % edge_tor_dir in part(first, DNS_PART),
-                    "the DNS part without --edge-onion:\n" + part(first, DNS_PART))
-            h.check("SocksPort 127.0.0.1:%d ExtendedErrors" % edge_socks
-                    in config_lines(edge_torrc),
-                    "the edge's torrc has no SocksPort for outbound.socks:\n" + edge_torrc)
-            edge_tor = tor_node(net, "edge", edge_torrc + "DisableNetwork 1\n")
-            edge_tor.start()
-            link_onion = wait_file(os.path.join(edge_tor_dir, "nightjar-edge-link", "hostname"),
-                                   edge_tor.proc)
-            mx_onion = wait_file(os.path.join(edge_tor_dir, "nightjar-edge-mx", "hostname"),
-                                 edge_tor.proc)
-            edge_tor.stop()
-            print("link onion %s, OnionMX onion %s" % (link_onion, mx_onion))
+            # --- each edge's machine, first pass: the onion keys and names -------------------
+            for name, m in machines.items():
+                first = overlay(inner, edges, m.tor_dir)
+                edge_torrc = part(first, edge_part(name))
+                h.check("#   $ " not in part(first, INNER_PART),
+                        "key commands printed before the edges' addresses name their link "
+                        "onions:\n" + first)
+                # The MX records, equal preference; no SRV record before --edge-onion names the
+                # OnionMX onions: only where each one is.
+                dns = part(first, DNS_PART)
+                h.check(config_lines(dns) == ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN,
+                                                                    edges[n].config["hostname"])
+                                              for n in EDGES]
+                        and "%s/nightjar-edge-mx/hostname" % m.tor_dir in dns.replace("\n# ", " "),
+                        "the DNS part without --edge-onion:\n" + dns)
+                h.check("SocksPort 127.0.0.1:%d ExtendedErrors" % m.socks
+                        in config_lines(edge_torrc),
+                        "edge %s's torrc has no SocksPort for outbound.socks:\n%s"
+                        % (name, edge_torrc))
+                m.tor = tor_node(net, name, edge_torrc + "DisableNetwork 1\n")
+                m.tor.start()
+                m.link_onion = wait_file(os.path.join(m.tor_dir, "nightjar-edge-link", "hostname"),
+                                         m.tor.proc)
+                m.mx_onion = wait_file(os.path.join(m.tor_dir, "nightjar-edge-mx", "hostname"),
+                                       m.tor.proc)
+                m.tor.stop()
+                print("%s: link onion %s, OnionMX onion %s" % (name, m.link_onion, m.mx_onion))
 
-            # --- the inner's machine: edge.address, the printed torrc and key commands -------
-            inner.config["edge"]["address"] = "%s:%d" % (link_onion, LINK_VPORT)
+            # --- the inner's machine: the addresses, the printed torrc and key commands ------
+            for e in inner.config["edges"]:
+                e["address"] = "%s:%d" % (machines[e["name"]].link_onion, LINK_VPORT)
             inner.write_config()
-            inner_torrc = part(overlay(inner, edge, inner_tor_dir), INNER_PART)
+            inner_torrc = part(overlay(inner, edges, inner_tor_dir), INNER_PART)
             cmds = run_printed_commands(inner_torrc, inner_work)
-            auth_private = os.path.join(inner_tor_dir, "nightjar-onion-auth",
-                                        "edge-link.auth_private")
-            with open(auth_private) as f:
-                h.check(re.fullmatch(r"%s:descriptor:x25519:[A-Z2-7]{52}\n"
-                                     % re.escape(link_onion[:-len(".onion")]), f.read()),
-                        "the printed commands wrote a bad %s" % auth_private)
-            h.check(not os.path.exists(os.path.join(inner_work, "link-client.pem")),
-                    "the private key file was left behind: %r" % cmds)
+            pubs = {}
+            for name, m in machines.items():
+                auth_private = os.path.join(inner_tor_dir, "nightjar-onion-auth",
+                                            "%s.auth_private" % name)
+                with open(auth_private) as f:
+                    h.check(re.fullmatch(r"%s:descriptor:x25519:[A-Z2-7]{52}\n"
+                                         % re.escape(m.link_onion[:-len(".onion")]), f.read()),
+                            "the printed commands wrote a bad %s" % auth_private)
+                h.check(not os.path.exists(os.path.join(inner_work, "link-client-%s.pem" % name)),
+                        "the private key file was left behind: %r" % cmds)
+                with open(os.path.join(inner_work, "link-client-%s.pub" % name)) as f:
+                    pubs[name] = f.read()
+            h.check(len(set(pubs.values())) == len(EDGES), "the edges share a client key")
             h.check(config_lines(inner_torrc) == [
                 "VanguardsLiteEnabled 1",
                 "HiddenServiceDir %s/nightjar-inner" % inner_tor_dir,
@@ -199,89 +254,110 @@ def test():
                 "ClientOnionAuthDir %s/nightjar-onion-auth" % inner_tor_dir],
                 "the inner's torrc lines:\n" + inner_torrc)
 
-            # --- the edge's machine, second pass: the client's public key, the SRV record ----
-            # (the public half travels to the edge's machine; nothing else does)
-            with open(os.path.join(inner_work, "link-client.pub")) as f:
-                pub = f.read()
-            with open(os.path.join(edge_work, "link-client.pub"), "w") as f:
-                f.write(pub)
-            second = overlay(inner, edge, edge_tor_dir, edge_onion=mx_onion)
-            edge_torrc = part(second, EDGE_PART)
-            run_printed_commands(edge_torrc, edge_work)
-            h.check(config_lines(edge_torrc) == [
-                "SocksPort 127.0.0.1:%d ExtendedErrors" % edge_socks,
-                "HiddenServiceDir %s/nightjar-edge-link" % edge_tor_dir,
-                "HiddenServicePort %d 127.0.0.1:%d" % (LINK_VPORT, link_port),
-                "HiddenServiceDir %s/nightjar-edge-mx" % edge_tor_dir,
-                "HiddenServicePort 25 127.0.0.1:%d" % mx_port],
-                "the edge's torrc lines:\n" + edge_torrc)
-            srv_lines = config_lines(part(second, DNS_PART))
+            # --- each edge's machine, second pass: its client key, the SRV records -----------
+            # (each edge gets the public half of its own key; nothing else travels)
+            onions = {name: m.mx_onion for name, m in machines.items()}
+            for name, m in machines.items():
+                with open(os.path.join(m.work, "link-client-%s.pub" % name), "w") as f:
+                    f.write(pubs[name])
+                second = overlay(inner, edges, m.tor_dir, edge_onions=onions)
+                edge_torrc = part(second, edge_part(name))
+                run_printed_commands(edge_torrc, m.work)
+                h.check(config_lines(edge_torrc) == [
+                    "SocksPort 127.0.0.1:%d ExtendedErrors" % m.socks,
+                    "HiddenServiceDir %s/nightjar-edge-link" % m.tor_dir,
+                    "HiddenServicePort %d 127.0.0.1:%d" % (LINK_VPORT, m.link_port),
+                    "HiddenServiceDir %s/nightjar-edge-mx" % m.tor_dir,
+                    "HiddenServicePort 25 127.0.0.1:%d" % m.mx_port],
+                    "edge %s's torrc lines:\n%s" % (name, edge_torrc))
+                with open(os.path.join(m.tor_dir, "nightjar-edge-link", "authorized_clients",
+                                       "inner.auth")) as f:
+                    h.check(f.read() == "descriptor:x25519:" + pubs[name],
+                            "edge %s authorizes another key than its own" % name)
+                m.tor.extra = edge_torrc
+            dns_lines = config_lines(part(second, DNS_PART))
 
-            # --- both tors, as printed -------------------------------------------------------
-            edge_tor.extra = edge_torrc
-            edge_tor.start()
+            # --- all tors, as printed ----------------------------------------------------------
+            for m in machines.values():
+                m.tor.start()
             inner_tor = tor_node(net, "inner", inner_torrc)
             inner_tor.start()
-            net.wait_bootstrapped([probe, edge_tor, inner_tor])
-            h.check(wait_file(os.path.join(edge_tor_dir, "nightjar-edge-link", "hostname"))
-                    == link_onion, "the link onion changed on restart")
+            net.wait_bootstrapped([probe, inner_tor] + [m.tor for m in machines.values()])
+            for name, m in machines.items():
+                h.check(wait_file(os.path.join(m.tor_dir, "nightjar-edge-link", "hostname"))
+                        == m.link_onion, "%s's link onion changed on restart" % name)
             user_onion = wait_file(os.path.join(inner_tor_dir, "nightjar-inner", "hostname"),
                                    inner_tor.proc)
             print("tors up after %.1f s; the inner's onion %s"
                   % (time.monotonic() - t_start, user_onion))
 
-            # --- DNS: the printed SRV record, as printed ---------------------------------------
-            h.check(len(srv_lines) == 1, "SRV lines: %r" % srv_lines)
-            m = re.fullmatch(r"(_onion-mx\._tcp\.(\S+)\.) IN SRV (\d+) (\d+) (\d+) (\S+\.)",
-                             srv_lines[0])
-            h.check(m and m.group(2) == h.PUBLIC_DOMAIN,
-                    "not an SRV record for %s: %r" % (h.PUBLIC_DOMAIN, srv_lines[0]))
+            # --- DNS: the printed records, as printed -------------------------------------------
+            mx_lines = ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN, edges[n].config["hostname"])
+                        for n in EDGES]
+            h.check(dns_lines[:len(EDGES)] == mx_lines, "MX lines: %r" % dns_lines)
+            srv_lines = dns_lines[len(EDGES):]
+            h.check(len(srv_lines) == len(EDGES), "SRV lines: %r" % srv_lines)
             zones = dict(h.sender_zones())
             zones.setdefault(h.PUBLIC_DOMAIN, [])
-            zones[h.PUBLIC_DOMAIN] = list(zones[h.PUBLIC_DOMAIN]) + [
-                (m.group(1), "SRV", " ".join(m.group(i) for i in (3, 4, 5, 6)))]
+            records = list(zones[h.PUBLIC_DOMAIN])
+            for line in srv_lines:
+                m = re.fullmatch(r"(_onion-mx\._tcp\.(\S+)\.) IN SRV (\d+) (\d+) (\d+) (\S+\.)",
+                                 line)
+                h.check(m and m.group(2) == h.PUBLIC_DOMAIN,
+                        "not an SRV record for %s: %r" % (h.PUBLIC_DOMAIN, line))
+                records.append((m.group(1), "SRV", " ".join(m.group(i) for i in (3, 4, 5, 6))))
+            zones[h.PUBLIC_DOMAIN] = records
             with h.Rbldnsd(tdir, "dnsbl.test", ["127.0.0.2"]) as rbl, \
                     h.Unbound(tdir, zones, stubs={"dnsbl.test": rbl.port}) as ub:
                 rcode, answers = h.dns_query(ub.port, "_onion-mx._tcp." + h.PUBLIC_DOMAIN, "SRV")
-                srv = [a for t, a in answers if t == 33]
-                h.check(rcode == 0 and srv == ["0 0 25 %s." % mx_onion],
-                        "SRV answer rcode=%d %r, want the OnionMX onion %s port 25"
-                        % (rcode, answers, mx_onion))
-                target_port = int(srv[0].split()[2])
-                target = srv[0].split()[3].rstrip(".")
+                srv = sorted(a for t, a in answers if t == 33)
+                want = sorted("0 0 25 %s." % m.mx_onion for m in machines.values())
+                h.check(rcode == 0 and srv == want,
+                        "SRV answer rcode=%d %r, want the OnionMX onions %r"
+                        % (rcode, answers, want))
+                target = machines["mx1"].mx_onion
+                h.check("0 0 25 %s." % target in srv, "no SRV record for mx1's OnionMX onion")
 
-                edge.config["dns"]["servers"] = [ub.addr]
+                for m in machines.values():
+                    m.edge.config["dns"]["servers"] = [ub.addr]
                 inner.add_account(ALICE, APW)
                 inner.add_account(BOB, BPW)
-                edge.start()
+                for m in machines.values():
+                    m.edge.start()
                 inner.start()
                 try:
-                    # --- the link over Tor with the printed client authorization -------------
+                    # --- both links over Tor with the printed client authorization ----------
                     t0 = time.monotonic()
-                    lk.wait_log(inner, "link up", timeout=150)
-                    h.check("link dialing the edge transport=tor" in inner.output(),
-                            "the inner did not dial over Tor:\n" + inner.output()[-2000:])
-                    print("link up over Tor after %.1f s" % (time.monotonic() - t0))
+                    for name in EDGES:
+                        ih.wait_until(lambda: link_up(inner, name), 150,
+                                      "the inner's link to %s" % name)
+                    h.check(all("link dialing the edge transport=tor edge=%s" % name
+                                in inner.output() for name in EDGES),
+                            "the inner did not dial both over Tor:\n" + inner.output()[-2000:])
+                    print("both links up over Tor after %.1f s" % (time.monotonic() - t0))
 
-                    # --- an outsider cannot even read the link's descriptor ----------------
-                    deadline = time.monotonic() + 90
-                    codes = []
-                    while True:
-                        code, sock = tornet.socks5_connect(probe_socks, link_onion, LINK_VPORT,
-                                                           timeout=60)
-                        if sock is not None:
-                            sock.close()
-                        h.check(code != 0, "a client without the key reached the link service")
-                        codes.append(code)
-                        if code == tornet.SOCKS_MISSING_CLIENT_AUTH:
-                            break
-                        h.check(time.monotonic() < deadline,
-                                "never 'missing client authorization' from the link onion: %s"
-                                % ["%#x" % c for c in codes])
-                        time.sleep(1)
-                    print("without the key: SOCKS replies %s"
-                          % ", ".join("%#x (%s)" % (c, tornet.SOCKS_REPLIES.get(c, "?"))
-                                      for c in codes))
+                    # --- an outsider cannot even read a link's descriptor -------------------
+                    for name, m in machines.items():
+                        deadline = time.monotonic() + 90
+                        codes = []
+                        while True:
+                            code, sock = tornet.socks5_connect(probe_socks, m.link_onion,
+                                                               LINK_VPORT, timeout=60)
+                            if sock is not None:
+                                sock.close()
+                            h.check(code != 0, "a client without the key reached %s's link "
+                                    "service" % name)
+                            codes.append(code)
+                            if code == tornet.SOCKS_MISSING_CLIENT_AUTH:
+                                break
+                            h.check(time.monotonic() < deadline,
+                                    "never 'missing client authorization' from %s's link "
+                                    "onion: %s" % (name, ["%#x" % c for c in codes]))
+                            time.sleep(1)
+                        print("%s without the key: SOCKS replies %s"
+                              % (name, ", ".join("%#x (%s)"
+                                                 % (c, tornet.SOCKS_REPLIES.get(c, "?"))
+                                                 for c in codes)))
 
                     # --- submission over the inner's onion service --------------------------
                     tornet.wait_reachable(user_onion, 587, probe_socks, timeout=120)
@@ -303,26 +379,29 @@ def test():
                             "POP3 over Tor: rc=%d out=%r err=%r"
                             % (r.returncode, r.stdout[-500:], r.stderr[-500:]))
 
-                    # --- the SRV target answers SMTP, dialed through the edge's SocksPort ----
-                    OnionSMTP.socks_port = edge_socks
-                    tornet.wait_reachable(target, target_port, edge_socks, timeout=120)
-                    with OnionSMTP(target, target_port, local_hostname="mx.sender.test",
+                    # --- mx1's SRV target answers SMTP, dialed through its SocksPort ---------
+                    mx1 = machines["mx1"]
+                    OnionSMTP.socks_port = mx1.socks
+                    tornet.wait_reachable(target, 25, mx1.socks, timeout=120)
+                    with OnionSMTP(target, 25, local_hostname="mx.sender.test",
                                    timeout=120) as s:
                         code, _ = s.ehlo()
                         h.check(code == 250, "EHLO at the SRV target: %d" % code)
                         h.check(s.mail("peer@sender.test")[0] == 250, "MAIL refused")
                         code, text = s.rcpt("alice@" + h.PUBLIC_DOMAIN)
                         h.check(code == 250, "RCPT at the SRV target: %d %r" % (code, text))
-                    h.check("listener=onion_mx" in edge.output(),
-                            "the SRV target is not the OnionMX listener:\n"
-                            + edge.output()[-2000:])
+                    h.check("listener=onion_mx" in mx1.edge.output(),
+                            "the SRV target is not mx1's OnionMX listener:\n"
+                            + mx1.edge.output()[-2000:])
                 except BaseException:
-                    h.log("edge log:\n" + edge.output()[-5000:])
+                    for m in machines.values():
+                        h.log("edge %s log:\n%s" % (m.name, m.edge.output()[-5000:]))
                     h.log("inner log:\n" + inner.output()[-5000:])
                     raise
                 finally:
                     inner.stop()
-                    edge.stop()
+                    for m in machines.values():
+                        m.edge.stop()
     print("t_68 took %.1f s" % (time.monotonic() - t_start))
 
 

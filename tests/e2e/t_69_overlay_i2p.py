@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""What `nightjarctl overlay i2p` prints is accepted by the real i2pd (Debian's), used as printed,
-and the edge's link tunnel admits only the destination i2pd made for the inner's SOCKS proxy.
+"""What `nightjarctl overlay i2p` prints for a fleet of two I2P edges is accepted by the real i2pd
+(Debian's), used as printed, and each edge's link tunnel admits only the destination i2pd made for
+the inner's SOCKS proxy.
 
-The test plays the operator on two machines (two directories), each with a private i2pd: its own
+The test plays the operator on three machines (three directories): an inner whose `edges:` lists
+two edges dialled over I2P, mx1 and mx2 (one SOCKS proxy for both), and the two edges, each
+with a private i2pd: its own
 data directory, everything on 127.0.0.1, no reseed (no reseed URLs, threshold 0), no address
 book, no NTP, no UPnP, no web console, no HTTP proxy, no SAM. The printed `tunnels.conf`
 sections go to each i2pd's tunnels.conf verbatim (comments included), and the inner's printed
 `[socksproxy]` section is appended verbatim to its i2pd.conf after the test's own settings.
-The operator's order: the inner's part first (printed without --edge-config), its i2pd started
-so that it writes the SOCKS proxy's keys file; then the edge's part, printed with
---inner-link-keys naming that file; then the inner's edge.address set to the edge's link
-destination. Checked:
+The operator's order: the inner's part first (printed without --edge), its i2pd started so that
+it writes the SOCKS proxy's keys file; then the edges' parts, printed with `--edge mx1=FILE
+--edge mx2=FILE --inner-link-keys` naming that file; then each edge's `address` in the inner's
+`edges:` set to its link destination. Checked:
 
-- the edge's part is refused without --inner-link-keys (exit 1, nothing printed, the message
+- the edges' parts are refused without --inner-link-keys (exit 1, nothing printed, the message
   names the option), so an open link tunnel is never printed;
-- with it, the link tunnel's `accesslist` is the .b32.i2p name (without the suffix, as i2pd
+- with it, each link tunnel's `accesslist` is the .b32.i2p name (without the suffix, as i2pd
   documents it) that the inner's i2pd logged for its SOCKS proxy's keys file
   (nightjar-inner-link.dat), i.e. the b32 nightjarctl computed from the keys file is i2pd's;
+- the DNS part has an MX record per edge at equal preference, and no SRV record (OnionMX is
+  Tor's);
 - each i2pd starts and stays up, and logs no complaint about the files (no `Clients:` warning or
   error except "Can't open file ... Creating new one", which is how i2pd announces a new keys
   file), and creates exactly as many server tunnels as were printed, and no client tunnels;
@@ -24,10 +29,10 @@ destination. Checked:
   (relative to i2pd's data directory, not to its working directory), its .b32.i2p name is
   logged, and that name is the SHA-256 of the destination in the keys file; the inner's
   submission and POP3 tunnels share one destination (one keys file), as printed;
-- the inner's SOCKS proxy (the printed [socksproxy], the inner's edge.socks) listens and speaks
+- the inner's SOCKS proxy (the printed [socksproxy], the edges' socks) listens and speaks
   SOCKS5, with its own destination in nightjar-inner-link.dat;
-- the edge's part is the same once the inner's edge.address names the edge's real link
-  destination (from the edge's i2pd) and the port the edge's link tunnel listens on in I2P.
+- each edge's part is the same once its `address` names its real link destination (from its
+  i2pd) and the port its link tunnel listens on in I2P.
 A control run with one printed word changed (`type = srever`) must make the same checks fail,
 so they can.
 
@@ -46,8 +51,13 @@ import inner as ih
 I2PD = os.environ.get("NJ_I2PD_BIN", "i2pd")
 
 INNER_PART = "# ---- i2pd on the inner's machine ----"
-EDGE_PART = "# ---- i2pd on the edge's machine ----"
+DNS_PART = "# ---- DNS: publish in each public domain's zone ----"
+EDGES = ("mx1", "mx2")
 LINK_VPORT = 2600
+
+
+def edge_part(name):
+    return "# ---- i2pd on edge %s's machine ----" % name
 
 # i2pd.conf settings of the private test router (top-level options, then sections). Boolean
 # options cannot be given on i2pd's command line as `--opt=false`, so they are here.
@@ -92,17 +102,17 @@ enabled = false
 """
 
 
-def run_overlay(inner, edge=None, link_keys=None):
+def run_overlay(inner, edges=None, link_keys=None):
     argv = [h.ctl_bin(), "overlay", "i2p", "--inner-config", inner.config_path]
-    if edge is not None:
-        argv += ["--edge-config", edge.config_path]
+    for name, edge in (edges or {}).items():
+        argv += ["--edge", "%s=%s" % (name, edge.config_path)]
     if link_keys is not None:
         argv += ["--inner-link-keys", link_keys]
     return argv, subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
-def overlay(inner, edge=None, link_keys=None):
-    argv, r = run_overlay(inner, edge, link_keys)
+def overlay(inner, edges=None, link_keys=None):
+    argv, r = run_overlay(inner, edges, link_keys)
     h.check(r.returncode == 0 and r.stderr == "",
             "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
     return r.stdout
@@ -111,7 +121,8 @@ def overlay(inner, edge=None, link_keys=None):
 def part(text, header):
     h.check(header in text, "no %r in:\n%s" % (header, text))
     rest = text.split(header + "\n", 1)[1]
-    ends = [rest.index(x) for x in (INNER_PART, EDGE_PART) if x in rest]
+    heads = [INNER_PART, DNS_PART] + [edge_part(n) for n in EDGES]
+    ends = [rest.index(x) for x in heads if x in rest]
     return rest[:min(ends)] if ends else rest
 
 
@@ -236,22 +247,31 @@ def test():
             == 0, "%s is not installed (Debian package i2pd)" % I2PD)
     t_start = time.monotonic()
     with h.TestDir("t_69") as tdir:
-        link_port, mx_port, inner_socks = h.free_port(), h.free_port(), h.free_port()
-        edge = h.Edge(tdir, "127.0.0.1:53", {"listen": {"link": ["127.0.0.1:%d" % link_port],
-                                                        "onion_mx": ["127.0.0.1:%d" % mx_port]}})
-        # The edge's link destination is not known yet: any I2P name with the link's port.
-        inner = ih.Inner(tdir, {"edge": {"address": "edge-link-to-come.i2p:%d" % LINK_VPORT,
-                                         "transport": "i2p",
-                                         "socks": "127.0.0.1:%d" % inner_socks}})
-        edge.keygen()
+        inner_socks = h.free_port()
+        edges, ports = {}, {}
+        for name in EDGES:
+            ports[name] = (h.free_port(), h.free_port())  # link, OnionMX
+            edges[name] = h.Edge(tdir, "127.0.0.1:53", {
+                "hostname": "%s.nightjar.test" % name,
+                "listen": {"link": ["127.0.0.1:%d" % ports[name][0]],
+                           "onion_mx": ["127.0.0.1:%d" % ports[name][1]]}}, name=name)
+            edges[name].keygen()
+            with open(edges[name].config_path, "w") as f:
+                f.write(h.to_yaml(edges[name].config) + "\n")
+        # The edges' link destinations are not known yet: any I2P names with the link's port.
+        inner = ih.Inner(tdir, {"edges": [
+            {"name": name, "address": "%s-link-to-come.i2p:%d" % (name, LINK_VPORT),
+             "transport": "i2p", "socks": "127.0.0.1:%d" % inner_socks,
+             "public_key": os.path.join(edges[name].key_dir, "edge.pub")}
+            for name in EDGES]})
+        del inner.config["keys"]["edge_public"]
         inner.keygen()
-        with open(edge.config_path, "w") as f:
-            f.write(h.to_yaml(edge.config) + "\n")
         inner.write_config()
 
         # --- the inner's machine first: its i2pd writes the SOCKS proxy's keys ---------------
         text = overlay(inner)
-        h.check(EDGE_PART not in text, "an edge part without --edge-config:\n" + text)
+        h.check("# ---- i2pd on edge" not in text and DNS_PART not in text,
+                "an edge's part without --edge:\n" + text)
         inner_text = part(text, INNER_PART)
         h.check("\n# i2pd.conf:" in inner_text, "no i2pd.conf part:\n" + inner_text)
         tunnels_text, conf_text = inner_text.split("\n# i2pd.conf:", 1)
@@ -266,7 +286,7 @@ def test():
                 "inner tunnels do not map the inner's listeners: %r" % inner_secs)
         socks = sections(conf_text).get("socksproxy", {})
         h.check(socks.get("address") == "127.0.0.1" and socks.get("port") == str(inner_socks),
-                "the [socksproxy] section is not the inner's edge.socks: %r" % socks)
+                "the [socksproxy] section is not the I2P edges' socks: %r" % socks)
 
         inner_i2pd = I2pd(tdir.sub("inner-machine"), tunnels_text, conf_text)
         h._register(inner_i2pd)
@@ -283,7 +303,7 @@ def test():
             h.check(time.monotonic() < deadline, "no SOCKS proxy in:\n" + inner_i2pd.log())
             time.sleep(0.1)
         h.check(socks5_greeting(inner_socks) == b"\x05\x00",
-                "i2pd's SOCKS proxy at edge.socks does not speak SOCKS5")
+                "i2pd's SOCKS proxy at the edges' socks does not speak SOCKS5")
         link_keys = os.path.join(inner_i2pd.data, socks["keys"])
         h.check(os.path.isfile(link_keys), "no SOCKS proxy keys file %s" % link_keys)
         m = re.search(r"New private keys file %s for ([a-z2-7]{52})\.b32\.i2p created"
@@ -295,47 +315,60 @@ def test():
         print("inner: mail %s.b32.i2p, link client %s.b32.i2p"
               % (next(iter(inner_dests.values())), socks_b32))
 
-        # --- the edge's part: refused until the inner's link destination is known ------------
-        argv, r = run_overlay(inner, edge)
+        # --- the edges' parts: refused until the inner's link destination is known ---------
+        argv, r = run_overlay(inner, edges)
         h.check(r.returncode == 1 and r.stdout == "" and "pass --inner-link-keys FILE" in r.stderr,
-                "the edge's part without --inner-link-keys: %s -> %d\n%s%s"
+                "the edges' parts without --inner-link-keys: %s -> %d\n%s%s"
                 % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-        text = overlay(inner, edge, link_keys)
+        text = overlay(inner, edges, link_keys)
         h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n"),
                 "the inner's part changed:\n" + text)
-        edge_text = part(text, EDGE_PART)
-        edge_secs = sections(edge_text)
-        h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
-                "edge sections: %r" % edge_secs)
-        h.check(edge_secs["nightjar-edge-link"].get("port") == str(link_port)
-                and edge_secs["nightjar-edge-link"].get("inport") == str(LINK_VPORT)
-                and edge_secs["nightjar-edge-mx"].get("port") == str(mx_port)
-                and edge_secs["nightjar-edge-mx"].get("inport") == "25",
-                "edge tunnels do not map the edge's listeners: %r" % edge_secs)
-        # The b32 nightjarctl computed from the keys file is the one i2pd logged for it.
-        h.check(edge_secs["nightjar-edge-link"].get("accesslist") == socks_b32,
-                "the link tunnel's accesslist %r is not the inner's link destination %s"
-                % (edge_secs["nightjar-edge-link"].get("accesslist"), socks_b32))
-        h.check("accesslist" not in edge_secs["nightjar-edge-mx"], "the MX tunnel is restricted")
-        edge_i2pd = I2pd(tdir.sub("edge-machine"), edge_text, "[socksproxy]\nenabled = false\n")
-        h._register(edge_i2pd)
-        edge_i2pd.start()
-        edge_dests = check_i2pd(edge_i2pd, {s: v["keys"] for s, v in edge_secs.items()}, "edge")
-        link_b32 = edge_dests[edge_secs["nightjar-edge-link"]["keys"]]
-        mx_b32 = edge_dests[edge_secs["nightjar-edge-mx"]["keys"]]
-        h.check(link_b32 != mx_b32, "the link and MX tunnels share a destination")
-        h.check(socks_b32 not in (link_b32, mx_b32), "the edge reuses the inner's destination")
-        print("edge: link %s.b32.i2p (accesslist %s), MX %s.b32.i2p"
-              % (link_b32, socks_b32, mx_b32))
+        # The DNS part: an MX record per edge, equal preference; no SRV record (Tor's).
+        dns = [ln for ln in part(text, DNS_PART).splitlines() if ln and not ln.startswith("#")]
+        h.check(dns == ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN, edges[n].config["hostname"])
+                        for n in EDGES], "the DNS part: %r" % dns)
+        edge_texts, edge_i2pds, link_b32s = {}, {}, {}
+        for name in EDGES:
+            edge_text = edge_texts[name] = part(text, edge_part(name))
+            edge_secs = sections(edge_text)
+            h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
+                    "edge %s sections: %r" % (name, edge_secs))
+            link_port, mx_port = ports[name]
+            h.check(edge_secs["nightjar-edge-link"].get("port") == str(link_port)
+                    and edge_secs["nightjar-edge-link"].get("inport") == str(LINK_VPORT)
+                    and edge_secs["nightjar-edge-mx"].get("port") == str(mx_port)
+                    and edge_secs["nightjar-edge-mx"].get("inport") == "25",
+                    "edge %s's tunnels do not map its listeners: %r" % (name, edge_secs))
+            # The b32 nightjarctl computed from the keys file is the one i2pd logged for it.
+            h.check(edge_secs["nightjar-edge-link"].get("accesslist") == socks_b32,
+                    "edge %s's link tunnel's accesslist %r is not the inner's link destination %s"
+                    % (name, edge_secs["nightjar-edge-link"].get("accesslist"), socks_b32))
+            h.check("accesslist" not in edge_secs["nightjar-edge-mx"],
+                    "edge %s's MX tunnel is restricted" % name)
+            edge_i2pd = edge_i2pds[name] = I2pd(tdir.sub("%s-machine" % name), edge_text,
+                                                "[socksproxy]\nenabled = false\n")
+            h._register(edge_i2pd)
+            edge_i2pd.start()
+            edge_dests = check_i2pd(edge_i2pd, {s: v["keys"] for s, v in edge_secs.items()},
+                                    "edge " + name)
+            link_b32 = link_b32s[name] = edge_dests[edge_secs["nightjar-edge-link"]["keys"]]
+            mx_b32 = edge_dests[edge_secs["nightjar-edge-mx"]["keys"]]
+            h.check(link_b32 != mx_b32, "edge %s's link and MX tunnels share a destination" % name)
+            h.check(socks_b32 not in (link_b32, mx_b32),
+                    "edge %s reuses the inner's destination" % name)
+            print("edge %s: link %s.b32.i2p (accesslist %s), MX %s.b32.i2p"
+                  % (name, link_b32, socks_b32, mx_b32))
+        h.check(len(set(link_b32s.values())) == len(EDGES), "the edges share a link destination")
 
-        # --- the inner's edge.address is the edge's link destination --------------------------
-        inner.config["edge"]["address"] = "%s.b32.i2p:%d" % (link_b32, LINK_VPORT)
+        # --- each edge's address is its link destination -------------------------------------
+        for e in inner.config["edges"]:
+            e["address"] = "%s.b32.i2p:%d" % (link_b32s[e["name"]], LINK_VPORT)
         inner.write_config()
-        text = overlay(inner, edge, link_keys)
-        # Neither part changes: the link's I2P port is the one the inner dials, as before.
+        text = overlay(inner, edges, link_keys)
+        # No part changes: each link's I2P port is the one the inner dials, as before.
         h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n")
-                and part(text, EDGE_PART) == edge_text,
-                "the printed parts changed with edge.address:\n" + text)
+                and all(part(text, edge_part(n)) == edge_texts[n] for n in EDGES),
+                "the printed parts changed with the edges' addresses:\n" + text)
 
         # --- control: the same checks fail on a broken copy --------------------------------
         broken = tunnels_text.replace("type = server", "type = srever", 1)
@@ -349,7 +382,7 @@ def test():
             print("control run fails as it must: %s" % str(e).splitlines()[0])
         else:
             raise h.TestFailure("the checks passed on a broken tunnels.conf:\n" + control.log())
-        for d in (control, inner_i2pd, edge_i2pd):
+        for d in [control, inner_i2pd] + list(edge_i2pds.values()):
             d.stop()
             h._unregister(d)
     print("t_69 took %.1f s" % (time.monotonic() - t_start))

@@ -22,10 +22,11 @@ it, as it stands on the other machine: its paths name that machine's files (the 
 becomes the inner's, where the edge's keys, certificate, onion map and data directory are not),
 and edge.yaml names the account the README creates on the edge (the test's `nobody` is only so
 that the edge can run here), which the inner's machine does not have. Inner step 4's `nightjarctl
-overlay tor` runs on the inner with that copy, as printed, and must print the torrc parts of both
-machines, and no SRV record, since the OnionMX onion's name is not given yet. (Its output is for
-tor: the test then pairs the two over the `direct` transport; t_68 runs overlay tor's output
-against real tors.) Between installing a configuration and
+overlay tor --edge NAME=edge.yaml` runs on the inner with that copy, as printed, and must print
+the torrc parts of both machines, the edge's MX record for the public domain, and no SRV record,
+since the OnionMX onion's name is not given yet. (Its output is for tor: the test then pairs the
+two over the `direct` transport, in the inner's `edges:` entry NAME; t_68 runs overlay tor's
+output against real tors.) Between installing a configuration and
 checking it, the test makes only the edits a test machine needs, listed with their reasons in
 edge_edits() and inner_edits(): free loopback ports instead of 25 and the example's ports,
 `nobody` as `user`, the test's DNS server, no greylisting wait, the test's MTA as the Internet,
@@ -80,9 +81,9 @@ CARRIED = {
     ("inner", "4"): ("edge", "/etc/nightjar/edge.yaml", "edge.yaml"),
 }
 
-# The parts `nightjarctl overlay tor --edge-config` prints (inner step 4).
+# The parts `nightjarctl overlay tor --edge NAME=FILE` prints (inner step 4), NAME filled in.
 OVERLAY_PARTS = ["# ---- torrc on the inner's machine ----",
-                 "# ---- torrc on the edge's machine ----",
+                 "# ---- torrc on edge %s's machine ----",
                  "# ---- DNS: publish in each public domain's zone ----"]
 
 # Absolute paths the prefix goes in front of. Not after a word character, a dot, a slash or a
@@ -309,12 +310,35 @@ def inner_edits(submission, pop3):
 
 
 def pairing_edits(link):
-    """Step 4 pairs over Tor; the test sets the inner's edge section for `direct` instead."""
+    """Step 4 pairs over Tor; the test sets the inner's `edges:` entry for `direct` instead."""
     return [
-        ("edge.address", "127.0.0.1:%d" % link, "the edge's link listener"),
-        ("edge.transport", "direct", "no Tor in this test"),
-        ("edge.socks", None, "direct uses no SOCKS proxy"),
+        ("address", "127.0.0.1:%d" % link, "the edge's link listener"),
+        ("transport", "direct", "no Tor in this test"),
+        ("socks", None, "direct uses no SOCKS proxy"),
     ]
+
+
+def set_entry_key(text, list_key, name, key, value):
+    """The value of `key` in the entry `- name: NAME` of the top-level list `list_key`, written
+    on its own line; None removes the line."""
+    lines = text.split("\n")
+    start = next((n for n, line in enumerate(lines) if line == list_key + ":"), None)
+    h.check(start is not None, "the configuration has no %s: list" % list_key)
+    n, entry_indent = start + 1, None
+    while n < len(lines) and (not lines[n].strip() or lines[n].startswith(" ")):
+        m = re.match(r"^( *)- name: (\S+)$", lines[n])
+        if m:
+            entry_indent = len(m.group(1)) + 2 if m.group(2) == name else None
+        elif entry_indent is not None:
+            m = re.match(r"^( *)([A-Za-z0-9_]+):", lines[n])
+            if m and len(m.group(1)) == entry_indent and m.group(2) == key:
+                if value is None:
+                    del lines[n]
+                else:
+                    lines[n] = "%s%s: %s" % (m.group(1), key, h._yaml_scalar(value))
+                return "\n".join(lines)
+        n += 1
+    raise h.TestFailure("%s: no entry %s with a %s line" % (list_key, name, key))
 
 
 def configure(machine, absolute, edits):
@@ -423,7 +447,7 @@ def test():
                 out = m.run_block(step, blocks[(who, step)],
                                   stdin=PASSWORD + "\n" if (who, step) == ("inner", "6") else "")
                 if (who, step) == ("inner", "4"):
-                    check_overlay_output(out)
+                    check_overlay_output(out, overlay_edge_name(blocks[(who, step)]), edge_cfg)
 
                 if (who, step) == ("edge", "4"):
                     text = edge.read("/etc/nightjar/edge.yaml")
@@ -439,9 +463,10 @@ def test():
                     configure(inner, "/etc/nightjar/inner.yaml", inner_edits(submission, pop3))
                 elif (who, step) == ("inner", "4"):
                     inner_cfg = inner.read("/etc/nightjar/inner.yaml")
+                    name = overlay_edge_name(blocks[(who, step)])
                     for key, value, why in pairing_edits(link):
-                        h.log("inner.yaml: %s -> %r (%s)" % (key, value, why))
-                        inner_cfg = set_key(inner_cfg, key, value)
+                        h.log("inner.yaml: edges %s %s -> %r (%s)" % (name, key, value, why))
+                        inner_cfg = set_entry_key(inner_cfg, "edges", name, key, value)
                     inner.write("/etc/nightjar/inner.yaml", inner_cfg)
                 elif (who, step) == ("inner", "5"):
                     procs.append(start_unit(inner, "nightjar-inner.service",
@@ -500,13 +525,25 @@ def carried(src, absolute, dst):
     return text
 
 
-def check_overlay_output(out):
-    """Inner step 4 printed both machines' torrc parts, and a note in place of the SRV records,
-    whose OnionMX onion name it was not given."""
+def overlay_edge_name(block):
+    """The edge README's inner step 4 names: `--edge NAME=edge.yaml`."""
+    m = re.search(r"--edge ([a-z0-9-]+)=edge\.yaml\b", block)
+    h.check(m, "README, inner step 4, gives no --edge NAME=edge.yaml:\n" + block)
+    return m.group(1)
+
+
+def check_overlay_output(out, name, edge_cfg):
+    """Inner step 4 printed the inner's and the edge's torrc parts, the edge's MX record for the
+    public domain (its hostname), and a note in place of the SRV records, whose OnionMX onion name
+    it was not given."""
     for header in OVERLAY_PARTS:
+        header = header.replace("%s", name)
         h.check(header in out, "README, inner step 4: no %r in:\n%s" % (header, out))
     dns = out.split(OVERLAY_PARTS[-1], 1)[1]
-    h.check("IN SRV" not in dns and "--edge-onion NAME" in dns,
+    public_domain = re.search(r"^\s*- public: (\S+)$", edge_cfg, re.M).group(1)
+    mx = "%s. IN MX 10 %s." % (public_domain, key_value(edge_cfg, "hostname").strip("\"'"))
+    h.check(mx in dns.split("\n"), "README, inner step 4: no %r in the DNS part:\n%s" % (mx, dns))
+    h.check("IN SRV" not in dns and "--edge-onion %s=ONION" % name in dns.replace("\n# ", " "),
             "README, inner step 4: the DNS part without --edge-onion:\n" + dns)
 
 
