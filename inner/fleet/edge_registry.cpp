@@ -310,21 +310,32 @@ Result<RevokedEdge> EdgeRegistry::remove(const std::string& name,
   return first;
 }
 
-Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg) {
+Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg, const KnownKeys* known,
+                                               std::vector<std::string>* warnings) {
   std::vector<EdgeSpec> out;
   for (size_t i = 0; i < cfg.edges.size(); ++i) {
     const auto& l = cfg.edges[i];
     std::string at = "edges[" + std::to_string(i) + "]";
     auto k = crypto::load_public_key(l.public_key);
-    if (!k) return make_error(at + " (" + l.name + "): public_key: " + k.error());
+    if (!k) {
+      auto was = known ? known->find(l.public_key) : KnownKeys::const_iterator{};
+      if (!known || was == known->end())
+        return make_error(at + " (" + l.name + "): public_key: " + k.error());
+      if (warnings)
+        warnings->push_back(at + " (" + l.name + "): public_key cannot be read now (" +
+                            k.error() + "); the key read from it at start-up is kept");
+      out.push_back(EdgeSpec{l, was->second, "inner.yaml " + at});
+      continue;
+    }
     out.push_back(EdgeSpec{l, *k, "inner.yaml " + at});
   }
   return out;
 }
 
 Result<std::vector<EdgeSpec>> effective_fleet(const InnerConfig& cfg, EdgeRegistry& registry,
-                                              std::vector<std::string>& warnings) {
-  auto configured = configured_edges(cfg);
+                                              std::vector<std::string>& warnings,
+                                              const KnownKeys* known) {
+  auto configured = configured_edges(cfg, known, &warnings);
   if (!configured) return make_error(configured.error());
   auto added = registry.added();
   if (!added) return make_error(added.error());

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,13 +68,20 @@ class EdgeRegistry {
   store::Dbi db_;
 };
 
+// Key files read before, by path: the running inner has dropped the privileges it read them
+// with, so at a reload a file it can no longer open keeps the key it had (with a warning).
+using KnownKeys = std::map<std::string, crypto::PublicKey>;
+
 // inner.yaml's edges with their keys read from their public_key files (an unreadable key file is
-// an error naming the entry).
-Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg);
+// an error naming the entry, unless `known` has it: then that key, and a line in `warnings`).
+Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg,
+                                               const KnownKeys* known = nullptr,
+                                               std::vector<std::string>* warnings = nullptr);
 
 // The fleet to run: configured_edges() then the added ones, leaving out revoked keys (and an
 // added edge whose name inner.yaml now uses); each one left out is explained in `warnings`.
 Result<std::vector<EdgeSpec>> effective_fleet(const InnerConfig& cfg, EdgeRegistry& registry,
-                                              std::vector<std::string>& warnings);
+                                              std::vector<std::string>& warnings,
+                                              const KnownKeys* known = nullptr);
 
 }  // namespace nj::inner

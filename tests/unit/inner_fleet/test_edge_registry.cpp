@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE inner_fleet
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -412,4 +413,28 @@ BOOST_AUTO_TEST_CASE(check_edge_entry_uses_the_configs_rules) {
   BOOST_REQUIRE(!socks);
   BOOST_TEST(contains(socks.error(), "socks: \"10.0.0.1:4447\" is not a loopback address"));
   BOOST_TEST(!check_edge_entry("mx1", "x.i2p:2600", "carrier-pigeon", "127.0.0.1:4447", ""));
+}
+
+BOOST_AUTO_TEST_CASE(a_key_file_unreadable_at_a_reload_keeps_the_key_read_before) {
+  Fleet f;
+  // As at start-up: both files read.
+  KnownKeys known;
+  for (const auto& e : f.configured()) known.emplace(e.link.public_key, e.key);
+  // The running inner can no longer open mx2's file (here: it is gone).
+  std::filesystem::remove(f.dir.sub("mx2.pub"));
+  auto plain = configured_edges(f.cfg);
+  BOOST_REQUIRE(!plain);
+  BOOST_TEST(contains(plain.error(), "edges[1] (mx2): public_key: "));
+  std::vector<std::string> warnings;
+  auto fleet = effective_fleet(f.cfg, *f.reg, warnings, &known);
+  BOOST_REQUIRE(fleet);
+  BOOST_REQUIRE_EQUAL(fleet->size(), 2u);
+  BOOST_TEST(((*fleet)[1].key == f.mx2));
+  BOOST_REQUIRE_EQUAL(warnings.size(), 1u);
+  BOOST_TEST(contains(warnings[0], "edges[1] (mx2): public_key cannot be read now"));
+  // A file never read before is still an error.
+  KnownKeys only_mx1;
+  only_mx1.emplace(f.dir.sub("mx1.pub"), f.mx1);
+  warnings.clear();
+  BOOST_TEST(!effective_fleet(f.cfg, *f.reg, warnings, &only_mx1));
 }
