@@ -14,6 +14,7 @@
 #include "common/crypto/keyfile.h"
 #include "inner/ctl/account.h"
 #include "inner/ctl/edge_queue.h"
+#include "inner/ctl/fleet.h"
 #include "inner/ctl/overlay.h"
 #include "inner/ctl/queue.h"
 #include "inner/ctl/quota.h"
@@ -81,6 +82,8 @@ const Command kCommands[] = {
     {"account", "add, change, list and remove the inner's accounts", cmd_account},
     {"quota", "show or raise an account's Internet recipient quota", cmd_quota},
     {"queue", "list the inner's outbound queue", cmd_queue},
+    {"edge", "add, remove (revoke) and list the inner's edges", cmd_edge},
+    {"status", "a running daemon's links, queues and edges", cmd_status},
     {"overlay", "print torrc or i2pd lines and MX records for inner and edges", cmd_overlay},
     {"edge-queue", "read an edge's sealed inbound queue with the inner's key", cmd_edge_queue},
 };

@@ -267,16 +267,24 @@ void OutboundHandover::pump() {
   // Then the pool, each message to the open edge with the least in flight: a slow edge fills
   // its window and gets no more, the others take the rest.
   while (!pool_.empty()) {
+    // Among equals, the next after the last one chosen: a trickle of mail alternates too.
     Edge* best = nullptr;
     const EdgeKey* best_key = nullptr;
-    for (auto& [key, e] : edges_) {
-      if (!e.open() || !e.window.has_room()) continue;
-      if (!best || e.window.size() < best->window.size()) {
-        best = &e;
-        best_key = &key;
+    auto consider = [&](std::map<EdgeKey, Edge>::iterator from, std::map<EdgeKey, Edge>::iterator to) {
+      for (auto it = from; it != to; ++it) {
+        Edge& e = it->second;
+        if (!e.open() || !e.window.has_room()) continue;
+        if (!best || e.window.size() < best->window.size()) {
+          best = &e;
+          best_key = &it->first;
+        }
       }
-    }
+    };
+    auto after = edges_.upper_bound(last_pick_);
+    consider(after, edges_.end());
+    consider(edges_.begin(), after);
     if (!best) return;
+    last_pick_ = *best_key;
     std::string id = std::move(pool_.front());
     pool_.pop_front();
     auto p = placed_.find(id);
@@ -476,7 +484,9 @@ void OutboundHandover::bounce(const std::string& id, const LocalReason& why) {
   std::vector<link::RecipientStatus> failed;
   for (const auto& r : env->recipients)
     failed.push_back(link::RecipientStatus{r, link::RecipientOutcome::failed, ""});
-  settle(id, std::move(failed), why, [id, why](Status s, const Settled& out) {
+  settle(id, std::move(failed), why,
+         [this, alive = std::weak_ptr<int>(alive_), id, why](Status s, const Settled& out) {
+    if (s && !alive.expired()) failed_ += out.failed;
     if (!s)
       NJ_LOG_ERROR("link: msg=%s bounce not recorded: %s", id.c_str(), s.error().c_str());
     else
@@ -512,6 +522,8 @@ void OutboundHandover::on_status(const EdgeKey& key, const link::Frame& f) {
                           s.error().c_str());
              return;  // no ACK: the edge sends the STATUS again
            }
+           delivered_ += out.delivered;
+           failed_ += out.failed;
            size_t dup = 0;
            if (!delivered.empty()) {
              auto& by = delivered_by_[id];

@@ -102,6 +102,8 @@ class OutboundHandover {
   Result<std::map<EdgeKey, EdgeLoad>> loads();
   uint64_t duplicates() const { return duplicates_; }   // deliveries reported by two edges
   uint64_t failovers() const { return failovers_; }     // messages handed on from a lost edge
+  uint64_t delivered() const { return delivered_; }     // recipients reported delivered
+  uint64_t failed() const { return failed_; }           // recipients failed (reported or bounced)
 
  private:
   struct Edge {
@@ -158,6 +160,7 @@ class OutboundHandover {
   uv::Timer timer_;
   std::map<EdgeKey, Edge> edges_;
   std::deque<std::string> pool_;            // due, for any edge
+  EdgeKey last_pick_;                       // the edge the pool fed last
   std::map<std::string, EdgeKey> placed_;   // id -> the edge it waits or flies on ("": pool)
   struct Retry {
     uint32_t refusals = 0;
@@ -175,6 +178,8 @@ class OutboundHandover {
   bool orphans_checked_ = false;
   uint64_t duplicates_ = 0;
   uint64_t failovers_ = 0;
+  uint64_t delivered_ = 0;
+  uint64_t failed_ = 0;
   // Gone with this object: commit callbacks that run after it do nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

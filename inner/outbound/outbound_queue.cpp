@@ -67,8 +67,11 @@ std::string OutboundQueue::due_key(int64_t due, const std::string& id) {
   return k + "/" + id;
 }
 
-Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e, int64_t due) const {
+Status OutboundQueue::add_in(store::Txn& txn, const queue::Envelope& e, int64_t due,
+                             std::string_view delay_class) const {
   if (auto s = add_in(txn, e); !s) return s;
+  if (!delay_class.empty())
+    if (auto s = txn.put(db_, class_key(e.id), delay_class); !s) return s;
   // d/<due>/<id> orders the release scan; i/<id> -> due finds that key again from the id.
   if (auto s = txn.put(db_, due_key(due, e.id), ""); !s) return s;
   return txn.put(db_, due_index_key(e.id),
@@ -101,7 +104,12 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
   std::vector<Item> out;
   std::string err;
   std::map<std::string, int64_t> due, pending;
-  std::map<std::string, std::string> holders;
+  std::map<std::string, std::string> holders, classes;
+  auto dc = store::scan_prefix(*txn, db_, "c/", [&](std::string_view k, std::string_view v) {
+    classes[std::string(k.substr(2))] = std::string(v.substr(0, 16));
+    return true;
+  });
+  if (!dc) return make_error(dc.error());
   auto dh = store::scan_prefix(*txn, db_, "h/", [&](std::string_view k, std::string_view v) {
     holders[std::string(k.substr(2))] = std::string(v);
     return true;
@@ -134,6 +142,7 @@ Result<std::vector<OutboundQueue::Item>> OutboundQueue::list() {
       it.due = d == due.end() ? it.queued_at : d->second;
       it.released = d != due.end() && !pending.count(it.id);
       if (auto h = holders.find(it.id); it.released && h != holders.end()) it.holder = h->second;
+      if (auto c = classes.find(it.id); c != classes.end()) it.delay_class = c->second;
       out.push_back(std::move(it));
       return true;
     };
@@ -308,6 +317,7 @@ Status OutboundQueue::forget_edge_in(store::Txn& txn, std::string_view holder) c
 Result<bool> OutboundQueue::remove_in(store::Txn& txn, const std::string& id) const {
   if (auto s = release_in(txn, id); !s) return make_error(s.error());
   if (auto h = txn.del(db_, holder_key(id)); !h) return make_error(h.error());
+  if (auto c = txn.del(db_, class_key(id)); !c) return make_error(c.error());
   if (auto d = txn.del(db_, due_index_key(id)); !d) return make_error(d.error());
   auto r = txn.del(db_, record_key(id));
   if (!r) return make_error(r.error());

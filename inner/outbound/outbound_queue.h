@@ -55,7 +55,10 @@ class OutboundQueue {
   // The same, held until `due` (Unix seconds; the account's delay class, inner/policy/delay.h).
   // The due time is kept beside the record as "d/<be64 due>/<id>", so the release scan reads
   // only what is due and needs no key.
-  Status add_in(store::Txn& txn, const queue::Envelope& e, int64_t due) const;
+  // `delay_class` ("none", "defer", "batch"; empty for the inner's own bounces) is kept in clear
+  // as "c/<id>" for the status count by class: the account's setting, not the mail's.
+  Status add_in(store::Txn& txn, const queue::Envelope& e, int64_t due,
+                std::string_view delay_class = {}) const;
 
   struct Item {
     std::string id;
@@ -65,6 +68,7 @@ class OutboundQueue {
     int64_t due = 0;            // when it may leave; queued_at for records written before due times
     bool released = false;      // handed to the link already
     std::string holder;         // released: the key of the edge holding it (empty: unknown)
+    std::string delay_class;    // as given to add_in (empty: the inner's own, or not recorded)
   };
   Result<std::vector<Item>> list();
   // The envelope of one queued message. `inner` (the key pair the queue was opened with) opens
@@ -130,6 +134,7 @@ class OutboundQueue {
   static std::string due_key(int64_t due, const std::string& id);
   static std::string due_index_key(const std::string& id) { return "i/" + id; }
   static std::string holder_key(const std::string& id) { return "h/" + id; }
+  static std::string class_key(const std::string& id) { return "c/" + id; }
   static std::string withdraw_prefix(std::string_view holder) {
     return "w/" + std::string(holder) + "/";
   }

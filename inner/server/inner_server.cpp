@@ -87,6 +87,7 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
   if (!fleet) return make_error(fleet.error());
   for (const auto& w : warnings) NJ_LOG_WARN("fleet: %s", w.c_str());
   for (const auto& e : *fleet) {
+    if (!e.link.public_key.empty()) s->key_files_.insert_or_assign(e.link.public_key, e.key);
     std::string edge_key(e.key.view());
     s->handover_->add_edge(edge_key, e.link.name,
                            static_cast<uint64_t>(e.link.failover_after.count()));
@@ -148,7 +149,9 @@ Status InnerServer::listen() {
   };
   if (auto st = bind_all(cfg_.listen.submission, false); !st) return st;
   if (auto st = bind_all(cfg_.listen.pop3, true); !st) return st;
+  if (auto st = start_observing(); !st) return st;
   listening_ = true;
+  started_at_ = clock_.now();
   for (auto& [key, m] : fleet_) m->link->start();
   handover_->start();
   NJ_LOG_INFO("fleet: %zu edges", fleet_.size());
@@ -230,8 +233,10 @@ Result<std::vector<std::string>> InnerServer::reload() {
     fresh = cfg_;
   }
   std::vector<std::string> warnings;
-  auto want = effective_fleet(fresh, *registry_, warnings);
+  auto want = effective_fleet(fresh, *registry_, warnings, &key_files_);
   if (!want) return make_error(want.error());
+  for (const auto& e : *want)
+    if (!e.link.public_key.empty()) key_files_.insert_or_assign(e.link.public_key, e.key);
   for (const auto& w : warnings) NJ_LOG_WARN("fleet: %s", w.c_str());
   auto changes = apply_fleet(*want);
   for (const auto& c : changes) NJ_LOG_INFO("fleet: %s", c.c_str());
@@ -258,8 +263,12 @@ Result<std::vector<InnerServer::EdgeStatus>> InnerServer::fleet_status() {
 
 
 void InnerServer::accept(std::unique_ptr<uv::Connection> conn, bool pop3) {
+  const char* listener = pop3 ? "pop3" : "submission";
+  metrics_.counter("nightjar_inner_connections_total", "Connections accepted by listener.",
+                   {{"listener", listener}}).inc();
   if (stopping_ || sessions_->size() >= static_cast<size_t>(cfg_.limits.max_connections)) {
     NJ_LOG_INFO("reject stage=connect reason=%s", stopping_ ? "stopping" : "too many connections");
+    counted_refusal(stopping_ ? "stopping" : "too_many_connections");
     conn->close();
     return;
   }
@@ -283,6 +292,8 @@ void InnerServer::shutdown() {
   stopping_ = true;
   for (auto& l : listeners_) l->close();
   listeners_.clear();
+  if (control_) control_->close();
+  if (exporter_) exporter_->close();
   if (sessions_)
     for (auto* p : sessions_->snapshot()) p->close();
   for (auto& [key, m] : fleet_) m->link->shutdown();

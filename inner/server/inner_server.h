@@ -10,13 +10,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "common/base/clock.h"
 #include "common/base/result.h"
+#include "common/control/server.h"
 #include "common/crypto/crypto.h"
+#include "common/metrics/exporter.h"
+#include "common/metrics/registry.h"
 #include "common/smtp/server.h"
 #include "common/store/group_commit.h"
 #include "common/store/lmdb.h"
@@ -71,6 +75,16 @@ class InnerServer {
   };
   Result<std::vector<EdgeStatus>> fleet_status();
   const OutboundHandover* handover() const { return handover_.get(); }
+  // `nightjarctl status`: the fleet's links and loads, the outbound queue by state and delay
+  // class. Counts, times, states and the edges' names only: never an address or an account.
+  Result<std::string> status_text();
+  // The daemon's metrics (docs/metrics.md); listen.metrics serves them.
+  metrics::Registry& metrics() { return metrics_; }
+
+  // For the sessions' counters: a submission committed (copies for local mailboxes and for
+  // the Internet), or refused after DATA (`why`: a fixed DeliveryStatus name).
+  void counted_message(size_t local, size_t remote);
+  void counted_refusal(const char* why);
 
   // For the sessions.
   const InnerConfig& config() const { return cfg_; }
@@ -120,6 +134,9 @@ class InnerServer {
   std::unique_ptr<Member> make_member(const EdgeSpec& spec);
   // Makes the running fleet `want`; returns what changed, for the log and the ctl.
   std::vector<std::string> apply_fleet(const std::vector<EdgeSpec>& want);
+  // The control socket (status, reload) and, with listen.metrics, the exporter.
+  Status start_observing();
+  void register_metrics();
   // A member leaving: closed with `why`, freed once its last record has had time to go.
   void retire(std::unique_ptr<Member> m, const std::string& why);
 
@@ -141,6 +158,7 @@ class InnerServer {
   std::unique_ptr<EdgeRegistry> registry_;
   std::unique_ptr<OutboundHandover> handover_;
   std::map<std::string, std::unique_ptr<Member>> fleet_;  // by the edge's key
+  KnownKeys key_files_;  // inner.yaml's edge keys as read at start-up (and at reloads since)
   std::vector<std::unique_ptr<Member>> leaving_;          // closed, freed by reaper_
   std::unique_ptr<uv::Timer> reaper_;
   bool listening_ = false;
@@ -151,6 +169,11 @@ class InnerServer {
   std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
   std::unique_ptr<uv::SessionSet<InnerSession>> sessions_;
   bool stopping_ = false;
+  int64_t started_at_ = 0;
+  metrics::Registry metrics_;
+  std::set<std::string> metric_edges_;  // the edge names with series in metrics_
+  std::unique_ptr<metrics::Exporter> exporter_;
+  std::unique_ptr<control::ControlServer> control_;
 };
 
 }  // namespace nj::inner

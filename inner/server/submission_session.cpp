@@ -350,8 +350,9 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
       if (f.is("X-Hashcash") && stamps->size() < 64) stamps->push_back(f.unfolded());
   }
   int64_t due = now;
+  const policy::DelayClass delay = srv_.delay_class(login_);
   if (out) {
-    due = policy::due_time(srv_.delay_class(login_), now, srv_.delay_rules(), [](uint64_t bound) {
+    due = policy::due_time(delay, now, srv_.delay_rules(), [](uint64_t bound) {
       return crypto::random_uniform(static_cast<uint32_t>(std::min<uint64_t>(bound, UINT32_MAX)));
     });
   }
@@ -394,7 +395,7 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
             outcome->error = "recipient quota";
             return s;
           }
-          if (auto s = outbound->add_in(txn, **envelope, due); !s) {
+          if (auto s = outbound->add_in(txn, **envelope, due, policy::to_string(delay)); !s) {
             outcome->error = s.error();
             return s;
           }
@@ -428,10 +429,12 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
           NJ_LOG_INFO("session=%s msg=%s accepted local=%zu outbound=%zu", sid.c_str(),
                       msg_id.c_str(), n_local, n_remote);
           if (n_remote) srv->outbound_committed(msg_id, due);  // the server outlives its sessions
+          srv->counted_message(n_local, n_remote);
           r = smtp::Reply::make(250, "2.0.0", "Ok: queued as " + msg_id);
         } else {
           NJ_LOG_INFO("session=%s msg=%s refused: %s %s", sid.c_str(), msg_id.c_str(),
                       to_string(outcome->status), outcome->error.c_str());
+          srv->counted_refusal(s ? to_string(outcome->status) : "store");
           switch (outcome->status) {
             case DeliveryStatus::over_quota:
               r = smtp::Reply::make(552, "5.2.2", "Mailbox full");
