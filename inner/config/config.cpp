@@ -78,16 +78,17 @@ Table<ListenConfig> listen_table() {
       .check([](const ListenConfig& l, Checker& c) {
         // One socket cannot serve two protocols.
         std::map<std::string, std::string> used;
-        auto claim = [&](const std::vector<Endpoint>& eps, const std::string& name) {
+        auto claim = [&](const std::vector<Endpoint>& eps, const std::string& name,
+                         bool list = true) {
           for (std::size_t i = 0; i < eps.size(); ++i) {
-            std::string at = name + "[" + std::to_string(i) + "]";
+            std::string at = list ? name + "[" + std::to_string(i) + "]" : name;
             auto [it, fresh] = used.emplace(eps[i].str(), at);
             if (!fresh) c.fail(at, "same address as listen." + it->second);
           }
         };
         claim(l.submission, "submission");
         claim(l.pop3, "pop3");
-        if (l.metrics.port != 0) claim({l.metrics}, "metrics");
+        if (l.metrics.port != 0) claim({l.metrics}, "metrics", false);
       });
 }
 

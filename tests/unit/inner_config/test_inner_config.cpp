@@ -802,7 +802,7 @@ BOOST_AUTO_TEST_CASE(the_metrics_listener_is_off_unless_set) {
   BOOST_REQUIRE(!shared.ok());
   BOOST_CHECK_MESSAGE(
       shared.error().rfind((s.dir / "case.yaml").string() + ":", 0) == 0 &&
-          shared.error().find(": listen.metrics") != std::string::npos &&
+          shared.error().find(": listen.metrics: same address") != std::string::npos &&
           shared.error().find(": same address as listen.submission[0]") != std::string::npos &&
           shared.error().find('\n') == std::string::npos,
       shared.error());
