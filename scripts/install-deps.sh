@@ -11,6 +11,8 @@ PKGS=(
   # tests and demo: real peers and clients
   # swaks --tls needs Net::SSLeay (a Recommends of swaks, which --no-install-recommends skips)
   lmdb-utils swaks libnet-ssleay-perl unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd i2pd
+  # postgrey: the greylisting of the receiving MTA (Postfix) in the fleet tests
+  postgrey
 )
 
 missing=()

@@ -347,17 +347,24 @@ class Unbound:
     that zone to an authoritative server on 127.0.0.1:port (rbldnsd).
     """
 
-    def __init__(self, tdir, zones, stubs=None):
+    def __init__(self, tdir, zones, stubs=None, resolver=False):
         self.dir = tdir.sub("unbound")
         self.port = free_port()
         self.zones = zones
         self.stubs = stubs or {}
         self.proc = None
+        # resolver=True: also port 53 on an address of its own (derived from the port, so that
+        # tests running side by side do not collide), for a program that reads the resolver
+        # from resolv.conf, where no port can be given (Postfix(resolver=...)).
+        self.resolver_ip = ("127.53.%d.%d" % ((self.port >> 8) & 255, self.port & 255)
+                            if resolver else None)
 
     def config(self):
         L = ["server:",
-             '  interface: 127.0.0.1@%d' % self.port,
-             "  port: %d" % self.port,
+             '  interface: 127.0.0.1@%d' % self.port]
+        if self.resolver_ip:
+            L.append('  interface: %s@53' % self.resolver_ip)
+        L += ["  port: %d" % self.port,
              "  do-daemonize: no",
              '  username: ""',
              '  chroot: ""',
@@ -510,7 +517,7 @@ class Postfix:
     """
 
     def __init__(self, tdir, relay=None, name="postfix", helo="mta.sender.test", main=None,
-                 domain=None, mailboxes=()):
+                 domain=None, mailboxes=(), resolver=None):
         self.dir = tdir.sub(name)
         self.conf = self.sub("conf")
         self.queue = os.path.join(self.dir, "queue")
@@ -526,6 +533,9 @@ class Postfix:
         self.vmail = os.path.join(self.dir, "vmail")
         self.extra = main or {}
         self.proc = None
+        # resolver: an IP whose port 53 answers (Unbound(resolver=True)). Postfix then looks up
+        # MX records in DNS, in a mount namespace of its own where /etc/resolv.conf names it.
+        self.resolver = resolver
 
     def sub(self, n):
         p = os.path.join(self.dir, n)
@@ -554,7 +564,7 @@ class Postfix:
             "local_recipient_maps": "",
             "biff": "no",
             "smtp_bind_address": "127.0.0.1",
-            "smtp_dns_support_level": "disabled",
+            "smtp_dns_support_level": "enabled" if self.resolver else "disabled",
             "queue_run_delay": "1s",
             "minimal_backoff_time": "1s",
             "maximal_backoff_time": "2s",
@@ -678,8 +688,14 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         os.chmod(self.queue, 0o755)
         # Creates the queue tree with Postfix's ownerships and checks the configuration.
         run(["postfix", "-c", self.conf, "check"])
-        self.proc = Proc([POSTFIX_MASTER, "-d", "-c", self.conf],
-                         os.path.join(self.dir, "master.out"),
+        argv = [POSTFIX_MASTER, "-d", "-c", self.conf]
+        if self.resolver:
+            resolv = os.path.join(self.dir, "resolv.conf")
+            with open(resolv, "w") as f:
+                f.write("nameserver %s\noptions timeout:2 attempts:2\n" % self.resolver)
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv] + argv
+        self.proc = Proc(argv, os.path.join(self.dir, "master.out"),
                          env=dict(os.environ, MAIL_CONFIG=self.conf))
         _register(self)
         try:
@@ -745,6 +761,50 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             if time.monotonic() > deadline:
                 raise TestFailure("postfix queue not empty:\n" + self.log()[-4000:])
             time.sleep(0.2)
+
+
+class Postgrey:
+    """postgrey, the greylisting policy server, in the foreground on 127.0.0.1:port; a Postfix
+    asks it with check_policy_service (`policy` is that setting's argument). Every (client
+    network, sender, recipient) is refused for now until `delay` seconds after it was first
+    seen; clients are never whitelisted for having passed before."""
+
+    def __init__(self, tdir, delay=3, name="postgrey"):
+        self.dir = tdir.sub(name)
+        self.db = os.path.join(self.dir, "db")
+        os.makedirs(self.db, exist_ok=True)
+        shutil.chown(self.db, "postgrey")
+        self.port = free_port()
+        self.delay = delay
+        self.proc = None
+
+    @property
+    def policy(self):
+        return "inet:127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.proc = Proc(["postgrey", "--inet=127.0.0.1:%d" % self.port,
+                          "--delay=%d" % self.delay, "--dbdir=" + self.db,
+                          "--auto-whitelist-clients=0", "--user=postgrey", "--group=nogroup",
+                          "--pidfile=" + os.path.join(self.dir, "pid")],
+                         os.path.join(self.dir, "postgrey.log"))
+        _register(self)
+        wait_tcp(self.port, proc=self.proc)
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+        _unregister(self)
+
+    def greylisted(self):
+        """How many times it refused a triplet for now."""
+        return self.proc.output().count("action=greylist") if self.proc else 0
+
+    __enter__ = start
+
+    def __exit__(self, *a):
+        self.stop()
 
 
 class SmtpSink:
@@ -1061,14 +1121,17 @@ def edge_config(data_dir, mx_port, dns_addr, key_dir, overrides=None):
 class Edge:
     """nightjar-edge in the foreground with a generated configuration and fresh keys."""
 
-    def __init__(self, tdir, dns_addr, overrides=None, name="edge"):
+    def __init__(self, tdir, dns_addr, overrides=None, name="edge", mx_host="127.0.0.1"):
         self.dir = tdir.sub(name)
+        self.mx_host = mx_host
         self.data_dir = os.path.join(self.dir, "data")
         self.key_dir = os.path.join(self.dir, "keys")
         os.makedirs(self.data_dir, exist_ok=True)
         os.makedirs(self.key_dir, exist_ok=True)
         self.port = free_port()
         self.config = edge_config(self.data_dir, self.port, dns_addr, self.key_dir, overrides)
+        if mx_host != "127.0.0.1":
+            self.config["listen"]["mx"] = ["%s:%d" % (mx_host, self.port)]
         self.config_path = os.path.join(self.dir, "edge.yaml")
         self.log_path = os.path.join(self.dir, "edge.log")
         self.proc = None
@@ -1094,7 +1157,7 @@ class Edge:
         self.proc = Proc([edge_bin(), "--config", self.config_path], self.log_path)
         _register(self)
         try:
-            wait_tcp(self.port, proc=self.proc)
+            wait_tcp(self.port, proc=self.proc, host=self.mx_host)
         except TestFailure as e:
             raise TestFailure("%s\nedge log:\n%s" % (e, self.output()))
         return self
