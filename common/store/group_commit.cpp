@@ -156,6 +156,10 @@ void GroupCommitter::run_batch(std::vector<Item>& batch) {
       return;
     }
     ++batches_;
+    batched_items_ += batch.size();
+    size_t bucket = 0;
+    while (bucket < kBatchBounds.size() && batch.size() > kBatchBounds[bucket]) ++bucket;
+    ++batch_sizes_[bucket];
     for (auto& it : batch) {
       if (it.status) {
         ++items_;
@@ -201,6 +205,8 @@ GroupCommitter::Stats GroupCommitter::stats() const {
   s.items = items_.load();
   s.failed_items = failed_.load();
   s.map_grows = grows_.load();
+  for (size_t i = 0; i < batch_sizes_.size(); ++i) s.batch_sizes[i] = batch_sizes_[i].load();
+  s.batched_items = batched_items_.load();
   return s;
 }
 

@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -32,11 +33,21 @@ class GroupCommitter {
     size_t max_batch = 1024;  // items per parent transaction
   };
 
+  // Upper bounds of the batch-size buckets (items per committed batch), for Stats::batch_sizes.
+  static constexpr std::array<uint64_t, 11> kBatchBounds = {1,  2,  4,   8,   16,  32,
+                                                            64, 128, 256, 512, 1024};
+
   struct Stats {
     uint64_t batches = 0;       // parent commits that succeeded (one sync each)
     uint64_t items = 0;         // items committed
     uint64_t failed_items = 0;  // items whose work (or whose batch's commit) failed
     uint64_t map_grows = 0;
+    // How many items each successful parent commit held (its own failed items included: they
+    // shared the sync), as per-bucket counts: entry i counts batches of more than
+    // kBatchBounds[i-1] and at most kBatchBounds[i] items; the last entry, batches above every
+    // bound. Not cumulative; the entries add up to `batches`.
+    std::array<uint64_t, kBatchBounds.size() + 1> batch_sizes{};
+    uint64_t batched_items = 0;  // the sum of those sizes
   };
 
   // `loop` may be null for tools that only use commit_now(). The env must outlive this object
@@ -90,7 +101,8 @@ class GroupCommitter {
   bool stopped_ = false;
   std::thread writer_;
 
-  std::atomic<uint64_t> batches_{0}, items_{0}, failed_{0}, grows_{0};
+  std::atomic<uint64_t> batches_{0}, items_{0}, failed_{0}, grows_{0}, batched_items_{0};
+  std::array<std::atomic<uint64_t>, kBatchBounds.size() + 1> batch_sizes_{};
 };
 
 }  // namespace nj::store

@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <array>
 #include <boost/test/unit_test.hpp>
 #include <future>
 #include <set>
@@ -155,6 +156,53 @@ BOOST_AUTO_TEST_CASE(failing_item_is_rolled_back_alone) {
   BOOST_CHECK_EQUAL(s.batches, 2u);
   BOOST_CHECK_EQUAL(s.items, 3u);
   BOOST_CHECK_EQUAL(s.failed_items, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_sizes_are_counted_per_bucket) {
+  TempDir t;
+  Loop l;
+  auto env = open_env(t.sub("db"));
+  auto db = env.open_dbi("kv");
+  BOOST_REQUIRE(db.ok());
+  GroupCommitter gc(env, &l.loop, GroupCommitter::Options{10});
+  // Item 0 holds the writer alone (a batch of 1) while 26 more queue up; they then commit in
+  // batches of 10, 10 and 6, one of which holds an item whose own work fails.
+  std::promise<void> release, started;
+  auto released = release.get_future().share();
+  int done = 0;
+  gc.submit(
+      [released, &started](Txn&) -> Status {
+        started.set_value();
+        released.wait();
+        return {};
+      },
+      [&](Status) { ++done; });
+  started.get_future().wait();
+  for (int i = 0; i < 26; ++i) {
+    GroupCommitter::Work w = put_work(*db, "k" + std::to_string(i));
+    if (i == 13) w = [](Txn&) -> Status { return nj::make_error("refused"); };
+    gc.submit(std::move(w), [&](Status) { ++done; });
+  }
+  release.set_value();
+  l.run_until([&] { return done == 27; });
+  auto s = gc.stats();
+  BOOST_CHECK_EQUAL(s.batches, 4u);
+  BOOST_CHECK_EQUAL(s.items, 26u);
+  BOOST_CHECK_EQUAL(s.failed_items, 1u);
+  BOOST_CHECK_EQUAL(s.batched_items, 27u);
+  // Bounds 1, 2, 4, 8, 16, ...: the batch of 1 in the first bucket, 6 in "<= 8", 10 and 10 in
+  // "<= 16", nothing anywhere else.
+  std::array<uint64_t, GroupCommitter::kBatchBounds.size() + 1> want{};
+  want[0] = 1;
+  want[3] = 1;
+  want[4] = 2;
+  for (size_t i = 0; i < want.size(); ++i) {
+    BOOST_TEST_CONTEXT("bucket " << i) { BOOST_CHECK_EQUAL(s.batch_sizes[i], want[i]); }
+  }
+  uint64_t total = 0;
+  for (auto n : s.batch_sizes) total += n;
+  BOOST_CHECK_EQUAL(total, s.batches);
+  gc.shutdown();
 }
 
 BOOST_AUTO_TEST_CASE(commit_now_from_threads_without_a_loop) {
