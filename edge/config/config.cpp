@@ -1,5 +1,6 @@
 #include "edge/config/config.h"
 
+#include <arpa/inet.h>
 #include <pwd.h>
 
 #include <chrono>
@@ -19,6 +20,35 @@ using config::Checker;
 using config::Items;
 using config::PathCheck;
 using config::Table;
+using config::Type;
+
+// The metrics listener's address: loopback only, since a scrape is for this machine's own
+// Prometheus (or an SSH tunnel to it), never for the Internet the edge faces. The check is in the
+// type so that the problem is reported at the key's own line.
+Type<Endpoint> loopback_endpoint() {
+  Type<Endpoint> any = config::endpoint();
+  return Type<Endpoint>{
+      "a loopback address and port like 127.0.0.1:9101 or [::1]:9101",
+      [parse = any.parse](std::string_view s) -> Result<Endpoint> {
+        auto r = parse(s);
+        if (!r) return r;
+        in6_addr a6{};
+        unsigned char a4[4] = {};
+        bool loopback = r->ipv6 ? inet_pton(AF_INET6, r->host.c_str(), &a6) == 1 &&
+                                      IN6_IS_ADDR_LOOPBACK(&a6)
+                                : inet_pton(AF_INET, r->host.c_str(), a4) == 1 && a4[0] == 127;
+        if (!loopback)
+          // The endpoint parser accepted it, so it holds only address characters.
+          return make_error("\"" + std::string(s) +
+                            "\" is not a loopback address: metrics are served on 127.0.0.0/8 "
+                            "or [::1] only");
+        Endpoint e = *r;
+        char canon[INET6_ADDRSTRLEN];
+        if (e.ipv6 && inet_ntop(AF_INET6, &a6, canon, sizeof canon) != nullptr) e.host = canon;
+        return e;
+      },
+      any.print};
+}
 
 Table<DomainMap> domain_table() {
   return Table<DomainMap>()
@@ -37,6 +67,7 @@ Table<ListenConfig> listen_table() {
       .list("mx", &ListenConfig::mx, config::endpoint(), nonempty)
       .list("onion_mx", &ListenConfig::onion_mx, config::endpoint(), any)
       .list("link", &ListenConfig::link, config::endpoint(), any)
+      .key("metrics", &ListenConfig::metrics, loopback_endpoint(), config::optional)
       .check([](const ListenConfig& l, Checker& c) {
         // One socket cannot serve two listeners.
         std::map<std::string, std::string> used;
@@ -50,6 +81,10 @@ Table<ListenConfig> listen_table() {
         claim(l.mx, "mx");
         claim(l.onion_mx, "onion_mx");
         claim(l.link, "link");
+        if (l.metrics.port != 0) {
+          auto it = used.find(l.metrics.str());
+          if (it != used.end()) c.fail("metrics", "same address as listen." + it->second);
+        }
       });
 }
 

@@ -38,6 +38,7 @@ struct ListenConfig {
   std::vector<Endpoint> mx;        // public port 25; at least one
   std::vector<Endpoint> onion_mx;  // where the overlay forwards the OnionMX service
   std::vector<Endpoint> link;      // where the overlay forwards the inner's link connections
+  Endpoint metrics;                // Prometheus text format, loopback only; port 0: off
 };
 
 struct DnsConfig {

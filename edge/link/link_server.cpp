@@ -19,7 +19,8 @@ LinkServer::LinkServer(uv::Loop& loop, const crypto::KeyPair& edge_key,
       sessions_(std::make_unique<uv::SessionSet<link::Session>>(loop)),
       schedule_(options.schedule),
       window_(options.window, options.window_bytes),
-      retry_timer_(std::make_unique<uv::Timer>(loop)) {
+      retry_timer_(std::make_unique<uv::Timer>(loop)),
+      state_since_(clock.now()) {
   load_inbound();
 }
 
@@ -99,6 +100,8 @@ void LinkServer::opened(link::Session* s) {
   }
   active_ = s;
   ++link_epoch_;
+  ++links_opened_;
+  state_since_ = clock_.now();
   NJ_LOG_INFO("link peer=%s up queued=%zu", s->id().c_str(), schedule_.size());
   pump();
   arm_retry();
@@ -111,6 +114,8 @@ void LinkServer::ended(link::Session* s, const link::Session::Ended& e) {
     active_ = nullptr;
     NJ_LOG_INFO("link peer=%s down (%s): %s", s->id().c_str(), link::Session::end_name(e.how),
                 e.why.c_str());
+    state_since_ = clock_.now();
+    last_error_ = std::string(link::Session::end_name(e.how)) + ": " + e.why;
     // Unacknowledged messages are due again on the next link (the inner delivers idempotently
     // by message id); unacknowledged reports are sent again.
     window_.drain();
@@ -306,6 +311,16 @@ void LinkServer::send_statuses() {
     (void)active_->send(link::Frame{link::FrameType::status, fid, std::move(*payload)});
     if (!active_) return;
   }
+}
+
+LinkServer::State LinkServer::state() const {
+  State st;
+  st.up = active_ != nullptr;
+  st.since = state_since_;
+  st.last_error = last_error_;
+  st.rtt_ms = active_ ? active_->rtt_ms() : 0;
+  st.links_opened = links_opened_;
+  return st;
 }
 
 std::string LinkServer::cache_key(const std::string& address) const {

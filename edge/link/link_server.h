@@ -85,6 +85,17 @@ class LinkServer {
   // For tests and the log.
   size_t handshaking() const { return handshakes_.size(); }
 
+  // The link as `nightjarctl status` and the metrics show it: only times, counts and the reason
+  // the last link ended (as the log gives it; never an address).
+  struct State {
+    bool up = false;
+    int64_t since = 0;       // Unix seconds: when it came up or went down (or the server started)
+    std::string last_error;  // why the last link ended ("" when none has yet)
+    uint64_t rtt_ms = 0;     // round trip of the last answered PING on the link up; 0 when down
+    uint64_t links_opened = 0;
+  };
+  State state() const;
+
  private:
   struct PendingVerify {
     std::string cache_key;
@@ -132,6 +143,10 @@ class LinkServer {
   SubmitFn submit_;
   StatusReports reports_;
   bool stopping_ = false;
+  // For state(): set as links open and end.
+  int64_t state_since_ = 0;
+  std::string last_error_;
+  uint64_t links_opened_ = 0;
 };
 
 }  // namespace nj::edge

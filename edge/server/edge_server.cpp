@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/base/log.h"
+#include "common/control/client.h"
 #include "common/crypto/keyfile.h"
 #include "common/dns/cares_resolver.h"
 #include "edge/server/mx_session.h"
@@ -46,6 +47,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
                                                        const Clock& clock) {
   crypto::init();
   std::unique_ptr<EdgeServer> s(new EdgeServer(config, loop, clock));
+  s->started_ = clock.now();
 
   auto edge_key = crypto::load_secret_key(config.keys.edge_secret);
   if (!edge_key) return make_error(edge_key.error());
@@ -150,6 +152,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
     });
   }
   s->sessions_ = std::make_unique<uv::SessionSet<MxSession>>(loop);
+  s->add_collectors();
   return s;
 }
 
@@ -168,7 +171,21 @@ Status EdgeServer::listen() {
   };
   if (auto st = bind_all(cfg_.listen.mx, false); !st) return st;
   if (auto st = bind_all(cfg_.listen.onion_mx, true); !st) return st;
-  if (link_) return link_->listen(cfg_.listen.link);
+  if (link_) {
+    if (auto st = link_->listen(cfg_.listen.link); !st) return st;
+  }
+  if (cfg_.listen.metrics.port != 0) {
+    auto ex = metrics::Exporter::start(loop_, cfg_.listen.metrics.str(), registry_);
+    if (!ex) return make_error("listen.metrics " + cfg_.listen.metrics.str() + ": " + ex.error());
+    exporter_ = std::move(*ex);
+    NJ_LOG_INFO("listening metrics on %s", cfg_.listen.metrics.str().c_str());
+  }
+  auto ctl = control::ControlServer::start(
+      loop_, control::socket_path(cfg_.data_dir),
+      {{"status", [this](control::Reply reply) { reply(format_status(status_figures())); }}});
+  if (!ctl) return make_error(ctl.error());
+  control_ = std::move(*ctl);
+  NJ_LOG_INFO("control socket %s", control_->path().c_str());
   return {};
 }
 
@@ -179,6 +196,7 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
   }
   auto adm = limiter_.acquire(conn->peer_ip());
   if (!adm.admitted()) {
+    counters_.refused(Refusal::connection_limit);
     NJ_LOG_INFO("reject stage=connect code=421 reason=%s", adm.decision.reason.c_str());
     // Closed right after the reply; the connection object lives until libuv lets it go.
     (void)conn->write(smtp::Reply::make(adm.decision.code, adm.decision.enhanced, adm.decision.text)
@@ -188,6 +206,7 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
     raw->shutdown_then_close();
     return;
   }
+  counters_.connection(onion);
   sessions_->add(std::make_unique<MxSession>(*this, std::move(conn), std::move(adm.ticket), onion))
       ->start();
 }
@@ -231,15 +250,27 @@ Status EdgeServer::start_outbound() {
       std::chrono::duration_cast<std::chrono::seconds>(o.max_queue_lifetime).count();
   auto* deliverer = deliverer_.get();
   auto* link = link_.get();
+  auto* counters = &counters_;
   auto q = EdgeOutboundQueue::open(
       *env_, *committer_, loop_, clock_, qo,
-      [deliverer](const queue::Envelope& e, std::vector<std::string> rcpts,
-                  std::function<void(std::vector<RcptResult>)> done) {
-        deliverer->deliver(e, std::move(rcpts), std::move(done));
+      [deliverer, counters](const queue::Envelope& e, std::vector<std::string> rcpts,
+                            std::function<void(std::vector<RcptResult>)> done) {
+        // Final results are counted as the queue reports them (once each); a transient failure
+        // only here, since the queue keeps those recipients pending.
+        deliverer->deliver(e, std::move(rcpts),
+                           [counters, done = std::move(done)](std::vector<RcptResult> results) {
+                             for (const auto& r : results)
+                               if (r.status == RcptStatus::pending)
+                                 counters->delivery(Delivery::deferred);
+                             done(std::move(results));
+                           });
       },
-      [link](const std::string& id, const std::vector<RcptResult>& results) {
+      [link, counters](const std::string& id, const std::vector<RcptResult>& results) {
         std::vector<link::RecipientStatus> st;
         for (const auto& r : results) {
+          counters->delivery(r.status == RcptStatus::delivered ? Delivery::delivered
+                             : r.status == RcptStatus::expired ? Delivery::expired
+                                                                 : Delivery::failed);
           link::RecipientStatus x;
           x.recipient = r.address;
           x.outcome = r.status == RcptStatus::delivered ? link::RecipientOutcome::delivered
@@ -254,8 +285,17 @@ Status EdgeServer::start_outbound() {
   outbound_ = std::move(*q);
   outbound_->start();
   auto* out = outbound_.get();
-  link_->on_submit([out](queue::Envelope e, std::function<void(Status)> done) {
-    out->enqueue(std::move(e), std::move(done));
+  link_->on_submit([this, out](queue::Envelope e, std::function<void(Status)> done) {
+    std::string id = e.id;
+    out->enqueue(std::move(e), [this, id, done = std::move(done)](Status st) {
+      if (st) {
+        outbound_ids_.insert(id);
+        // Ids of finished messages go at every status or scrape; without those, here, so the
+        // set stays within twice the queue.
+        if (outbound_ids_.size() > 2 * outbound_->size() + 64) (void)outbound_figures();
+      }
+      done(std::move(st));
+    });
   });
   return {};
 }
@@ -266,6 +306,8 @@ void EdgeServer::shutdown() {
   // Also the destructor of a server whose create() failed part-way: any member may be unset.
   for (auto& l : listeners_) l->close();
   listeners_.clear();
+  control_.reset();  // removes the socket file
+  if (exporter_) exporter_->close();
   if (sessions_)
     for (auto* p : sessions_->snapshot()) p->close();
   if (link_) link_->shutdown();
@@ -279,6 +321,111 @@ void EdgeServer::shutdown() {
                 static_cast<unsigned long long>(st.items),
                 static_cast<unsigned long long>(st.failed_items));
   }
+}
+
+QueueFigures EdgeServer::inbound_figures() {
+  QueueFigures q;
+  auto items = queue_->items();
+  if (!items) {
+    q.error = items.error();
+    return q;
+  }
+  q.messages = items->size();
+  for (const auto& it : *items)
+    if (q.oldest == 0 || it.queued_at < q.oldest) q.oldest = it.queued_at;
+  return q;
+}
+
+QueueFigures EdgeServer::outbound_figures() {
+  QueueFigures q;
+  for (auto it = outbound_ids_.begin(); it != outbound_ids_.end();) {
+    const auto* e = outbound_->find(*it);
+    if (!e) {
+      it = outbound_ids_.erase(it);
+      continue;
+    }
+    ++q.messages;
+    for (const auto& r : e->recipients)
+      if (r.status == outbound::RcptStatus::pending) ++q.recipients;
+    if (q.oldest == 0 || e->first_queued < q.oldest) q.oldest = e->first_queued;
+    ++it;
+  }
+  return q;
+}
+
+StatusFigures EdgeServer::status_figures() {
+  StatusFigures f;
+  f.now = clock_.now();
+  f.started = started_;
+  if (link_) f.link = link_->state();
+  f.inbound = inbound_figures();
+  if (outbound_) f.outbound = outbound_figures();
+  f.sessions = session_count();
+  f.connections = counters_.connections();
+  f.messages_accepted = counters_.messages_accepted();
+  f.refusals = counters_.refusals();
+  for (size_t i = 0; i < kDeliveries; ++i)
+    f.deliveries[i] = counters_.deliveries(static_cast<Delivery>(i));
+  return f;
+}
+
+void EdgeServer::add_collectors() {
+  auto& r = registry_;
+  auto* sessions = &r.gauge("nightjar_edge_smtp_sessions", "SMTP sessions open now.");
+  auto* in_msgs = &r.gauge("nightjar_edge_inbound_queue_messages",
+                           "Messages in the inbound queue, waiting for the inner.");
+  auto* in_age = &r.gauge("nightjar_edge_inbound_queue_oldest_seconds",
+                          "Age of the oldest message in the inbound queue; 0 when empty.");
+  r.on_collect([this, sessions, in_msgs, in_age] {
+    sessions->set(static_cast<double>(session_count()));
+    auto q = inbound_figures();
+    if (!q.error.empty()) return;  // the gauges keep their last figures
+    in_msgs->set(static_cast<double>(q.messages));
+    in_age->set(q.messages ? static_cast<double>(std::max<int64_t>(clock_.now() - q.oldest, 0))
+                           : 0.0);
+  });
+  if (link_) {
+    auto* up = &r.gauge("nightjar_edge_link_up", "1 while the inner is linked, else 0.");
+    auto* rtt = &r.gauge("nightjar_edge_link_rtt_seconds",
+                         "Round trip of the link's last answered PING; 0 while down.");
+    auto* opened = &r.counter("nightjar_edge_links_opened_total",
+                              "Links the inner opened (handshakes completed).");
+    r.on_collect([this, up, rtt, opened] {
+      auto st = link_->state();
+      up->set(st.up ? 1 : 0);
+      rtt->set(static_cast<double>(st.rtt_ms) / 1000.0);
+      opened->set(st.links_opened);
+    });
+  }
+  if (link_ && outbound_) {
+    auto* msgs = &r.gauge("nightjar_edge_outbound_queue_messages",
+                          "Messages in the outbound queue with a recipient not yet final.");
+    auto* rcpts = &r.gauge("nightjar_edge_outbound_queue_recipients",
+                           "Recipients in the outbound queue without a final result.");
+    auto* age = &r.gauge("nightjar_edge_outbound_queue_oldest_seconds",
+                         "Age of the oldest message in the outbound queue; 0 when empty.");
+    r.on_collect([this, msgs, rcpts, age] {
+      auto q = outbound_figures();
+      msgs->set(static_cast<double>(q.messages));
+      rcpts->set(static_cast<double>(q.recipients));
+      age->set(q.messages ? static_cast<double>(std::max<int64_t>(clock_.now() - q.oldest, 0))
+                          : 0.0);
+    });
+  }
+  std::vector<double> bounds(store::GroupCommitter::kBatchBounds.begin(),
+                             store::GroupCommitter::kBatchBounds.end());
+  auto* batches = &r.histogram("nightjar_store_commit_batch_size",
+                               "Items per synced commit of the store (group commit).", bounds);
+  auto* commits = &r.counter("nightjar_store_commits_total", "Synced commits of the store.");
+  auto* failed = &r.counter("nightjar_store_failed_items_total",
+                            "Store writes that failed (their own work, or their batch's commit).");
+  r.on_collect([this, batches, commits, failed] {
+    auto st = committer_->stats();
+    batches->assign(std::vector<uint64_t>(st.batch_sizes.begin(), st.batch_sizes.end()),
+                    static_cast<double>(st.batched_items));
+    commits->set(st.batches);
+    failed->set(st.failed_items);
+  });
 }
 
 }  // namespace nj::edge

@@ -2,19 +2,26 @@
 // anti-abuse checks, the resolver and the sealed inbound queue, and runs one MxSession per
 // connection. Everything runs on one libuv loop; durable commits happen on the store's writer
 // thread and come back to the loop.
+// It also shows itself: a `status` command on the control socket (<data_dir>/control.sock,
+// for `nightjarctl status`) and, when `listen.metrics` is set, Prometheus metrics on loopback
+// (edge/server/observe.h, docs/metrics.md): counts, times and states only.
 // Trust: every connection is hostile. The onion MX listener trusts its peer address even less:
 // every onion connection arrives from 127.0.0.1, so nothing is ever granted by address.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/base/clock.h"
 #include "common/base/result.h"
+#include "common/control/server.h"
 #include "common/crypto/crypto.h"
 #include "common/dns/resolver.h"
+#include "common/metrics/exporter.h"
+#include "common/metrics/registry.h"
 #include "common/smtp/server.h"
 #include "common/store/group_commit.h"
 #include "common/store/lmdb.h"
@@ -35,6 +42,7 @@
 #include "edge/outbound/edge_outbound_queue.h"
 #include "edge/outbound/router.h"
 #include "edge/queue/inbound_queue.h"
+#include "edge/server/observe.h"
 
 namespace nj::edge {
 
@@ -47,13 +55,17 @@ class EdgeServer {
                                                     const Clock& clock);
   ~EdgeServer();
 
-  // Binds every configured listener (before privileges are dropped).
+  // Binds every configured listener (before privileges are dropped): the MX listeners, the
+  // link, the metrics listener when configured, and the control socket.
   Status listen();
   // Stops accepting, ends every session, drains the writer. The loop then runs out. Safe on a
   // server that create() left half-built (the destructor runs it when create() fails).
   void shutdown();
 
   size_t session_count() const { return sessions_ ? sessions_->size() : 0; }
+  // What `nightjarctl status` shows, as of now.
+  StatusFigures status_figures();
+  uint16_t metrics_port() const { return exporter_ ? exporter_->port() : 0; }
   const std::vector<std::unique_ptr<uv::TcpListener>>& listeners() const { return listeners_; }
 
  private:
@@ -62,6 +74,9 @@ class EdgeServer {
   void accept(std::unique_ptr<uv::Connection> conn, bool onion);
   Status start_outbound();
   void finished(MxSession* s);  // the session is deleted on the next loop turn
+  void add_collectors();        // the gauges a scrape copies from the live state
+  QueueFigures inbound_figures();
+  QueueFigures outbound_figures();
 
   const EdgeConfig& cfg_;
   uv::Loop& loop_;
@@ -95,6 +110,16 @@ class EdgeServer {
   std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
   std::unique_ptr<uv::SessionSet<MxSession>> sessions_;
   bool stopping_ = false;
+
+  // Observation. The registry always counts; the exporter serves it when listen.metrics is set.
+  int64_t started_ = 0;
+  metrics::Registry registry_;
+  EdgeCounters counters_{registry_};
+  std::unique_ptr<metrics::Exporter> exporter_;
+  std::unique_ptr<control::ControlServer> control_;
+  // Ids of messages committed to the outbound queue (the queue has no listing of its own); one it
+  // no longer holds is dropped whenever the figures are gathered.
+  std::set<std::string> outbound_ids_;
 };
 
 }  // namespace nj::edge

@@ -76,6 +76,7 @@ void MxSession::on_bytes(std::string_view bytes) {
     // postscreen's pregreet test: a real MTA waits for the banner; a bot that talks first
     // gives itself away.
     NJ_LOG_INFO("session=%s reject stage=connect reason=pregreet", id_.c_str());
+    srv_.counters_.refused(Refusal::pregreet);
     (void)conn_->write(
         smtp::Reply::make(554, "5.5.1", "Protocol error: talked before the greeting").serialize());
     io_.end_after_output();
@@ -120,6 +121,8 @@ void MxSession::finish() {
   domain_pending_.cancel();
   allow_pending_.cancel();
   const auto& st = smtp_.stats();
+  for (uint32_t i = messages_refused_here_; i < st.messages_refused; ++i)
+    srv_.counters_.refused(Refusal::data_limits);
   NJ_LOG_INFO("session=%s disconnect messages=%u refused=%u rcpts=%u errors=%u", id_.c_str(),
               st.messages_accepted, st.messages_refused, st.recipients_accepted, st.errors);
   srv_.finished(this);
@@ -130,7 +133,8 @@ void MxSession::answer(const smtp::Reply& r) {
   flush();
 }
 
-smtp::Reply MxSession::reject(const char* stage, const checks::Decision& d) {
+smtp::Reply MxSession::reject(const char* stage, const checks::Decision& d, Refusal why) {
+  srv_.counters_.refused(why);
   NJ_LOG_INFO("session=%s reject stage=%s code=%d %s reason=%s", id_.c_str(), stage, d.code,
               d.enhanced.c_str(), d.reason.c_str());
   return smtp::Reply::make(d.code, d.enhanced, d.text);
@@ -140,11 +144,12 @@ std::optional<smtp::Reply> MxSession::on_helo(std::string_view name, bool esmtp)
   const auto& opt = srv_.cfg_.checks.helo;
   if (!opt.allow_address_literal && !name.empty() && name.front() == '[')
     return reject("helo", checks::Decision::reply(550, "5.7.1", "Address literals are not accepted",
-                                                  "helo: address literal"));
+                                                  "helo: address literal"),
+                  Refusal::helo);
   auto d = checks::check_helo(name, client_ip_, srv_.our_names_);
   // check_helo judges everything; the operator's switches forgive two of its refusals.
   bool forgiven = (d.code == 504 && !opt.require_fqdn) || (d.code == 550 && !opt.reject_our_names);
-  if (!d.accept && !forgiven) return reject("helo", d);
+  if (!d.accept && !forgiven) return reject("helo", d, Refusal::helo);
   helo_.assign(name);
   esmtp_ = esmtp;
   return smtp::Reply::ok();
@@ -157,6 +162,7 @@ std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
   if (!mb) {
     NJ_LOG_INFO("session=%s reject stage=mail code=501 reason=syntax: %s", id_.c_str(),
                 mb.error().c_str());
+    srv_.counters_.refused(Refusal::sender_syntax);
     return smtp::Reply::make(501, "5.1.7", "Bad sender address syntax");
   }
   // Our users' mail leaves through the inner and never comes back in from the Internet, so a
@@ -165,7 +171,8 @@ std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
   if (!mb->null_path && is_our_domain(srv_.cfg_.domains, mb->domain)) {
     return reject("mail", checks::Decision::reply(550, "5.7.1",
                                                   "Our users' mail never arrives from the Internet",
-                                                  "sender in our domain"));
+                                                  "sender in our domain"),
+                  Refusal::sender_forged);
   }
   sender_ = std::move(*mb);
   sender_smtputf8_ = utf8;
@@ -180,7 +187,7 @@ std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
 
 void MxSession::mail_after_dnsbl() {
   if (!dnsbl_->accept) {
-    answer(reject("mail", *dnsbl_));
+    answer(reject("mail", *dnsbl_, Refusal::dnsbl));
     return;
   }
   if (!srv_.sender_domain_ || sender_.null_path) {
@@ -189,7 +196,7 @@ void MxSession::mail_after_dnsbl() {
   }
   domain_pending_ = srv_.sender_domain_->check(sender_, [this](checks::Decision d) {
     if (!d.accept) {
-      answer(reject("mail", d));
+      answer(reject("mail", d, Refusal::sender_domain));
       return;
     }
     mail_after_domain();
@@ -203,7 +210,7 @@ void MxSession::mail_after_domain() {
   }
   allow_pending_ = srv_.allowlist_->check(sender_, client_ip_, [this](checks::Decision d) {
     if (!d.accept) {
-      answer(reject("mail", d));
+      answer(reject("mail", d, Refusal::sender_allowlist));
       return;
     }
     answer(smtp::Reply::make(250, "2.1.0", "Sender ok"));
@@ -216,6 +223,7 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
   if (!mb) {
     NJ_LOG_INFO("session=%s reject stage=rcpt code=501 reason=syntax: %s", id_.c_str(),
                 mb.error().c_str());
+    srv_.counters_.refused(Refusal::recipient_syntax);
     return smtp::Reply::make(501, "5.1.3", "Bad recipient address syntax");
   }
   std::optional<std::string> internal;
@@ -229,18 +237,20 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
   if (!internal) {
     // No relaying, whatever the client address: 127.0.0.1 is where every onion peer comes from.
     return reject("rcpt", checks::Decision::reply(554, "5.7.1", "Relay access denied",
-                                                  "relay denied"));
+                                                  "relay denied"),
+                  Refusal::relay);
   }
   if (srv_.greylist_) {
     auto d = srv_.greylist_->check(client_ip_, sender_, *mb);
-    if (!d.accept) return reject("rcpt", d);
+    if (!d.accept) return reject("rcpt", d, Refusal::greylist);
   }
   std::string rewritten = local + "@" + *internal;
   if (rewritten.size() > queue::Limits{}.max_address) {
     // The internal domain can be longer than the public one; an envelope holds 256 bytes an
     // address (RFC 5321 4.5.3.1.3), and the link's size bound counts on it.
     return reject("rcpt", checks::Decision::reply(550, "5.1.3", "Recipient address too long",
-                                                  "rewritten recipient too long"));
+                                                  "rewritten recipient too long"),
+                  Refusal::recipient_too_long);
   }
   if (!srv_.link_) {
     add_recipient(std::move(rewritten));
@@ -257,19 +267,22 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
         return;
       case link::VerifyOutcome::unknown:
         answer(reject("rcpt", checks::Decision::reply(550, "5.1.1", "No such user here",
-                                                      "no such user")));
+                                                      "no such user"),
+                             Refusal::no_such_user));
         return;
       case link::VerifyOutcome::full:
         // RFC 3463 4.2.2: the sender keeps the message and tries later, so a full mailbox
         // never fills the edge's queue.
         answer(reject("rcpt", checks::Decision::reply(452, "4.2.2",
                                                       "Mailbox full, try again later",
-                                                      "mailbox full")));
+                                                      "mailbox full"),
+                             Refusal::mailbox_full));
         return;
       case link::VerifyOutcome::temporary:
         answer(reject("rcpt", checks::Decision::reply(451, "4.4.3",
                                                       "Recipient check unavailable, try again later",
-                                                      "link did not answer")));
+                                                      "link did not answer"),
+                             Refusal::recipient_check_unavailable));
         return;
     }
   });
@@ -288,6 +301,8 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
   if (!clean) {
     NJ_LOG_INFO("session=%s reject stage=data code=550 reason=headers: %s", id_.c_str(),
                 clean.error().c_str());
+    srv_.counters_.refused(Refusal::headers);
+    ++messages_refused_here_;
     return smtp::Reply::make(550, "5.6.0", "Message header section is malformed");
   }
   queue::Envelope e;
@@ -319,11 +334,15 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
                          if (!s) {
                            NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(),
                                         id.c_str(), s.error().c_str());
-                           if (!alive.expired())
+                           srv->counters_.refused(Refusal::queue_write);
+                           if (!alive.expired()) {
+                             ++messages_refused_here_;
                              answer(smtp::Reply::make(451, "4.3.0",
                                                       "Queue write failed, try again later"));
+                           }
                            return;
                          }
+                         srv->counters_.message_accepted();
                          NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(),
                                      id.c_str(), size, rcpts);
                          // The server outlives every session; the session may be gone.
@@ -340,6 +359,7 @@ void MxSession::on_quit() {}
 
 bool MxSession::on_violation(smtp::Violation v) {
   NJ_LOG_INFO("session=%s violation=%s", id_.c_str(), smtp::violation_name(v));
+  srv_.counters_.refused(Refusal::protocol);
   // Real MTAs never do these; bots do. Drop them (postscreen's deep protocol tests).
   return true;
 }

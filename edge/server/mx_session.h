@@ -20,6 +20,7 @@
 #include "common/uv/tcp.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/decision.h"
+#include "edge/server/observe.h"
 
 namespace nj::edge {
 
@@ -53,7 +54,8 @@ class MxSession final : public smtp::Hooks {
   void flush();
   void finish();
   void answer(const smtp::Reply& r);  // resolves the pending hook and sends what follows
-  smtp::Reply reject(const char* stage, const checks::Decision& d);
+  // Logs and counts a refusal; `why` names the check for the counters.
+  smtp::Reply reject(const char* stage, const checks::Decision& d, Refusal why);
   // MAIL FROM, after DNSBL: sender domain, then the usual-suspect allowlist.
   void mail_after_dnsbl();
   void mail_after_domain();
@@ -86,6 +88,9 @@ class MxSession final : public smtp::Hooks {
   checks::Pending domain_pending_;
   checks::Pending allow_pending_;
   uint32_t messages_ = 0;
+  // Messages this session refused in on_message; the engine's own refusals at the end of DATA
+  // (size, line length, bare CR/LF) are the rest of its messages_refused.
+  uint32_t messages_refused_here_ = 0;
 };
 
 }  // namespace nj::edge

@@ -175,10 +175,16 @@ BOOST_AUTO_TEST_CASE(example_documents_every_key) {
     std::size_t colon = line.find(':');
     return colon == std::string::npos ? std::string() : line.substr(0, colon);
   };
-  std::set<std::string> example_keys;
+  // A key that is off by default (print_effective: "# key: (not set)") may instead be shown
+  // commented out with an example value ("# key: value"), so that the example leaves it off.
+  std::set<std::string> example_keys, commented_keys;
   std::istringstream example(slurp(fs::path(source_dir()) / "edge/edge.example.yaml"));
   std::string line;
-  while (std::getline(example, line)) example_keys.insert(key_of(line, false));
+  while (std::getline(example, line)) {
+    example_keys.insert(key_of(line, false));
+    std::string k = key_of(line, true);
+    if (!k.empty() && line.find("# " + k + ": ") != std::string::npos) commented_keys.insert(k);
+  }
 
   Scratch s;
   auto r = nj::edge::load(s.write("min.yaml", kMinimal).string());
@@ -189,7 +195,9 @@ BOOST_AUTO_TEST_CASE(example_documents_every_key) {
     std::string key = key_of(line, true);
     BOOST_REQUIRE(!key.empty());
     ++keys;
-    BOOST_CHECK_MESSAGE(example_keys.count(key), "example lacks " + key);
+    bool off_by_default = line.find("# " + key + ": (not set)") != std::string::npos;
+    BOOST_CHECK_MESSAGE(example_keys.count(key) || (off_by_default && commented_keys.count(key)),
+                        "example lacks " + key);
   }
   BOOST_CHECK_GT(keys, 40);
 }
@@ -262,6 +270,61 @@ BOOST_AUTO_TEST_CASE(our_domains_on_either_side_in_any_case) {
   BOOST_CHECK(!nj::edge::is_our_domain(d, "example.org.evil.test"));
   BOOST_CHECK(!nj::edge::is_our_domain(d, "i2p"));
   BOOST_CHECK(!nj::edge::is_our_domain(d, ""));
+}
+
+BOOST_AUTO_TEST_CASE(metrics_listener_is_off_by_default_and_loopback_only) {
+  Scratch s;
+  auto dflt = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE(dflt.ok());
+  BOOST_CHECK_EQUAL(dflt->listen.metrics.port, 0);
+  BOOST_CHECK(nj::edge::print_effective(*dflt).find("  # metrics: (not set)\n") !=
+              std::string::npos);
+
+  auto with = [&](const std::string& value) {
+    std::string text = kMinimal;
+    replace_all(text, "  mx: [\"127.0.0.1:2525\"]\n",
+                "  mx: [\"127.0.0.1:2525\"]\n  metrics: " + value + "\n");
+    return nj::edge::load(s.write("metrics.yaml", text).string());
+  };
+  auto v4 = with("127.0.0.1:9101");
+  BOOST_REQUIRE_MESSAGE(v4.ok(), (v4.ok() ? std::string() : v4.error()));
+  BOOST_CHECK_EQUAL(v4->listen.metrics.str(), "127.0.0.1:9101");
+  auto printed = nj::edge::print_effective(*v4);
+  BOOST_CHECK(printed.find("  metrics: \"127.0.0.1:9101\"\n") != std::string::npos);
+  auto again = nj::edge::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), (again.ok() ? std::string() : again.error()));
+  BOOST_CHECK_EQUAL(again->listen.metrics.str(), "127.0.0.1:9101");
+  auto other127 = with("127.0.0.9:9101");
+  BOOST_CHECK(other127.ok());
+  auto v6 = with("\"[0:0::1]:9101\"");
+  BOOST_REQUIRE_MESSAGE(v6.ok(), (v6.ok() ? std::string() : v6.error()));
+  BOOST_CHECK_EQUAL(v6->listen.metrics.str(), "[::1]:9101");
+
+  const std::string at = (s.dir / "metrics.yaml").string() + ":7: listen.metrics: ";
+  for (const char* bad : {"0.0.0.0:9101", "192.0.2.1:9101", "\"[::]:9101\"",
+                          "\"[2001:db8::1]:9101\"", "\"[::ffff:127.0.0.1]:9101\""}) {
+    BOOST_TEST_CONTEXT(bad) {
+      auto r = with(bad);
+      BOOST_REQUIRE(!r.ok());
+      std::string shown = bad;
+      if (shown.front() == '"') shown = shown.substr(1, shown.size() - 2);
+      BOOST_CHECK_EQUAL(r.error(), at + "\"" + shown +
+                                       "\" is not a loopback address: metrics are served on "
+                                       "127.0.0.0/8 or [::1] only");
+    }
+  }
+  auto shared = with("127.0.0.1:2525");
+  BOOST_REQUIRE(!shared.ok());
+  BOOST_CHECK_EQUAL(shared.error(), at + "same address as listen.mx[0]");
+
+  // The example shows the key commented out; its value, taken in, is a good one.
+  std::string text = slurp(fs::path(source_dir()) / "edge/edge.example.yaml");
+  BOOST_REQUIRE(text.find("\n  # metrics: 127.0.0.1:9101\n") != std::string::npos);
+  replace_all(text, "\n  # metrics: 127.0.0.1:9101\n", "\n  metrics: 127.0.0.1:9101\n");
+  replace_all(text, "user: nightjar-edge\n", "");
+  auto ex = nj::edge::load(s.write("edge.yaml", text).string());
+  BOOST_REQUIRE_MESSAGE(ex.ok(), (ex.ok() ? std::string() : ex.error()));
+  BOOST_CHECK_EQUAL(ex->listen.metrics.str(), "127.0.0.1:9101");
 }
 
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
