@@ -58,10 +58,9 @@ void Session::on_bytes(std::string_view b) {
     end(End::refused, channel_.reason());
     return;
   }
-  if (channel_.state() == Channel::State::closed) {
-    end(End::closed_by_peer, "the peer ended the link");
-    return;
-  }
+  // The peer's final record may come in the same read as its last frames (a WITHDRAW sent just
+  // before an orderly close): those are delivered first, then the link ends.
+  const bool peer_closed = channel_.state() == Channel::State::closed;
   idle_rounds_ = 0;
   if (channel_.is_open() && !was_open_) {
     was_open_ = true;
@@ -88,10 +87,14 @@ void Session::on_bytes(std::string_view b) {
     }
     if (ev_.frame) ev_.frame(std::move(*f));
   }
+  if (peer_closed) end(End::closed_by_peer, "the peer ended the link");
 }
 
 Status Session::send(const Frame& f) {
   if (ended_) return make_error("link: the session has ended");
+  // An answer to a frame that came with the peer's final record has nowhere to go: not a
+  // reason to abort (the link is ending as the peer asked).
+  if (channel_.state() == Channel::State::closed) return make_error("link: the peer ended it");
   if (auto s = channel_.send(f); !s) {
     std::string why = "cannot send " + std::string(frame_type_name(f.type)) + ": " + s.error();
     abort(why);

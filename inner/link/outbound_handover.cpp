@@ -46,9 +46,12 @@ void OutboundHandover::remove_edge(const EdgeKey& key, bool revoked) {
     // Told to forget everything it holds before its link is closed: if it is not seized, it
     // stops delivering what the others now carry. A seized edge learns nothing it did not hold.
     auto items = d_.queue.list();
+    size_t told = 0;
     if (items)
       for (const auto& m : *items)
-        if (m.released && m.holder == key) withdraw(e, m.id);
+        if (m.released && m.holder == key) withdraw(e, m.id), ++told;
+    NJ_LOG_INFO("link edge=%s told to forget %zu messages before its link closes", name.c_str(),
+                told);
   }
   down(key);
   edges_.erase(it);

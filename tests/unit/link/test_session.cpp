@@ -2,6 +2,7 @@
 // kind of end is reported (refused key, hang-up during the handshake, orderly close, timeout),
 // and the flow-control window.
 #include <boost/test/unit_test.hpp>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -27,8 +28,13 @@ struct Side {
   bool opened = false;
   std::vector<link::Frame> frames;
   std::optional<Session::Ended> ended;
+  std::function<void(const link::Frame&)> on_frame;  // the test's answer, if any
   Session::Events events() {
-    return {[this] { opened = true; }, [this](link::Frame f) { frames.push_back(std::move(f)); },
+    return {[this] { opened = true; },
+            [this](link::Frame f) {
+              frames.push_back(f);
+              if (on_frame) on_frame(frames.back());
+            },
             [this](const Session::Ended& e) { ended = e; }};
   }
 };
@@ -89,6 +95,30 @@ BOOST_AUTO_TEST_CASE(handshake_frames_and_orderly_close) {
   BOOST_REQUIRE(run_until(loop, [&] { return p.edge.ended.has_value(); }));
   BOOST_TEST((p.edge.ended->how == Session::End::closed_by_peer));
   BOOST_TEST(!p.edge.ended->handshaking);
+}
+
+BOOST_AUTO_TEST_CASE(frames_sent_just_before_a_close_arrive_before_the_end) {
+  crypto::init();
+  uv::Loop loop;
+  Keys k;
+  Pair p(loop, k.edge, k.inner.pub, k.inner, k.edge.pub);
+  BOOST_REQUIRE(run_until(loop, [&] { return p.inner.opened && p.edge.opened; }));
+  // In one turn of the loop: so they leave in one write with the final record after them.
+  for (int i = 0; i < 5; ++i)
+    BOOST_TEST(p.inner.s->send(link::Frame{link::FrameType::withdraw, p.inner.s->next_id(),
+                                           "w" + std::to_string(i)})
+                   .ok());
+  p.inner.s->close("removed");
+  // The edge answers each as it comes; the answers have nowhere to go, and that ends nothing.
+  size_t answered = 0;
+  p.edge.on_frame = [&](const link::Frame& f) {
+    BOOST_TEST(!p.edge.s->send(link::Frame{link::FrameType::ack, f.id, {}}).ok());
+    ++answered;
+  };
+  BOOST_REQUIRE(run_until(loop, [&] { return p.edge.ended.has_value(); }));
+  BOOST_TEST(p.edge.frames.size() == 5u);
+  BOOST_TEST(answered == 5u);
+  BOOST_TEST((p.edge.ended->how == Session::End::closed_by_peer));
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_key_is_a_refusal_on_the_edge_and_a_hang_up_on_the_inner) {
