@@ -84,7 +84,9 @@ class InnerServer {
   // For the sessions' counters: a submission committed (copies for local mailboxes and for
   // the Internet), or refused after DATA (`why`: a fixed DeliveryStatus name).
   void counted_message(size_t local, size_t remote);
+  // `why`: one of kRefusalReasons (observe.cpp), which docs/metrics.md lists.
   void counted_refusal(const char* why);
+  void counted_refusal(DeliveryStatus st);
 
   // For the sessions.
   const InnerConfig& config() const { return cfg_; }

@@ -108,7 +108,25 @@ QueueFigures figures(const std::vector<OutboundQueue::Item>& items, int64_t now)
   return f;
 }
 
+// Every reason the inner counts a refusal for; each series exists from the start.
+constexpr const char* kRefusalReasons[] = {
+    "too_many_connections", "stopping",         "auth_failed",  "auth_locked_out",
+    "sender_not_login",     "no_such_account",  "mailbox_full", "too_large",
+    "store"};
+
+const char* kRefusalsHelp = "Connections, logins and messages refused, by reason (a fixed set).";
+
 }  // namespace
+
+void InnerServer::counted_refusal(DeliveryStatus st) {
+  switch (st) {
+    case DeliveryStatus::no_such_account: return counted_refusal("no_such_account");
+    case DeliveryStatus::over_quota: return counted_refusal("mailbox_full");
+    case DeliveryStatus::too_large: return counted_refusal("too_large");
+    case DeliveryStatus::ok:
+    case DeliveryStatus::temp_failure: return counted_refusal("store");
+  }
+}
 
 void InnerServer::counted_message(size_t local, size_t remote) {
   metrics_.counter("nightjar_inner_messages_accepted_total", "Submissions committed.").inc();
@@ -123,10 +141,7 @@ void InnerServer::counted_message(size_t local, size_t remote) {
 }
 
 void InnerServer::counted_refusal(const char* why) {
-  metrics_
-      .counter("nightjar_inner_refusals_total",
-               "Connections and messages refused, by reason (a fixed set).", {{"reason", why}})
-      .inc();
+  metrics_.counter("nightjar_inner_refusals_total", kRefusalsHelp, {{"reason", why}}).inc();
 }
 
 Status InnerServer::start_observing() {
@@ -211,6 +226,16 @@ Result<std::string> InnerServer::status_text() {
 }
 
 void InnerServer::register_metrics() {
+  // The series that only count, present at 0 from the start.
+  for (const char* l : {"submission", "pop3"})
+    metrics_.counter("nightjar_inner_connections_total", "Connections accepted by listener.",
+                     {{"listener", l}});
+  for (const char* r : kRefusalReasons)
+    metrics_.counter("nightjar_inner_refusals_total", kRefusalsHelp, {{"reason", r}});
+  metrics_.counter("nightjar_inner_messages_accepted_total", "Submissions committed.");
+  for (const char* to : {"local", "internet"})
+    metrics_.counter("nightjar_inner_recipients_accepted_total",
+                     "Recipients of committed submissions.", {{"to", to}});
   metrics_.on_collect([this] {
     const int64_t now = clock_.now();
     auto fleet = fleet_status();

@@ -91,6 +91,7 @@ std::optional<pop3::AuthAnswer> Pop3Session::on_auth(std::string_view user,
   auto d = srv_.guard().before_attempt(account, conn_id_);
   if (d.verdict == LoginGuard::Verdict::refuse) {
     NJ_LOG_INFO("session=%s auth refused reason=locked out", id_.c_str());
+    srv_.counted_refusal("auth_locked_out");
     return pop3::AuthAnswer::denied();
   }
   auto pw = std::make_shared<crypto::SecureBytes>(crypto::SecureBytes::copy_of(password));
@@ -130,6 +131,7 @@ void Pop3Session::check_password(std::string account,
           uint64_t wait = srv_.guard().record_failure(account, conn_id_);
           NJ_LOG_INFO("session=%s auth failed account=%s", id_.c_str(),
                       log::addr(account).c_str());
+          srv_.counted_refusal("auth_failed");
           auth_timer_.start(wait, 0, [this] {
             pop3_.resolve_auth(pop3::AuthAnswer::denied());
             flush();

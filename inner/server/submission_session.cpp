@@ -139,6 +139,7 @@ std::optional<smtp::Reply> SubmissionSession::on_auth(std::string_view mechanism
                                                       std::string_view password) {
   if (!authzid.empty() && authzid != authcid) {
     NJ_LOG_INFO("session=%s auth refused reason=authzid differs", id_.c_str());
+    srv_.counted_refusal("auth_failed");
     return smtp::Reply::make(535, "5.7.8", "Authorization identity must be the login");
   }
   // Users may log in with their local part alone.
@@ -149,6 +150,7 @@ std::optional<smtp::Reply> SubmissionSession::on_auth(std::string_view mechanism
 
   auto d = srv_.guard().before_attempt(account, conn_id_);
   if (d.verdict == LoginGuard::Verdict::refuse) {
+    srv_.counted_refusal("auth_locked_out");
     NJ_LOG_INFO("session=%s auth refused reason=locked out mech=%.*s", id_.c_str(),
                 static_cast<int>(mechanism.size()), mechanism.data());
     return smtp::Reply::make(454, "4.7.0", "Too many failed logins, try again later");
@@ -190,6 +192,7 @@ void SubmissionSession::check_password(std::string account,
         }
         uint64_t wait = srv_.guard().record_failure(account, conn_id_);
         NJ_LOG_INFO("session=%s auth failed account=%s", id_.c_str(), log::addr(account).c_str());
+        srv_.counted_refusal("auth_failed");
         auth_timer_.start(wait, 0, [this] { answer(smtp::Reply::auth_failed()); });
       });
 }
@@ -209,6 +212,7 @@ std::optional<smtp::Reply> SubmissionSession::on_mail(std::string_view path,
   to_quota_service_ = false;
   if (!is_own(*mb)) {
     NJ_LOG_INFO("session=%s reject stage=mail code=553 reason=not the login", id_.c_str());
+    srv_.counted_refusal("sender_not_login");
     return smtp::Reply::make(553, "5.7.1", "Sender address must be your own address");
   }
   auto me = srv_.accounts().recipient(login_);
@@ -295,6 +299,7 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
   }
   if (!from_ok) {
     NJ_LOG_INFO("session=%s reject stage=data code=550 reason=From is not the login", id_.c_str());
+    srv_.counted_refusal("sender_not_login");
     return smtp::Reply::make(550, "5.7.1", "From: must be your own address");
   }
 
@@ -434,7 +439,7 @@ std::optional<smtp::Reply> SubmissionSession::on_message(const smtp::Message& m)
         } else {
           NJ_LOG_INFO("session=%s msg=%s refused: %s %s", sid.c_str(), msg_id.c_str(),
                       to_string(outcome->status), outcome->error.c_str());
-          srv->counted_refusal(s ? to_string(outcome->status) : "store");
+          srv->counted_refusal(s ? outcome->status : DeliveryStatus::temp_failure);
           switch (outcome->status) {
             case DeliveryStatus::over_quota:
               r = smtp::Reply::make(552, "5.2.2", "Mailbox full");

@@ -135,7 +135,10 @@ def fleet(name, failover_after="5s", grey_delay=3, transport="direct"):
                                            resolver=True))
         mx_port = h.free_port()
         internet = h.Postfix(tdir, name="internet", helo="mta.sender.test",
-                             resolver=ub.resolver_ip, main={"smtp_tcp_port": str(mx_port)})
+                             resolver=ub.resolver_ip,
+                             # a new MX choice for every message: no cached connection to one
+                             main={"smtp_tcp_port": str(mx_port),
+                                   "smtp_connection_cache_on_demand": "no"})
         stack.enter_context(internet)
         ports = {n: h.free_port() for n in NAMES}
         onions, socks = None, None
@@ -330,6 +333,10 @@ def phase_observe(f):
             "delivered results")
     h.check(f.metric(m, "nightjar_inner_outbound_messages", 'state="at_edges"') == 0, "queue")
     h.check(f.metric(m, "nightjar_store_commits_total") > 0, "commits")
+    h.check(f.metric(m, "nightjar_inner_refusals_total", 'reason="auth_failed"') == 0,
+            "refusals present at 0")
+    h.check(f.metric(m, "nightjar_inner_connections_total", 'listener="submission"') >= 1,
+            "submission connections")
     no_leaks("the metrics", m)
 
 
@@ -436,6 +443,9 @@ def phase_remove(f):
     h.log("edge remove:\n" + r.out)
     h.check("edge mxa revoked" in r.out, "edge remove said:\n" + r.out)
     h.check("the running inner applied it" in r.out, "the inner was not told:\n" + r.out)
+    # inner.yaml still names it: the running fleet leaves it out, and says why.
+    h.check("edge mxa (inner.yaml edges[0]) is left out: its key was revoked" in r.out,
+            "no reason given for leaving mxa out:\n" + r.out)
     log = f.inner.output()
     h.check("fleet: edge mxa revoked" in log, "the inner did not log the revocation")
     h.check("link edge=mxa revoked: its " in log, "mxa's mail was not handed on at once")
