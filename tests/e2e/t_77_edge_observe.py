@@ -4,9 +4,8 @@ the `direct` transport. Mail from raw SMTP clients and swaks, some of it refused
 of each: greylist, recipient check while the link is down, connection limit, pregreet, HELO,
 DNSBL, sender in our domain, relay, unknown user, a message over the size limit); mail held on
 the edge while the inner is away; outbound mail delivered, refused for good and deferred. After
-each phase the scrape of GET /metrics (urllib) and `nightjarctl status --edge-config FILE` (or,
-while nightjarctl has no `status` yet, the control socket itself) must show exactly those
-figures: connections, refusals by reason, messages accepted, inbound and outbound queue lengths
+each phase the scrape of GET /metrics (urllib) and `nightjarctl status --edge-config FILE`
+must show exactly those figures: connections, refusals by reason, messages accepted, inbound and outbound queue lengths
 and ages, the link's state, round trip and links opened, delivery outcomes, the store's commit
 batch sizes. Neither output may hold an IP address, a mail address, a user's domain, a HELO name,
 a subject or a body. A non-loopback listen.metrics stops start-up with file:line: key: problem."""
@@ -32,7 +31,6 @@ REASONS = ["connection_limit", "pregreet", "protocol", "helo", "sender_syntax", 
            "recipient_too_long", "no_such_user", "mailbox_full", "recipient_check_unavailable",
            "data_limits", "headers", "queue_write"]
 
-_ctl_has_status = None
 
 
 def scrape(port):
@@ -57,31 +55,9 @@ def samples(text):
 
 def status(edge):
     """The status body, as `nightjarctl status --edge-config FILE` prints it."""
-    global _ctl_has_status
-    if _ctl_has_status is not False:
-        rc, out = h.run([h.ctl_bin(), "status", "--edge-config", edge.config_path],
-                        check_rc=False)
-        if rc == 0:
-            _ctl_has_status = True
-            return out
-        h.check(_ctl_has_status is None and "unknown command" in out,
-                "nightjarctl status failed (%d):\n%s" % (rc, out))
-        h.log("nightjarctl has no `status` command yet: asking the control socket directly")
-        _ctl_has_status = False
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(os.path.join(edge.data_dir, "control.sock"))
-    s.sendall(b"status\n")
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    text = data.decode("utf-8")
-    h.check(text.startswith("ok\n"), "control socket answered %r" % text)
-    return text[3:]
+    rc, out = h.run([h.ctl_bin(), "status", "--edge-config", edge.config_path], check_rc=False)
+    h.check(rc == 0, "nightjarctl status failed (%d):\n%s" % (rc, out))
+    return out
 
 
 def status_line(text, label):
