@@ -10,7 +10,7 @@ and ages, the link's state, round trip and links opened, delivery outcomes, the 
 batch sizes. Neither output may hold an IP address, a mail address, a user's domain, a HELO name,
 a subject or a body. A non-loopback listen.metrics stops start-up with file:line: key: problem."""
 # nj-e2e: timeout 300
-import copy, os, re, socket, sys, time, urllib.request
+import copy, os, re, sys, time, urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
 import inner as ih
