@@ -43,6 +43,10 @@ Status LinkServer::listen(const std::vector<config::Endpoint>& endpoints) {
   return {};
 }
 
+uint16_t LinkServer::port() const {
+  return listeners_.empty() ? 0 : listeners_.front()->port();
+}
+
 void LinkServer::shutdown() {
   if (stopping_) return;
   stopping_ = true;
@@ -246,6 +250,9 @@ void LinkServer::on_frame(link::Session* s, link::Frame f) {
     case link::FrameType::submit:
       on_submit(s, std::move(f));
       return;
+    case link::FrameType::withdraw:
+      on_withdraw(s, std::move(f));
+      return;
     default:
       NJ_LOG_WARN("link peer=%s sent an unexpected %s frame", s->id().c_str(),
                   std::string(link::frame_type_name(f.type)).c_str());
@@ -284,6 +291,41 @@ void LinkServer::on_submit(link::Session* s, link::Frame f) {
       if (n) (void)active_->send(link::Frame{link::FrameType::nack, fid, std::move(*n)});
       return;
     }
+    (void)active_->send(link::Frame{link::FrameType::ack, fid, {}});
+  });
+}
+
+void LinkServer::on_withdraw(link::Session* s, link::Frame f) {
+  auto nack = [s, id = f.id](link::NackKind kind, const std::string& why) {
+    auto n = link::encode(link::NackPayload{kind, why});
+    if (n) (void)s->send(link::Frame{link::FrameType::nack, id, std::move(*n)});
+  };
+  auto wp = link::decode_withdraw(f.payload);
+  if (!wp) {
+    NJ_LOG_WARN("link peer=%s bad WITHDRAW: %s", s->id().c_str(), wp.error().c_str());
+    nack(link::NackKind::permanent, "bad WITHDRAW payload");
+    return;
+  }
+  if (!withdraw_) {
+    nack(link::NackKind::temporary, "outbound delivery is not available here");
+    return;
+  }
+  // The ACK promises that nothing of the message is left: only after the synced commit, and on
+  // the link that asked (another link's inner sends it again).
+  uint64_t fid = f.id;
+  std::string mid = wp->message_id;
+  withdraw_(mid, [this, epoch = link_epoch_, fid, mid](Status st) {
+    if (!st) {
+      NJ_LOG_WARN("link msg=%s withdraw not stored: %s", mid.c_str(), st.error().c_str());
+      if (!active_ || epoch != link_epoch_) return;
+      auto n = link::encode(link::NackPayload{link::NackKind::temporary, "queue write failed"});
+      if (n) (void)active_->send(link::Frame{link::FrameType::nack, fid, std::move(*n)});
+      return;
+    }
+    // Results not yet acknowledged are never sent now, on this link or a later one.
+    reports_.forget(mid);
+    NJ_LOG_INFO("link msg=%s withdrawn by the inner", mid.c_str());
+    if (!active_ || epoch != link_epoch_) return;
     (void)active_->send(link::Frame{link::FrameType::ack, fid, {}});
   });
 }

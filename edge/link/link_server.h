@@ -4,7 +4,9 @@
 // inner sends after its synced commit; a message the inner cannot take now waits with a growing,
 // jittered back-off, and once it has outlived `inbound.max_queue_lifetime` is offered one last
 // time, for the inner to bounce what it still cannot deliver), asks it whether recipients exist,
-// takes its outbound mail (SUBMIT) and reports the results (STATUS) until each is acknowledged.
+// takes its outbound mail (SUBMIT) and reports the results (STATUS) until each is acknowledged,
+// and forgets a submitted message the inner has given to another edge (WITHDRAW): ACKed only
+// after the synced commit that removed it, with no STATUS for it after that ACK.
 // Trust: every connection is hostile until the handshake; a stranger who reaches the link port
 // can hold at most `max_handshakes` unauthenticated connections, each for a few seconds, and the
 // oldest gives way to a new one, so the paired inner always gets in. The edge never learns the
@@ -78,6 +80,12 @@ class LinkServer {
   // NACK and the inner keeps the message.
   using SubmitFn = std::function<void(queue::Envelope, std::function<void(Status)>)>;
   void on_submit(SubmitFn fn) { submit_ = std::move(fn); }
+  // WITHDRAW from the inner: `withdraw` must stop delivering the message and call its callback
+  // after the synced commit that removed it from the edge's outbound queue (ok also for an id it
+  // does not hold); then its unacknowledged reports are dropped and the inner gets its ACK. Not
+  // set: WITHDRAW gets a temporary NACK.
+  using WithdrawFn = std::function<void(const std::string&, std::function<void(Status)>)>;
+  void on_withdraw(WithdrawFn fn) { withdraw_ = std::move(fn); }
   // Recipients of a submitted message that just became final, sent as STATUS until the inner
   // acknowledges them (again on every new link); later reports add to earlier ones.
   void report(const std::string& message_id, std::vector<link::RecipientStatus> results);
@@ -95,6 +103,10 @@ class LinkServer {
     uint64_t links_opened = 0;
   };
   State state() const;
+  // The port of the first listener (tests listen on port 0); 0 when not listening.
+  uint16_t port() const;
+  // Reports not yet acknowledged by the inner.
+  const StatusReports& reports() const { return reports_; }
 
  private:
   struct PendingVerify {
@@ -116,6 +128,7 @@ class LinkServer {
   void arm_retry();          // one timer for the soonest deferred message
   void on_deliver_answer(uint64_t frame_id, const link::Frame& f);
   void on_submit(link::Session* s, link::Frame f);
+  void on_withdraw(link::Session* s, link::Frame f);
   void send_statuses();
   void finish_verify(uint64_t frame_id, link::VerifyOutcome outcome);
   std::string cache_key(const std::string& address) const;
@@ -141,6 +154,7 @@ class LinkServer {
   std::map<uint64_t, PendingVerify> verifies_;           // VERIFY frame id -> waiter
   std::unordered_map<std::string, CacheEntry> cache_;    // keyed hash -> answer
   SubmitFn submit_;
+  WithdrawFn withdraw_;
   StatusReports reports_;
   bool stopping_ = false;
   // For state(): set as links open and end.

@@ -59,6 +59,11 @@ void StatusReports::acked(uint64_t frame_id) {
   if (rs.empty()) by_message_.erase(it);
 }
 
+void StatusReports::forget(const std::string& message_id) {
+  by_message_.erase(message_id);
+  std::erase_if(frames_, [&](const auto& kv) { return kv.second == message_id; });
+}
+
 void StatusReports::link_lost() {
   frames_.clear();
   for (auto& [_, m] : by_message_)

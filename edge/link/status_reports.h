@@ -35,6 +35,9 @@ class StatusReports {
   bool owns(uint64_t frame_id) const { return frames_.count(frame_id) != 0; }
   // The inner acknowledged `frame_id`: the results that frame carried are gone.
   void acked(uint64_t frame_id);
+  // The message was withdrawn: every result for it is dropped, sent or not; an ACK of a STATUS
+  // that carried some of them is no longer ours.
+  void forget(const std::string& message_id);
   // The link is gone: everything unacknowledged is unsent again.
   void link_lost();
 

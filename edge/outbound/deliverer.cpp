@@ -639,6 +639,21 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
 
   void conn_done() { release_slot(); }
 
+  // Cancelled: nothing more happens and nothing is reported. The caller drops it from live_.
+  void abandon() {
+    finished = true;
+    if (waiting_slot) owner->limiter_.cancel(slot_key, ticket);
+    waiting_slot = false;
+    timeout->stop();
+    step->stop();
+    steps.clear();
+    pending.reset();
+    session_over = true;
+    conn.reset();  // closed at once, without callbacks; queued bytes are not sent
+    session.reset();
+    release_slot();
+  }
+
   void finalize(std::vector<RcptResult> out) {
     if (finished) return;
     finished = true;
@@ -673,6 +688,19 @@ Deliverer::~Deliverer() {
   auto live = std::move(live_);
   live.clear();
   idle_.clear();
+}
+
+size_t Deliverer::cancel(const std::string& id) {
+  std::vector<std::shared_ptr<Domain>> hit;
+  for (const auto& d : live_) {
+    if (d->env.id == id && !d->finished) hit.push_back(d);
+  }
+  for (const auto& d : hit) {
+    live_.erase(d);
+    d->abandon();
+  }
+  if (!hit.empty()) NJ_LOG_INFO("outbound %s: attempt cancelled", id.c_str());
+  return hit.size();
 }
 
 void Deliverer::deliver(const queue::Envelope& e, std::vector<std::string> recipients, Done done) {

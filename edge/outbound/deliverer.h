@@ -126,8 +126,13 @@ class Deliverer {
 
   // One attempt for `recipients` of `e`. `done` runs exactly once on the loop thread (never from
   // inside deliver) with one result per recipient: delivered, permanent, or pending (transient),
-  // unless the Deliverer is destroyed first.
+  // unless the Deliverer is destroyed or the attempt cancelled first.
   void deliver(const queue::Envelope& e, std::vector<std::string> recipients, Done done);
+  // Ends every attempt for message `id` now: its `done` never runs. A connection it holds is
+  // closed at once (what is still queued for it is not sent; a remote server that already has
+  // the whole message may still deliver it), its host's slot goes to the next waiter. Returns
+  // the number of recipient domains whose attempt ended.
+  size_t cancel(const std::string& id);
 
   ConcurrencyLimiter& limiter() { return limiter_; }
   // Connections waiting in the cache for another message.

@@ -83,7 +83,8 @@ std::string EdgeOutboundQueue::encode_state(const QueueEntry& e) const {
 }
 
 void EdgeOutboundQueue::enqueue(queue::Envelope e, std::function<void(Status)> done) {
-  if (entries_.count(e.id) || committing_.count(e.id)) {
+  if (entries_.count(e.id) ||
+      (committing_.count(e.id) && !withdrawn_while_committing_.count(e.id))) {
     // A retransmit of what we hold (or are about to hold): one copy, and the same answer.
     done(Status{});
     return;
@@ -117,7 +118,13 @@ void EdgeOutboundQueue::enqueue(queue::Envelope e, std::function<void(Status)> d
           return;
         }
         committing_.erase(entry.id);
+        if (withdrawn_while_committing_.erase(entry.id)) {
+          // Withdrawn before this commit was done; the withdraw's delete comes after it.
+          done(s);
+          return;
+        }
         if (s) {
+          entry.serial = next_serial_++;
           NJ_LOG_INFO("outbound %s: queued for %zu recipient(s)", entry.id.c_str(),
                       entry.recipients.size());
           auto [it, added] = entries_.emplace(entry.id, std::move(entry));
@@ -201,15 +208,18 @@ void EdgeOutboundQueue::attempt(QueueEntry& e) {
   ++in_flight_;
   std::string id = e.id;
   deliver_(*env, std::move(pending),
-           [this, alive = std::weak_ptr<bool>(alive_), id](std::vector<RcptResult> results) {
+           [this, alive = std::weak_ptr<bool>(alive_), id,
+            serial = e.serial](std::vector<RcptResult> results) {
              if (alive.expired()) return;
-             on_results(id, std::move(results));
+             on_results(id, serial, std::move(results));
            });
 }
 
-void EdgeOutboundQueue::on_results(const std::string& id, std::vector<RcptResult> results) {
+void EdgeOutboundQueue::on_results(const std::string& id, uint64_t serial,
+                                   std::vector<RcptResult> results) {
   auto it = entries_.find(id);
-  if (it == entries_.end()) return;
+  // Withdrawn during the attempt (and maybe submitted again since): nothing of it is applied.
+  if (it == entries_.end() || it->second.serial != serial || !it->second.in_flight) return;
   QueueEntry& e = it->second;
   e.in_flight = false;
   --in_flight_;
@@ -271,6 +281,34 @@ void EdgeOutboundQueue::persist_state(const QueueEntry& e) {
                         NJ_LOG_WARN("outbound %s: state not stored: %s", id.c_str(),
                                     s.error().c_str());
                     });
+}
+
+void EdgeOutboundQueue::withdraw(const std::string& id, std::function<void(Status)> done) {
+  if (auto it = entries_.find(id); it != entries_.end()) {
+    QueueEntry& e = it->second;
+    if (e.in_flight) {
+      --in_flight_;
+      if (cancel_) cancel_(id);
+      kick();
+    } else {
+      schedule_.erase({e.wake, e.id});
+    }
+    entries_.erase(it);
+  }
+  if (committing_.count(id)) withdrawn_while_committing_.insert(id);
+  // Deleted whether held or not: this commit is after every earlier write for the id (the
+  // GroupCommitter keeps their order), so nothing of it is left once `done` says ok.
+  committer_.submit(
+      [db = db_, id](store::Txn& t) -> Status {
+        if (auto r = t.del(db, body_key(id)); !r) return make_error(r.error());
+        if (auto r = t.del(db, state_key(id)); !r) return make_error(r.error());
+        return {};
+      },
+      [id, done = std::move(done)](Status s) {
+        if (!s)
+          NJ_LOG_WARN("outbound %s: withdrawn, not removed: %s", id.c_str(), s.error().c_str());
+        done(s);
+      });
 }
 
 void EdgeOutboundQueue::remove(std::string id) {

@@ -5,6 +5,9 @@
 // the inner resubmits what it has not seen finished (DESIGN.md "Storage").
 // Message bodies live on disk (encrypted), only the schedule is kept in memory. Writes go
 // through the GroupCommitter; enqueue's `done` runs after the synced commit (the link's ACK).
+// withdraw() forgets a message the inner has handed to another edge: at once in memory (an
+// attempt in flight is cancelled, and whatever result it still brings is dropped), on disk in one
+// synced commit, after which its `done` runs (the link's ACK of WITHDRAW).
 // Trust: envelopes come from the inner over the authenticated link; records read back were
 // written by this process under its in-memory key and are authenticated by it.
 #pragma once
@@ -46,6 +49,9 @@ struct QueueEntry {
   std::vector<RcptResult> recipients;
   bool in_flight = false;
   int64_t wake = 0;  // its place in the schedule: the next attempt, or expiry if sooner
+  // Which copy of the message this is: one withdrawn and submitted again is a new copy, and the
+  // results of an attempt on the old one are not applied to it.
+  uint64_t serial = 0;
 };
 
 class EdgeOutboundQueue {
@@ -63,6 +69,9 @@ class EdgeOutboundQueue {
   // Recipients that just became final, for STATUS to the inner. Runs on the loop thread.
   using ReportFn =
       std::function<void(const std::string& id, const std::vector<RcptResult>& final_results)>;
+  // Stops the attempt in flight for message `id` (Deliverer::cancel in production): its `done`
+  // need not run any more.
+  using CancelFn = std::function<void(const std::string& id)>;
 
   // Opens the database in `env`, empties it, and makes a fresh key. `committer` must be the
   // env's. `rand` is for jitter (crypto::random_uniform when empty).
@@ -78,6 +87,14 @@ class EdgeOutboundQueue {
   // Stores the message (encrypted) and schedules it at once. `done` runs after the synced
   // commit. Enqueueing an id that is already queued is a retransmit: ok, nothing stored twice.
   void enqueue(queue::Envelope e, std::function<void(Status)> done);
+  // The inner has given message `id` to another edge. It leaves the schedule at once: an attempt
+  // in flight is cancelled (set_cancel) and any result it still brings is dropped, neither
+  // reported nor stored. Its records are deleted in one synced commit, after which `done` runs;
+  // ok means no record of it is left on disk. An id not held (never queued, finished, withdrawn
+  // before) is deleted all the same: ok. A result the remote server gave before this call and
+  // that is not processed yet is dropped too (the inner's other edge may deliver it again).
+  void withdraw(const std::string& id, std::function<void(Status)> done);
+  void set_cancel(CancelFn cancel) { cancel_ = std::move(cancel); }
 
   // Starts the scheduler timer; run_due() every tick_ms.
   void start();
@@ -98,7 +115,7 @@ class EdgeOutboundQueue {
   static std::string state_key(const std::string& id) { return "s/" + id; }
   std::string encode_state(const QueueEntry& e) const;
   void attempt(QueueEntry& e);
-  void on_results(const std::string& id, std::vector<RcptResult> results);
+  void on_results(const std::string& id, uint64_t serial, std::vector<RcptResult> results);
   void finish_or_reschedule(QueueEntry& e, std::vector<RcptResult> newly_final);
   void persist_state(const QueueEntry& e);
   void remove(std::string id);  // by value: callers pass the id of the entry it erases
@@ -110,6 +127,7 @@ class EdgeOutboundQueue {
   QueueOptions options_;
   DeliverFn deliver_;
   ReportFn report_;
+  CancelFn cancel_;
   RandomFn rand_;
   crypto::AeadKey key_;
   std::map<std::string, QueueEntry> entries_;
@@ -118,6 +136,10 @@ class EdgeOutboundQueue {
   std::set<std::pair<int64_t, std::string>> schedule_;
   void schedule(QueueEntry& e);
   std::set<std::string> committing_;  // enqueued, commit not yet done
+  // Withdrawn while its enqueue commit was under way: that commit's completion does not add it
+  // (the withdraw's delete is committed after the put).
+  std::set<std::string> withdrawn_while_committing_;
+  uint64_t next_serial_ = 1;
   size_t in_flight_ = 0;
   std::unique_ptr<uv::Timer> timer_;
   // Runs run_due() on the next loop turn after a message arrives or an attempt ends, so the

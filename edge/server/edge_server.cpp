@@ -297,6 +297,10 @@ Status EdgeServer::start_outbound() {
       done(std::move(st));
     });
   });
+  out->set_cancel([deliverer](const std::string& id) { deliverer->cancel(id); });
+  link_->on_withdraw([out](const std::string& id, std::function<void(Status)> done) {
+    out->withdraw(id, std::move(done));
+  });
   return {};
 }
 

@@ -34,6 +34,7 @@ struct ScriptServer {
   const tls::Context* server_tls = nullptr;  // offer STARTTLS with this context
   bool break_tls = false;                    // answer STARTTLS, then send no TLS at all
   bool one_message_per_connection = false;   // a second MAIL gets 421 and the connection closes
+  bool hold_greeting = false;                // say nothing until greet() (a slow server)
   std::vector<bool> message_over_tls;
 
   explicit ScriptServer(uv::Loop& loop) {
@@ -45,12 +46,19 @@ struct ScriptServer {
       max_open = std::max(max_open, open);
       k->c->on_close([this](const Status&) { --open; });
       k->c->on_read([this, raw](std::string_view b) { on_bytes(*raw, b); });
-      (void)k->c->write(refuse_greeting ? "421 4.3.2 go away\r\n" : "220 sink.test ESMTP\r\n");
+      if (!hold_greeting)
+        (void)k->c->write(refuse_greeting ? "421 4.3.2 go away\r\n" : "220 sink.test ESMTP\r\n");
       if (refuse_greeting) k->c->shutdown_then_close(1000);
       conns.push_back(std::move(k));
     });
     BOOST_REQUIRE(r.ok());
     l = std::move(*r);
+  }
+  // The held greeting of every connection still open.
+  void greet() {
+    for (auto& k : conns) {
+      if (k->c->is_open()) (void)k->c->write("220 sink.test ESMTP\r\n");
+    }
   }
   void on_bytes(Conn& k, std::string_view b) {
     k.in.append(b);
@@ -466,4 +474,78 @@ BOOST_FIXTURE_TEST_CASE(onion_delivery_never_starttls, Fixture) {
   auto r2 = run(env("ON2", {"x@dest.test"}));
   BOOST_CHECK(r2[0].status == RcptStatus::delivered);
   BOOST_CHECK_EQUAL(ld.dials.size(), 2u);
+}
+
+namespace {
+// Runs the loop for `ms` (to see that something does NOT happen).
+void run_for(uv::Loop& loop, uint64_t ms) {
+  uv::Timer t(loop);
+  bool up = false;
+  t.start(ms, 0, [&] { up = true; });
+  while (!up) loop.run_once();
+}
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(cancel_ends_the_attempt_closes_its_connection_and_frees_the_slot, Fixture) {
+  // The server holds its greeting: the attempt is connected and waiting when it is cancelled.
+  server->hold_greeting = true;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  dns.set("other.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  build(server->l->port());
+  // Two recipient domains on the same host (limit 1): one attempt connects, the other waits for
+  // the slot. Both belong to W1.
+  auto e = env("W1", {"x@dest.test", "y@other.test"});
+  bool done = false;
+  d->deliver(e, e.recipients, [&](std::vector<RcptResult>) { done = true; });
+  for (int i = 0; i < 100000 && server->conns.empty(); ++i) loop.run_once();
+  BOOST_REQUIRE_EQUAL(server->conns.size(), 1u);
+  BOOST_CHECK_EQUAL(d->limiter().active("host:mx.dest.test"), 1u);
+  BOOST_CHECK_EQUAL(d->limiter().waiting("host:mx.dest.test"), 1u);
+  BOOST_CHECK_EQUAL(d->cancel("NOT-THERE"), 0u);
+  BOOST_CHECK_EQUAL(d->cancel("W1"), 2u);
+  BOOST_CHECK_EQUAL(d->limiter().active("host:mx.dest.test"), 0u);
+  BOOST_CHECK_EQUAL(d->limiter().waiting("host:mx.dest.test"), 0u);
+  for (int i = 0; i < 100000 && server->open > 0; ++i) loop.run_once();
+  BOOST_CHECK_EQUAL(server->open, 0);  // our end closed the connection
+  server->greet();
+  run_for(loop, 200);
+  BOOST_CHECK(!done);  // a cancelled attempt never reports
+  BOOST_CHECK(server->messages.empty());
+  BOOST_CHECK_EQUAL(server->conns.size(), 1u);  // the waiting domain never dialled
+  BOOST_CHECK_EQUAL(count(*server, "MAIL FROM:"), 0);
+  BOOST_CHECK_EQUAL(d->cancel("W1"), 0u);
+  // The slot is free: the next message gets through at once.
+  server->hold_greeting = false;
+  auto r = run(env("W2", {"x@dest.test"}));
+  BOOST_CHECK_MESSAGE(r[0].status == RcptStatus::delivered, r[0].reply);
+  BOOST_CHECK_EQUAL(server->messages.size(), 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(cancel_of_a_waiting_attempt_leaves_the_one_holding_the_slot, Fixture) {
+  server->hold_greeting = true;
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  build(server->l->port());
+  std::optional<std::vector<RcptResult>> first;
+  bool second = false;
+  auto e1 = env("H1", {"x@dest.test"});
+  auto e2 = env("H2", {"x@dest.test"});
+  d->deliver(e1, e1.recipients, [&](std::vector<RcptResult> r) { first = std::move(r); });
+  d->deliver(e2, e2.recipients, [&](std::vector<RcptResult>) { second = true; });
+  for (int i = 0; i < 100000 && d->limiter().waiting("host:mx.dest.test") == 0; ++i)
+    loop.run_once();
+  BOOST_REQUIRE_EQUAL(d->limiter().waiting("host:mx.dest.test"), 1u);
+  BOOST_CHECK_EQUAL(d->cancel("H2"), 1u);
+  BOOST_CHECK_EQUAL(d->limiter().waiting("host:mx.dest.test"), 0u);
+  BOOST_CHECK_EQUAL(d->limiter().active("host:mx.dest.test"), 1u);
+  server->greet();
+  for (int i = 0; i < 100000 && !first; ++i) loop.run_once();
+  BOOST_REQUIRE(first.has_value());
+  BOOST_CHECK((*first)[0].status == RcptStatus::delivered);
+  run_for(loop, 100);
+  BOOST_CHECK(!second);
+  BOOST_CHECK_EQUAL(server->messages.size(), 1u);
 }

@@ -1,10 +1,14 @@
 // EdgeOutboundQueue and its schedule: backoff with jitter, lifetime, encryption at rest,
-// discard on restart. Real LMDB and GroupCommitter; the delivery function is a fake (the seam).
+// discard on restart, withdraw. Real LMDB and GroupCommitter; the delivery function is a fake
+// (the seam).
+#include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <thread>
 
 #include "common/crypto/crypto.h"
 #include "common/store/group_commit.h"
@@ -305,4 +309,190 @@ BOOST_FIXTURE_TEST_CASE(soonest_due_goes_first_and_backlog_waits, Fixture) {
   clock.advance(300);
   q->run_due();
   BOOST_CHECK_EQUAL(calls.size(), 53u);  // now it is, one at a time
+}
+
+// ---- withdraw: the inner gave the message to another edge ----
+
+namespace {
+
+// Holds the GroupCommitter's writer thread inside a work item until opened (or destroyed), so no
+// commit submitted after it can complete meanwhile.
+// The flag is shared with the work item, which may still be reading it after the gate is gone.
+struct WriterGate {
+  std::shared_ptr<std::atomic<bool>> flag = std::make_shared<std::atomic<bool>>(false);
+  explicit WriterGate(store::GroupCommitter& gc) {
+    gc.submit(
+        [flag = flag](store::Txn&) -> Status {
+          while (!flag->load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          return {};
+        },
+        [](Status) {});
+  }
+  ~WriterGate() { open(); }
+  void open() { *flag = true; }
+};
+
+// The answer to one withdraw() (or enqueue()); shared, so a test that stops early leaves no
+// dangling callback.
+struct Withdrawal {
+  std::shared_ptr<std::optional<Status>> slot = std::make_shared<std::optional<Status>>();
+  std::optional<Status>& result = *slot;
+  std::function<void(Status)> done() {
+    return [slot = slot](Status s) { *slot = s; };
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(withdraw_removes_the_message_and_its_records, Fixture) {
+  enqueue(envelope("W1", {"a@one.test", "b@two.test"}));
+  enqueue(envelope("KEEP", {"c@one.test"}));
+  BOOST_CHECK_EQUAL(*q->stored_records(), 4u);
+  Withdrawal w;
+  q->withdraw("W1", w.done());
+  BOOST_CHECK(!q->find("W1"));  // out of the schedule at once
+  run_until([&] { return w.result.has_value(); });
+  BOOST_CHECK(w.result->ok());
+  BOOST_CHECK_EQUAL(*q->stored_records(), 2u);  // KEEP's two records only
+  BOOST_CHECK_EQUAL(q->size(), 1u);
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 1u);
+  BOOST_CHECK_EQUAL(calls[0].env.id, "KEEP");
+  BOOST_CHECK(reports.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(withdraw_twice_or_of_an_unknown_id_is_ok, Fixture) {
+  enqueue(envelope("W1", {"a@one.test"}));
+  Withdrawal w1, w2, w3;
+  q->withdraw("W1", w1.done());
+  q->withdraw("W1", w2.done());
+  q->withdraw("NEVER-SEEN", w3.done());
+  run_until([&] { return w1.result && w2.result && w3.result; });
+  BOOST_CHECK(w1.result->ok());
+  BOOST_CHECK(w2.result->ok());
+  BOOST_CHECK(w3.result->ok());
+  BOOST_CHECK_EQUAL(q->size(), 0u);
+  BOOST_CHECK_EQUAL(*q->stored_records(), 0u);
+  // A message that finished before the withdraw: ok too, and nothing is reported again.
+  enqueue(envelope("DONE", {"a@one.test"}));
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 1u);
+  calls[0].done({res("a@one.test", RcptStatus::delivered, "250 ok")});
+  BOOST_CHECK_EQUAL(reports.size(), 1u);
+  Withdrawal w4;
+  q->withdraw("DONE", w4.done());
+  run_until([&] { return w4.result.has_value(); });
+  BOOST_CHECK(w4.result->ok());
+  BOOST_CHECK_EQUAL(reports.size(), 1u);
+  BOOST_CHECK_EQUAL(*q->stored_records(), 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(withdraw_answers_only_after_the_commit, Fixture) {
+  enqueue(envelope("W1", {"a@one.test"}));
+  Withdrawal w;
+  {
+    WriterGate gate(*gc);
+    q->withdraw("W1", w.done());
+    for (int i = 0; i < 200; ++i) {
+      loop.run_nowait();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    BOOST_CHECK(!w.result.has_value());
+    BOOST_CHECK_EQUAL(*q->stored_records(), 2u);  // still on disk: not answered yet
+    gate.open();
+    run_until([&] { return w.result.has_value(); });
+    // Once answered, nothing is left.
+    BOOST_CHECK_EQUAL(*q->stored_records(), 0u);
+  }
+  BOOST_CHECK(w.result->ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(an_attempt_in_flight_is_cancelled_and_its_result_dropped, Fixture) {
+  options.max_in_flight = 1;
+  open();
+  std::vector<std::string> cancelled;
+  q->set_cancel([&](const std::string& id) { cancelled.push_back(id); });
+  enqueue(envelope("W1", {"a@one.test", "b@two.test"}));
+  clock.advance(1);
+  enqueue(envelope("NEXT", {"c@one.test"}));
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 1u);  // W1 in flight, NEXT waits for the slot
+  BOOST_CHECK_EQUAL(calls[0].env.id, "W1");
+  Withdrawal w;
+  q->withdraw("W1", w.done());
+  BOOST_REQUIRE_EQUAL(cancelled.size(), 1u);
+  BOOST_CHECK_EQUAL(cancelled[0], "W1");
+  run_until([&] { return w.result.has_value(); });
+  BOOST_CHECK(w.result->ok());
+  // The remote server had said 250 before the withdraw (the duplicate window): the result
+  // arrives late and is dropped, neither reported nor stored.
+  calls[0].done({res("a@one.test", RcptStatus::delivered, "250 ok"),
+                 res("b@two.test", RcptStatus::pending, "451 later")});
+  BOOST_CHECK(reports.empty());
+  BOOST_CHECK(!q->find("W1"));
+  flush();
+  BOOST_CHECK_EQUAL(*q->stored_records(), 2u);  // NEXT's only
+  // Its slot was given back: NEXT goes.
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 2u);
+  BOOST_CHECK_EQUAL(calls[1].env.id, "NEXT");
+  // A message not in flight has nothing to cancel.
+  calls[1].done({res("c@one.test", RcptStatus::pending, "451 later")});
+  Withdrawal w2;
+  q->withdraw("NEXT", w2.done());
+  BOOST_CHECK_EQUAL(cancelled.size(), 1u);
+  run_until([&] { return w2.result.has_value(); });
+  BOOST_CHECK_EQUAL(*q->stored_records(), 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_message_submitted_again_after_a_withdraw_ignores_the_old_attempt,
+                        Fixture) {
+  enqueue(envelope("W1", {"a@one.test", "b@two.test"}));
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 1u);
+  Withdrawal w;
+  q->withdraw("W1", w.done());
+  run_until([&] { return w.result.has_value(); });
+  // The inner gives it back to this edge later: a new copy, attempted while the old attempt
+  // (whose cancel did not stop it) is still out.
+  enqueue(envelope("W1", {"a@one.test", "b@two.test"}));
+  BOOST_REQUIRE(q->find("W1"));
+  BOOST_CHECK_EQUAL(q->find("W1")->attempts, 0u);
+  q->run_due();
+  BOOST_REQUIRE_EQUAL(calls.size(), 2u);
+  BOOST_CHECK_EQUAL(calls[1].recipients.size(), 2u);
+  // The old attempt's result must not settle the new copy's recipients.
+  calls[0].done({res("a@one.test", RcptStatus::delivered, "250 ok"),
+                 res("b@two.test", RcptStatus::permanent, "550 no")});
+  BOOST_CHECK(reports.empty());
+  const QueueEntry* e = q->find("W1");
+  BOOST_REQUIRE(e);
+  BOOST_CHECK(e->in_flight);
+  for (const auto& r : e->recipients) BOOST_CHECK(r.status == RcptStatus::pending);
+  // The new attempt's result does.
+  calls[1].done({res("a@one.test", RcptStatus::delivered, "250 ok"),
+                 res("b@two.test", RcptStatus::pending, "451 later")});
+  BOOST_REQUIRE_EQUAL(reports.size(), 1u);
+  BOOST_REQUIRE_EQUAL(reports[0].second.size(), 1u);
+  BOOST_CHECK_EQUAL(reports[0].second[0].address, "a@one.test");
+  BOOST_CHECK(!q->find("W1")->in_flight);
+  flush();
+  BOOST_CHECK_EQUAL(*q->stored_records(), 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(withdraw_while_the_enqueue_commit_is_under_way, Fixture) {
+  Withdrawal queued, w;  // the enqueue's answer and the withdraw's
+  q->enqueue(envelope("W1", {"a@one.test"}), queued.done());
+  q->withdraw("W1", w.done());
+  run_until([&] { return queued.result.has_value() && w.result.has_value(); });
+  BOOST_CHECK(queued.result->ok());
+  BOOST_CHECK(w.result->ok());
+  BOOST_CHECK_EQUAL(q->size(), 0u);
+  BOOST_CHECK_EQUAL(*q->stored_records(), 0u);
+  q->run_due();
+  BOOST_CHECK(calls.empty());
+  // Submitted again afterwards: held as a new message.
+  enqueue(envelope("W1", {"a@one.test"}));
+  BOOST_CHECK_EQUAL(q->size(), 1u);
+  BOOST_CHECK_EQUAL(*q->stored_records(), 2u);
 }
