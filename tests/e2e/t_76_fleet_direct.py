@@ -19,7 +19,7 @@ both edges as MX records of equal preference in DNS:
    down): mxa is revoked (its link is closed and never dialed again; adding its key back is
    refused), what it held goes to mxb at once, and every message arrives once the Postfix is
    back, none through mxa.
-$NJ_FLEET_MESSAGES sets N (default 300)."""
+$NJ_FLEET_MESSAGES sets N (default 2,000)."""
 # nj-e2e: timeout 900
 import os
 import sys
@@ -30,7 +30,7 @@ import fleet as fl
 
 
 def test():
-    n = fl.n_messages(300)
+    n = fl.n_messages(2000)
     with fl.fleet("t_76") as f:
         fl.phase_spread(f)
         fl.phase_observe(f)
