@@ -3,8 +3,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 namespace nj {
+
+// Unix seconds as UTC text for people: iso "2026-12-07T14:05:00Z" (the ctl's listings),
+// seconds "2026-12-07 14:05:00 UTC" (status), minutes "2026-12-07 14:05 UTC" (the fleet's
+// notes). "?" for a time that has no such text.
+enum class UtcStyle { iso, seconds, minutes };
+std::string utc_text(int64_t unix_seconds, UtcStyle style = UtcStyle::iso);
+// An age or a span for people: "0s", "42s", "5m 2s", "3h 4m", "2d 3h" (negative counts as 0).
+std::string age_text(int64_t seconds);
 
 class Clock {
  public:

@@ -2,39 +2,64 @@
 
 #include <ctime>
 
+#include "common/base/clock.h"
+
 namespace nj::edge {
 
 const char* refusal_name(Refusal r) {
   switch (r) {
-    case Refusal::connection_limit: return "connection_limit";
-    case Refusal::pregreet: return "pregreet";
-    case Refusal::protocol: return "protocol";
-    case Refusal::helo: return "helo";
-    case Refusal::sender_syntax: return "sender_syntax";
-    case Refusal::sender_forged: return "sender_forged";
-    case Refusal::dnsbl: return "dnsbl";
-    case Refusal::sender_domain: return "sender_domain";
-    case Refusal::sender_allowlist: return "sender_allowlist";
-    case Refusal::recipient_syntax: return "recipient_syntax";
-    case Refusal::relay: return "relay";
-    case Refusal::greylist: return "greylist";
-    case Refusal::recipient_too_long: return "recipient_too_long";
-    case Refusal::no_such_user: return "no_such_user";
-    case Refusal::mailbox_full: return "mailbox_full";
-    case Refusal::recipient_check_unavailable: return "recipient_check_unavailable";
-    case Refusal::data_limits: return "data_limits";
-    case Refusal::headers: return "headers";
-    case Refusal::queue_write: return "queue_write";
+    case Refusal::connection_limit:
+      return "connection_limit";
+    case Refusal::pregreet:
+      return "pregreet";
+    case Refusal::protocol:
+      return "protocol";
+    case Refusal::helo:
+      return "helo";
+    case Refusal::sender_syntax:
+      return "sender_syntax";
+    case Refusal::sender_forged:
+      return "sender_forged";
+    case Refusal::dnsbl:
+      return "dnsbl";
+    case Refusal::sender_domain:
+      return "sender_domain";
+    case Refusal::sender_allowlist:
+      return "sender_allowlist";
+    case Refusal::recipient_syntax:
+      return "recipient_syntax";
+    case Refusal::relay:
+      return "relay";
+    case Refusal::greylist:
+      return "greylist";
+    case Refusal::recipient_too_long:
+      return "recipient_too_long";
+    case Refusal::no_such_user:
+      return "no_such_user";
+    case Refusal::mailbox_full:
+      return "mailbox_full";
+    case Refusal::recipient_check_unavailable:
+      return "recipient_check_unavailable";
+    case Refusal::data_limits:
+      return "data_limits";
+    case Refusal::headers:
+      return "headers";
+    case Refusal::queue_write:
+      return "queue_write";
   }
   return "?";
 }
 
 const char* delivery_name(Delivery d) {
   switch (d) {
-    case Delivery::delivered: return "delivered";
-    case Delivery::deferred: return "deferred";
-    case Delivery::failed: return "failed";
-    case Delivery::expired: return "expired";
+    case Delivery::delivered:
+      return "delivered";
+    case Delivery::deferred:
+      return "deferred";
+    case Delivery::failed:
+      return "failed";
+    case Delivery::expired:
+      return "expired";
   }
   return "?";
 }
@@ -62,9 +87,13 @@ void EdgeCounters::connection(bool onion) {
   (onion ? connections_onion_ : connections_mx_)->inc();
 }
 
-void EdgeCounters::refused(Refusal r) { refusals_[static_cast<size_t>(r)]->inc(); }
+void EdgeCounters::refused(Refusal r) {
+  refusals_[static_cast<size_t>(r)]->inc();
+}
 
-void EdgeCounters::message_accepted() { accepted_->inc(); }
+void EdgeCounters::message_accepted() {
+  accepted_->inc();
+}
 
 void EdgeCounters::delivery(Delivery d, uint64_t n) {
   deliveries_[static_cast<size_t>(d)]->inc(n);
@@ -80,29 +109,6 @@ uint64_t EdgeCounters::refusals() const {
   return n;
 }
 
-std::string format_utc(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  char buf[64];
-  if (::gmtime_r(&t, &tm) == nullptr ||
-      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-    return "?";
-  return buf;
-}
-
-std::string format_age(int64_t s) {
-  if (s < 0) s = 0;
-  auto two = [](int64_t big, const char* bu, int64_t small, const char* su) {
-    std::string out = std::to_string(big) + bu;
-    if (small) out += " " + std::to_string(small) + su;
-    return out;
-  };
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return two(s / 60, "m", s % 60, "s");
-  if (s < 86400) return two(s / 3600, "h", s % 3600 / 60, "m");
-  return two(s / 86400, "d", s % 86400 / 3600, "h");
-}
-
 namespace {
 
 std::string plural(uint64_t n, const char* one, const char* many) {
@@ -113,7 +119,7 @@ std::string queue_line(const QueueFigures& q, int64_t now, bool recipients) {
   if (!q.error.empty()) return "cannot be read: " + q.error;
   std::string s = plural(q.messages, "message", "messages");
   if (recipients) s += ", " + plural(q.recipients, "recipient", "recipients") + " pending";
-  if (q.messages) s += ", oldest " + format_age(now - q.oldest);
+  if (q.messages) s += ", oldest " + age_text(now - q.oldest);
   return s;
 }
 
@@ -126,13 +132,14 @@ std::string format_status(const StatusFigures& f) {
     l.resize(17, ' ');
     s += l + value + "\n";
   };
-  line("running since:", format_utc(f.started) + " (" + format_age(f.now - f.started) + ")");
+  line("running since:",
+       utc_text(f.started, UtcStyle::seconds) + " (" + age_text(f.now - f.started) + ")");
   if (!f.link) {
     line("link:", "not configured (listen.link is empty)");
   } else {
     const auto& k = *f.link;
-    std::string v = std::string(k.up ? "up" : "down") + " since " + format_utc(k.since) + " (" +
-                    format_age(f.now - k.since) + ")";
+    std::string v = std::string(k.up ? "up" : "down") + " since " +
+                    utc_text(k.since, UtcStyle::seconds) + " (" + age_text(f.now - k.since) + ")";
     if (k.up) v += ", round trip " + std::to_string(k.rtt_ms) + " ms";
     line("link:", v);
     line("links opened:", std::to_string(k.links_opened));

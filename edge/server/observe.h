@@ -98,9 +98,5 @@ struct StatusFigures {
 
 // The status body: plain text, one figure per line, times in UTC.
 std::string format_status(const StatusFigures& f);
-// "2026-12-07 14:00:03 UTC".
-std::string format_utc(int64_t unix_seconds);
-// An age or a span: "0s", "42s", "5m 2s", "3h 4m", "2d 3h" (negative counts as 0).
-std::string format_age(int64_t seconds);
 
 }  // namespace nj::edge

@@ -41,15 +41,6 @@ int fail(const std::string& problem) {
   return kExitFailure;
 }
 
-std::string utc(int64_t t) {
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // One line from fd 0, read a byte at a time so a second line (passwd's new password) stays in
 // the pipe for the next read. Held in locked memory.
 std::optional<crypto::SecureBytes> read_line_secure() {
@@ -212,7 +203,7 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
     for (const auto& a : *list) {
       auto use = s.mailbox->usage(a.id);
       std::printf("%s created=%s messages=%llu bytes=%llu\n", a.address.c_str(),
-                  utc(a.created).c_str(),
+                  utc_text(a.created).c_str(),
                   use ? static_cast<unsigned long long>(use->messages) : 0ull,
                   use ? static_cast<unsigned long long>(use->stored_bytes) : 0ull);
     }
@@ -239,8 +230,8 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
     const auto& a = **info;
     auto use = s.mailbox->usage(a.id);
     std::printf("address: %s\nid: %s\ncreated: %s\nkey: %s\nkey created: %s\nkey generation: %u\n",
-                a.address.c_str(), a.id.c_str(), utc(a.created).c_str(),
-                crypto::public_key_line(a.pub).c_str(), utc(a.key_created).c_str(),
+                a.address.c_str(), a.id.c_str(), utc_text(a.created).c_str(),
+                crypto::public_key_line(a.pub).c_str(), utc_text(a.key_created).c_str(),
                 a.key_generation);
     if (use) {
       std::printf("messages: %llu\nstored bytes: %llu of %llu\n",

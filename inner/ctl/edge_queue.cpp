@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "common/base/clock.h"
 #include "common/crypto/keyfile.h"
 #include "common/queue/envelope.h"
 #include "edge/queue/inbound_queue.h"
@@ -31,15 +32,6 @@ int usage(const std::string& problem) {
 int fail(const std::string& problem) {
   std::fprintf(stderr, "nightjarctl edge-queue: %s\n", problem.c_str());
   return kExitFailure;
-}
-
-std::string utc(int64_t t) {
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -97,8 +89,8 @@ int cmd_edge_queue(const std::vector<std::string_view>& args) {
     for (const auto& it : *items) {
       auto e = open_one(it.id);
       if (!e) return fail(e.error());
-      std::printf("%s queued=%s size=%zu rcpts=%zu\n", it.id.c_str(), utc(it.queued_at).c_str(),
-                  e->message.size(), e->recipients.size());
+      std::printf("%s queued=%s size=%zu rcpts=%zu\n", it.id.c_str(),
+                  utc_text(it.queued_at).c_str(), e->message.size(), e->recipients.size());
     }
     return 0;
   }

@@ -43,29 +43,24 @@ int fail(const char* cmd, const std::string& problem) {
 
 const char* transport_name(inner::Transport t) {
   switch (t) {
-    case inner::Transport::tor: return "tor";
-    case inner::Transport::i2p: return "i2p";
-    case inner::Transport::direct: return "direct";
+    case inner::Transport::tor:
+      return "tor";
+    case inner::Transport::i2p:
+      return "i2p";
+    case inner::Transport::direct:
+      return "direct";
   }
   return "?";
-}
-
-std::string utc(int64_t t) {
-  char buf[40];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
 }
 
 // Tells a running inner to re-read its fleet; says what happened either way.
 int tell_the_inner(const inner::InnerConfig& cfg) {
   const std::string path = control::socket_path(cfg.data_dir);
   if (!control::answers(path)) {
-    std::printf("the inner is not running (nothing answers on %s): the change takes effect "
-                "when it starts\n",
-                path.c_str());
+    std::printf(
+        "the inner is not running (nothing answers on %s): the change takes effect "
+        "when it starts\n",
+        path.c_str());
     return 0;
   }
   auto r = control::request(path, "reload", 30000);
@@ -166,9 +161,10 @@ int cmd_edge(const std::vector<std::string_view>& args) {
     std::printf("edge %s revoked: its key never opens a link again\n", r->name.c_str());
     for (const auto& c : *configured)
       if (c.key == r->key)
-        std::printf("(inner.yaml still names it as %s; delete that entry: the inner leaves it "
-                    "out meanwhile)\n",
-                    c.origin.c_str());
+        std::printf(
+            "(inner.yaml still names it as %s; delete that entry: the inner leaves it "
+            "out meanwhile)\n",
+            c.origin.c_str());
     return tell_the_inner(*cfg);
   }
 
@@ -187,7 +183,8 @@ int cmd_edge(const std::vector<std::string_view>& args) {
     std::printf("revoked keys:\n");
     for (const auto& r : *revoked)
       std::printf("  %-12s %s, revoked %s\n", r.name.c_str(),
-                  crypto::public_key_line(r.key).c_str(), utc(r.revoked_at).c_str());
+                  crypto::public_key_line(r.key).c_str(),
+                  utc_text(r.revoked_at, UtcStyle::minutes).c_str());
   }
   return 0;
 }

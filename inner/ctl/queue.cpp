@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/base/clock.h"
 #include "common/crypto/keyfile.h"
 #include "common/store/lmdb.h"
 #include "inner/config/config.h"
@@ -67,17 +68,9 @@ int cmd_queue(const std::vector<std::string_view>& args) {
   auto items = (*q)->list();
   if (!items) return fail(items.error());
   for (const auto& it : *items) {
-    char when[32];
-    std::time_t t = static_cast<std::time_t>(it.queued_at);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char due[32];
-    std::time_t d = static_cast<std::time_t>(it.due);
-    gmtime_r(&d, &tm);
-    std::strftime(due, sizeof due, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::printf("%s %s rcpts=%u size=%zu due=%s%s\n", it.id.c_str(), when, it.recipients,
-                it.encrypted_size, due, it.released ? " released" : "");
+    std::printf("%s %s rcpts=%u size=%zu due=%s%s\n", it.id.c_str(), utc_text(it.queued_at).c_str(),
+                it.recipients, it.encrypted_size, utc_text(it.due).c_str(),
+                it.released ? " released" : "");
   }
   return 0;
 }

@@ -34,15 +34,6 @@ int fail(const std::string& problem) {
   return 1;
 }
 
-std::string utc(int64_t t) {
-  char buf[32];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 int cmd_quota(const std::vector<std::string_view>& args) {
@@ -109,15 +100,15 @@ int cmd_quota(const std::vector<std::string_view>& args) {
     if (auto s = (*q)->grant_in(*txn, (*who)->id, count, now); !s) return fail(s.error());
     if (auto s = txn->commit(); !s) return fail(s.error());
     std::printf("%s: granted %u Internet recipients until %s\n", address.c_str(), count,
-                utc(now + rules.credit_lifetime).c_str());
+                utc_text(now + rules.credit_lifetime).c_str());
   }
   auto a = (*q)->allowance((*who)->id, now);
   if (!a) return fail(a.error());
   std::printf("%s: daily %u, used today %u, bought %llu", address.c_str(), a->daily, a->used_today,
               static_cast<unsigned long long>(a->credits));
-  if (a->credits) std::printf(" (first expires %s)", utc(a->credits_expire).c_str());
+  if (a->credits) std::printf(" (first expires %s)", utc_text(a->credits_expire).c_str());
   std::printf(", remaining %llu; resets %s\n", static_cast<unsigned long long>(a->remaining()),
-              utc((policy::utc_day(now) + 1) * 86400).c_str());
+              utc_text((policy::utc_day(now) + 1) * 86400).c_str());
   return 0;
 }
 

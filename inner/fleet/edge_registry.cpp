@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/base/clock.h"
 #include "common/crypto/keyfile.h"
 
 namespace nj::inner {
@@ -21,7 +22,9 @@ constexpr unsigned char kFormat = 1;  // the first byte of every value
 constexpr size_t kMaxName = 32;
 constexpr size_t kMaxText = 300;
 
-std::string added_key(const std::string& name) { return kAddedPrefix + name; }
+std::string added_key(const std::string& name) {
+  return kAddedPrefix + name;
+}
 std::string revoked_key(const crypto::PublicKey& k) {
   return kRevokedPrefix + std::string(k.view());
 }
@@ -93,15 +96,6 @@ std::string encode_added(const EdgeSpec& e, int64_t now) {
   return v;
 }
 
-std::string utc_minute(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
-
 Result<EdgeSpec> decode_added(std::string_view key, std::string_view v) {
   std::string name(key.substr(std::string_view(kAddedPrefix).size()));
   auto bad = [&](const std::string& why) {
@@ -129,7 +123,7 @@ Result<EdgeSpec> decode_added(std::string_view key, std::string_view v) {
   EdgeSpec e;
   e.link = std::move(*link);
   e.key = *k;
-  e.origin = "added " + utc_minute(static_cast<int64_t>(added_at));
+  e.origin = "added " + utc_text(static_cast<int64_t>(added_at), UtcStyle::minutes);
   return e;
 }
 
@@ -195,7 +189,7 @@ Result<std::vector<RevokedEdge>> read_revoked(store::Txn& txn, store::Dbi db) {
 }
 
 std::string revoked_note(const RevokedEdge& r) {
-  return "revoked on " + utc_minute(r.revoked_at) + " (it was \"" + r.name + "\")";
+  return "revoked on " + utc_text(r.revoked_at, UtcStyle::minutes) + " (it was \"" + r.name + "\")";
 }
 
 }  // namespace
@@ -227,8 +221,7 @@ Result<bool> EdgeRegistry::is_revoked(const crypto::PublicKey& key) {
   return v->has_value();
 }
 
-Status EdgeRegistry::add(const EdgeSpec& e, const std::vector<EdgeSpec>& configured,
-                         int64_t now) {
+Status EdgeRegistry::add(const EdgeSpec& e, const std::vector<EdgeSpec>& configured, int64_t now) {
   auto txn = env_.begin_write();
   if (!txn) return make_error(txn.error());
   auto revoked = txn->get(db_, revoked_key(e.key));
@@ -284,9 +277,9 @@ Result<RevokedEdge> EdgeRegistry::remove(const std::string& name,
     for (const auto& a : *added) names.insert(a.link.name);
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    return make_error("no edge is called \"" + name + "\"" +
-                      (list.empty() ? std::string(" (the fleet is empty)")
-                                    : " (the fleet: " + list + ")"));
+    return make_error(
+        "no edge is called \"" + name + "\"" +
+        (list.empty() ? std::string(" (the fleet is empty)") : " (the fleet: " + list + ")"));
   }
   RevokedEdge first;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -322,8 +315,8 @@ Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg, const Kno
       if (!known || was == known->end())
         return make_error(at + " (" + l.name + "): public_key: " + k.error());
       if (warnings)
-        warnings->push_back(at + " (" + l.name + "): public_key cannot be read now (" +
-                            k.error() + "); the key read from it at start-up is kept");
+        warnings->push_back(at + " (" + l.name + "): public_key cannot be read now (" + k.error() +
+                            "); the key read from it at start-up is kept");
       out.push_back(EdgeSpec{l, was->second, "inner.yaml " + at});
       continue;
     }

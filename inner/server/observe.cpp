@@ -13,27 +13,6 @@
 namespace nj::inner {
 namespace {
 
-std::string utc(int64_t t) {
-  char buf[40];
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
-// "45s", "12m 5s", "3h 2m", "4d 1h".
-std::string span(int64_t s) {
-  if (s < 0) s = 0;
-  auto two = [](int64_t a, const char* ua, int64_t b, const char* ub) {
-    return std::to_string(a) + ua + (b ? " " + std::to_string(b) + ub : std::string());
-  };
-  if (s < 60) return std::to_string(s) + "s";
-  if (s < 3600) return two(s / 60, "m", s % 60, "s");
-  if (s < 86400) return two(s / 3600, "h", s % 3600 / 60, "m");
-  return two(s / 86400, "d", s % 86400 / 3600, "h");
-}
-
 // A link error may quote where the link was dialed (the edge's onion, the SOCKS proxy's IP):
 // each such mention becomes a word, and any other IPv4 address too.
 std::string scrub(std::string text, const EdgeLinkConfig& e) {
@@ -50,8 +29,8 @@ std::string scrub(std::string text, const EdgeLinkConfig& e) {
     // d+.d+.d+.d+ (and an optional :port) outside a longer word
     size_t j = i, dots = 0;
     bool digit = false;
-    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) ||
-                               (text[j] == '.' && digit))) {
+    while (j < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[j])) || (text[j] == '.' && digit))) {
       if (text[j] == '.') {
         ++dots;
         digit = false;
@@ -110,9 +89,9 @@ QueueFigures figures(const std::vector<OutboundQueue::Item>& items, int64_t now)
 
 // Every reason the inner counts a refusal for; each series exists from the start.
 constexpr const char* kRefusalReasons[] = {
-    "too_many_connections", "stopping",         "auth_failed",  "auth_locked_out",
-    "sender_not_login",     "no_such_account",  "mailbox_full", "too_large",
-    "store"};
+    "too_many_connections", "stopping",         "auth_failed",
+    "auth_locked_out",      "sender_not_login", "no_such_account",
+    "mailbox_full",         "too_large",        "store"};
 
 const char* kRefusalsHelp = "Connections, logins and messages refused, by reason (a fixed set).";
 
@@ -120,11 +99,15 @@ const char* kRefusalsHelp = "Connections, logins and messages refused, by reason
 
 void InnerServer::counted_refusal(DeliveryStatus st) {
   switch (st) {
-    case DeliveryStatus::no_such_account: return counted_refusal("no_such_account");
-    case DeliveryStatus::over_quota: return counted_refusal("mailbox_full");
-    case DeliveryStatus::too_large: return counted_refusal("too_large");
+    case DeliveryStatus::no_such_account:
+      return counted_refusal("no_such_account");
+    case DeliveryStatus::over_quota:
+      return counted_refusal("mailbox_full");
+    case DeliveryStatus::too_large:
+      return counted_refusal("too_large");
     case DeliveryStatus::ok:
-    case DeliveryStatus::temp_failure: return counted_refusal("store");
+    case DeliveryStatus::temp_failure:
+      return counted_refusal("store");
   }
 }
 
@@ -178,21 +161,22 @@ Result<std::string> InnerServer::status_text() {
   auto items = outbound_->list();
   if (!items) return make_error(items.error());
   const int64_t now = clock_.now();
-  std::string out = "nightjar-inner: up since " + utc(started_at_) + " (" +
-                    span(now - started_at_) + ")\n";
+  std::string out = "nightjar-inner: up since " + utc_text(started_at_, UtcStyle::seconds) + " (" +
+                    age_text(now - started_at_) + ")\n";
   size_t up = 0;
   for (const auto& e : *fleet) up += e.link.stage == LinkClient::State::Stage::up;
   out += "edges: " + std::to_string(fleet->size()) + ", " + std::to_string(up) + " up\n";
   for (const auto& e : *fleet) {
     const auto& l = e.link;
     out += "  " + e.name + ": " + LinkClient::stage_name(l.stage);
-    if (l.since) out += " since " + utc(l.since) + " (" + span(now - l.since) + ")";
+    if (l.since)
+      out += " since " + utc_text(l.since, UtcStyle::seconds) + " (" + age_text(now - l.since) + ")";
     if (l.stage == LinkClient::State::Stage::up && l.rtt_ms)
       out += ", round trip " + std::to_string(l.rtt_ms) + " ms";
     out += "\n    in flight " + std::to_string(e.load.in_flight) + ", holds " +
            std::to_string(e.load.held) + " messages";
     if (e.load.oldest_queued)
-      out += " (the oldest queued " + span(now - e.load.oldest_queued) + " ago)";
+      out += " (the oldest queued " + age_text(now - e.load.oldest_queued) + " ago)";
     out += ", links opened " + std::to_string(l.links_opened) + ", dials in the last hour " +
            std::to_string(l.dials_last_hour) + "\n";
     if (!l.last_error.empty()) {
@@ -206,11 +190,11 @@ Result<std::string> InnerServer::status_text() {
   out += "outbound queue: " + std::to_string(q.messages) + " messages, " +
          std::to_string(q.recipients) + " recipients\n";
   out += "  held for their delay class: " + std::to_string(q.delayed);
-  if (q.next_due) out += " (the next due in " + span(q.next_due - now) + ")";
+  if (q.next_due) out += " (the next due in " + age_text(q.next_due - now) + ")";
   out += "\n  due, waiting for an edge: " + std::to_string(q.due);
-  if (q.oldest_due) out += " (the oldest queued " + span(now - q.oldest_due) + " ago)";
+  if (q.oldest_due) out += " (the oldest queued " + age_text(now - q.oldest_due) + " ago)";
   out += "\n  at the edges, results pending: " + std::to_string(q.at_edges);
-  if (q.oldest_at_edges) out += " (the oldest queued " + span(now - q.oldest_at_edges) + " ago)";
+  if (q.oldest_at_edges) out += " (the oldest queued " + age_text(now - q.oldest_at_edges) + " ago)";
   out += "\n  by delay class:";
   bool first = true;
   for (const auto& [name, n] : q.by_class) {

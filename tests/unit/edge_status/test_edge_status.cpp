@@ -9,19 +9,6 @@
 
 using namespace nj::edge;
 
-BOOST_AUTO_TEST_CASE(times_and_ages) {
-  BOOST_TEST(format_utc(0) == "1970-01-01 00:00:00 UTC");
-  BOOST_TEST(format_utc(1796652003) == "2026-12-07 14:00:03 UTC");
-  BOOST_TEST(format_age(-5) == "0s");
-  BOOST_TEST(format_age(0) == "0s");
-  BOOST_TEST(format_age(59) == "59s");
-  BOOST_TEST(format_age(60) == "1m");
-  BOOST_TEST(format_age(302) == "5m 2s");
-  BOOST_TEST(format_age(3600) == "1h");
-  BOOST_TEST(format_age(3 * 3600 + 4 * 60 + 59) == "3h 4m");
-  BOOST_TEST(format_age(2 * 86400 + 3 * 3600 + 7) == "2d 3h");
-}
-
 BOOST_AUTO_TEST_CASE(status_with_the_link_up_and_queues) {
   const int64_t now = 1796652003;  // 2026-12-07 14:00:03 UTC
   StatusFigures f;
