@@ -93,7 +93,6 @@ Result<std::unique_ptr<InnerServer>> InnerServer::create(const InnerConfig& conf
                            static_cast<uint64_t>(e.link.failover_after.count()));
     s->fleet_.emplace(edge_key, s->make_member(e));
   }
-  s->reaper_ = std::make_unique<uv::Timer>(loop);
   // Daily: forget old link delivery records.
   s->maintenance_ = std::make_unique<uv::Timer>(loop);
   auto* raw = s.get();
@@ -173,9 +172,9 @@ std::unique_ptr<InnerServer::Member> InnerServer::make_member(const EdgeSpec& sp
 
 void InnerServer::retire(std::unique_ptr<Member> m, const std::string& why) {
   m->link->shutdown(why);
+  // Kept until the inner stops: a DELIVER it was committing still holds its guard and
+  // requests, however long the store takes. One small object per fleet change by the operator.
   leaving_.push_back(std::move(m));
-  // Its final record is on its way; the session ends on its own once it is written.
-  reaper_->start(5000, 0, [this] { leaving_.clear(); });
 }
 
 std::vector<std::string> InnerServer::apply_fleet(const std::vector<EdgeSpec>& want) {

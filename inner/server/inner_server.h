@@ -139,7 +139,7 @@ class InnerServer {
   // The control socket (status, reload) and, with listen.metrics, the exporter.
   Status start_observing();
   void register_metrics();
-  // A member leaving: closed with `why`, freed once its last record has had time to go.
+  // A member leaving: its link closed with `why`.
   void retire(std::unique_ptr<Member> m, const std::string& why);
 
   const InnerConfig& cfg_;
@@ -161,8 +161,7 @@ class InnerServer {
   std::unique_ptr<OutboundHandover> handover_;
   std::map<std::string, std::unique_ptr<Member>> fleet_;  // by the edge's key
   KnownKeys key_files_;  // inner.yaml's edge keys as read at start-up (and at reloads since)
-  std::vector<std::unique_ptr<Member>> leaving_;          // closed, freed by reaper_
-  std::unique_ptr<uv::Timer> reaper_;
+  std::vector<std::unique_ptr<Member>> leaving_;          // closed; freed when the inner stops
   bool listening_ = false;
   std::unique_ptr<uv::Timer> maintenance_;
   LoginGuard guard_;
