@@ -173,21 +173,10 @@ std::string Registry::render() {
   return out;
 }
 
-std::string escape_help(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
+namespace {
 
-std::string escape_label_value(std::string_view s) {
+// The text format's escapes: backslash and newline always, the double quote in label values.
+std::string escape(std::string_view s, bool quote) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -195,13 +184,19 @@ std::string escape_label_value(std::string_view s) {
       out += "\\\\";
     else if (c == '\n')
       out += "\\n";
-    else if (c == '"')
+    else if (quote && c == '"')
       out += "\\\"";
     else
       out += c;
   }
   return out;
 }
+
+}  // namespace
+
+std::string escape_help(std::string_view s) { return escape(s, false); }
+
+std::string escape_label_value(std::string_view s) { return escape(s, true); }
 
 std::string format_value(double v) {
   if (std::isnan(v)) return "NaN";

@@ -151,11 +151,14 @@ Result<RevokedEdge> decode_revoked(std::string_view key, std::string_view v) {
   return out;
 }
 
-Result<std::vector<EdgeSpec>> read_added(store::Txn& txn, store::Dbi db) {
-  std::vector<EdgeSpec> out;
+// Every record under `prefix`, decoded; the first damaged one is the error.
+template <class T, class Decode>
+Result<std::vector<T>> read_all(store::Txn& txn, store::Dbi db, std::string_view prefix,
+                                Decode decode) {
+  std::vector<T> out;
   std::string err;
-  auto s = store::scan_prefix(txn, db, kAddedPrefix, [&](std::string_view k, std::string_view v) {
-    auto e = decode_added(k, v);
+  auto s = store::scan_prefix(txn, db, prefix, [&](std::string_view k, std::string_view v) {
+    auto e = decode(k, v);
     if (!e) {
       err = e.error();
       return false;
@@ -168,21 +171,14 @@ Result<std::vector<EdgeSpec>> read_added(store::Txn& txn, store::Dbi db) {
   return out;
 }
 
+Result<std::vector<EdgeSpec>> read_added(store::Txn& txn, store::Dbi db) {
+  return read_all<EdgeSpec>(txn, db, kAddedPrefix, decode_added);
+}
+
 Result<std::vector<RevokedEdge>> read_revoked(store::Txn& txn, store::Dbi db) {
-  std::vector<RevokedEdge> out;
-  std::string err;
-  auto s = store::scan_prefix(txn, db, kRevokedPrefix, [&](std::string_view k, std::string_view v) {
-    auto e = decode_revoked(k, v);
-    if (!e) {
-      err = e.error();
-      return false;
-    }
-    out.push_back(std::move(*e));
-    return true;
-  });
-  if (!s) return make_error(s.error());
-  if (!err.empty()) return make_error(err);
-  std::stable_sort(out.begin(), out.end(), [](const RevokedEdge& a, const RevokedEdge& b) {
+  auto out = read_all<RevokedEdge>(txn, db, kRevokedPrefix, decode_revoked);
+  if (!out) return out;
+  std::stable_sort(out->begin(), out->end(), [](const RevokedEdge& a, const RevokedEdge& b) {
     return a.revoked_at < b.revoked_at;
   });
   return out;

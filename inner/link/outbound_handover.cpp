@@ -401,13 +401,11 @@ void OutboundHandover::on_answer(const EdgeKey& key, const link::Frame& f) {
   pump();
 }
 
-Result<std::map<OutboundHandover::EdgeKey, OutboundHandover::EdgeLoad>>
-OutboundHandover::loads() {
+std::map<OutboundHandover::EdgeKey, OutboundHandover::EdgeLoad> OutboundHandover::loads(
+    const std::vector<OutboundQueue::Item>& queued) const {
   std::map<EdgeKey, EdgeLoad> out;
   for (const auto& [key, e] : edges_) out[key].in_flight = e.window.size();
-  auto items = d_.queue.list();
-  if (!items) return make_error(items.error());
-  for (const auto& m : *items) {
+  for (const auto& m : queued) {
     if (!m.released || m.holder.empty()) continue;
     auto it = out.find(m.holder);
     if (it == out.end()) continue;

@@ -98,8 +98,8 @@ class OutboundHandover {
     size_t held = 0;           // messages it holds unfinished (committed on its side)
     int64_t oldest_queued = 0;  // the queue time of the oldest of those (Unix s; 0: none)
   };
-  // Per edge (by key), from one scan of the queue.
-  Result<std::map<EdgeKey, EdgeLoad>> loads();
+  // Per edge (by key), from the caller's one scan of the queue.
+  std::map<EdgeKey, EdgeLoad> loads(const std::vector<OutboundQueue::Item>& queued) const;
   uint64_t duplicates() const { return duplicates_; }   // deliveries reported by two edges
   uint64_t failovers() const { return failovers_; }     // messages handed on from a lost edge
   uint64_t delivered() const { return delivered_; }     // recipients reported delivered

@@ -244,23 +244,6 @@ Result<std::vector<std::string>> InnerServer::reload() {
   return changes;
 }
 
-Result<std::vector<InnerServer::EdgeStatus>> InnerServer::fleet_status() {
-  auto loads = handover_->loads();
-  if (!loads) return make_error(loads.error());
-  std::vector<EdgeStatus> out;
-  for (const auto& [key, m] : fleet_) {
-    EdgeStatus st;
-    st.name = m->spec.link.name;
-    st.link = m->link->state();
-    if (auto l = loads->find(key); l != loads->end()) st.load = l->second;
-    out.push_back(std::move(st));
-  }
-  std::sort(out.begin(), out.end(),
-            [](const EdgeStatus& a, const EdgeStatus& b) { return a.name < b.name; });
-  return out;
-}
-
-
 void InnerServer::accept(std::unique_ptr<uv::Connection> conn, bool pop3) {
   const char* listener = pop3 ? "pop3" : "submission";
   metrics_.counter("nightjar_inner_connections_total", "Connections accepted by listener.",

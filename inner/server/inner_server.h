@@ -73,7 +73,9 @@ class InnerServer {
     LinkClient::State link;
     OutboundHandover::EdgeLoad load;
   };
-  Result<std::vector<EdgeStatus>> fleet_status();
+  // `queued`: the outbound queue's list, read once by the caller. Sorted by name; a link's
+  // last error has its addresses replaced by words.
+  std::vector<EdgeStatus> fleet_status(const std::vector<OutboundQueue::Item>& queued);
   const OutboundHandover* handover() const { return handover_.get(); }
   // `nightjarctl status`: the fleet's links and loads, the outbound queue by state and delay
   // class. Counts, times, states and the edges' names only: never an address or an account.

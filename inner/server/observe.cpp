@@ -155,22 +155,39 @@ Status InnerServer::start_observing() {
   return {};
 }
 
+std::vector<InnerServer::EdgeStatus> InnerServer::fleet_status(
+    const std::vector<OutboundQueue::Item>& queued) {
+  auto loads = handover_->loads(queued);
+  std::vector<EdgeStatus> out;
+  for (const auto& [key, m] : fleet_) {
+    EdgeStatus st;
+    st.name = m->spec.link.name;
+    st.link = m->link->state();
+    st.link.last_error = scrub(st.link.last_error, m->spec.link);
+    if (auto l = loads.find(key); l != loads.end()) st.load = l->second;
+    out.push_back(std::move(st));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const EdgeStatus& a, const EdgeStatus& b) { return a.name < b.name; });
+  return out;
+}
+
 Result<std::string> InnerServer::status_text() {
-  auto fleet = fleet_status();
-  if (!fleet) return make_error(fleet.error());
   auto items = outbound_->list();
   if (!items) return make_error(items.error());
+  const auto fleet = fleet_status(*items);
   const int64_t now = clock_.now();
   std::string out = "nightjar-inner: up since " + utc_text(started_at_, UtcStyle::seconds) + " (" +
                     age_text(now - started_at_) + ")\n";
   size_t up = 0;
-  for (const auto& e : *fleet) up += e.link.stage == LinkClient::State::Stage::up;
-  out += "edges: " + std::to_string(fleet->size()) + ", " + std::to_string(up) + " up\n";
-  for (const auto& e : *fleet) {
+  for (const auto& e : fleet) up += e.link.stage == LinkClient::State::Stage::up;
+  out += "edges: " + std::to_string(fleet.size()) + ", " + std::to_string(up) + " up\n";
+  for (const auto& e : fleet) {
     const auto& l = e.link;
     out += "  " + e.name + ": " + LinkClient::stage_name(l.stage);
     if (l.since)
-      out += " since " + utc_text(l.since, UtcStyle::seconds) + " (" + age_text(now - l.since) + ")";
+      out +=
+          " since " + utc_text(l.since, UtcStyle::seconds) + " (" + age_text(now - l.since) + ")";
     if (l.stage == LinkClient::State::Stage::up && l.rtt_ms)
       out += ", round trip " + std::to_string(l.rtt_ms) + " ms";
     out += "\n    in flight " + std::to_string(e.load.in_flight) + ", holds " +
@@ -179,12 +196,7 @@ Result<std::string> InnerServer::status_text() {
       out += " (the oldest queued " + age_text(now - e.load.oldest_queued) + " ago)";
     out += ", links opened " + std::to_string(l.links_opened) + ", dials in the last hour " +
            std::to_string(l.dials_last_hour) + "\n";
-    if (!l.last_error.empty()) {
-      const EdgeLinkConfig* link = nullptr;
-      for (const auto& [key, m] : fleet_)
-        if (m->spec.link.name == e.name) link = &m->spec.link;
-      out += "    last error: " + (link ? scrub(l.last_error, *link) : std::string("-")) + "\n";
-    }
+    if (!l.last_error.empty()) out += "    last error: " + l.last_error + "\n";
   }
   QueueFigures q = figures(*items, now);
   out += "outbound queue: " + std::to_string(q.messages) + " messages, " +
@@ -194,7 +206,8 @@ Result<std::string> InnerServer::status_text() {
   out += "\n  due, waiting for an edge: " + std::to_string(q.due);
   if (q.oldest_due) out += " (the oldest queued " + age_text(now - q.oldest_due) + " ago)";
   out += "\n  at the edges, results pending: " + std::to_string(q.at_edges);
-  if (q.oldest_at_edges) out += " (the oldest queued " + age_text(now - q.oldest_at_edges) + " ago)";
+  if (q.oldest_at_edges)
+    out += " (the oldest queued " + age_text(now - q.oldest_at_edges) + " ago)";
   out += "\n  by delay class:";
   bool first = true;
   for (const auto& [name, n] : q.by_class) {
@@ -222,7 +235,8 @@ void InnerServer::register_metrics() {
                      "Recipients of committed submissions.", {{"to", to}});
   metrics_.on_collect([this] {
     const int64_t now = clock_.now();
-    auto fleet = fleet_status();
+    // One scan of the queue serves the edges' loads and the queue's figures.
+    auto items = outbound_->list();
     std::set<std::string> names;
     const char* kUp = "nightjar_inner_link_up";
     const char* kRtt = "nightjar_inner_link_rtt_seconds";
@@ -230,8 +244,8 @@ void InnerServer::register_metrics() {
     const char* kInFlight = "nightjar_inner_edge_in_flight";
     const char* kHeld = "nightjar_inner_edge_held_messages";
     const char* kOldest = "nightjar_inner_edge_oldest_held_seconds";
-    if (fleet) {
-      for (const auto& e : *fleet) {
+    if (items) {
+      for (const auto& e : fleet_status(*items)) {
         names.insert(e.name);
         metrics::Labels l{{"edge", e.name}};
         metrics_.gauge(kUp, "1 while the link to the edge is up, else 0.", l)
@@ -254,7 +268,7 @@ void InnerServer::register_metrics() {
     }
     metric_edges_ = std::move(names);
 
-    if (auto items = outbound_->list()) {
+    if (items) {
       QueueFigures q = figures(*items, now);
       auto state = [&](const char* s, size_t n, int64_t oldest) {
         metrics_
