@@ -380,6 +380,10 @@ def phase_failover(f, n):
     # seconds; the inner's users are slower: mxa goes when half of theirs have their 250.
     faults.wait_for(lambda: len(outbound_acked) >= n // 2 or
                     not any(t.is_alive() for t in ts), "half of the messages acknowledged", 600)
+    # The failover is the point: mxa must hold something when it goes (greylisted recipients
+    # keep it holding for seconds; over Tor the hand-over itself may lag the 250s).
+    faults.wait_for(lambda: held_counts(f.status()).get("mxa", 0) > 0,
+                    "mxa to hold some of the outbound mail", 120, step=0.2)
     a = f.edges["mxa"]
     a.kill()
     lost_with_a = pending_inbound(a, "FIN")
