@@ -96,6 +96,8 @@ std::string encode_added(const EdgeSpec& e, int64_t now) {
   return v;
 }
 
+}  // namespace
+
 Result<EdgeSpec> decode_added(std::string_view key, std::string_view v) {
   std::string name(key.substr(std::string_view(kAddedPrefix).size()));
   auto bad = [&](const std::string& why) {
@@ -150,6 +152,8 @@ Result<RevokedEdge> decode_revoked(std::string_view key, std::string_view v) {
   out.key = *k;
   return out;
 }
+
+namespace {
 
 // Every record under `prefix`, decoded; the first damaged one is the error.
 template <class T, class Decode>

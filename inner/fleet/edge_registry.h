@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/base/result.h"
@@ -71,6 +72,11 @@ class EdgeRegistry {
 // Key files read before, by path: the running inner has dropped the privileges it read them
 // with, so at a reload a file it can no longer open keeps the key it had (with a warning).
 using KnownKeys = std::map<std::string, crypto::PublicKey>;
+
+// One registry record decoded from its key and value ("a/<name>", "r/<key>"), with limits: a
+// damaged store gives an error, never a crash (tests/fuzz/fuzz_edge_registry.cpp).
+Result<EdgeSpec> decode_added(std::string_view key, std::string_view value);
+Result<RevokedEdge> decode_revoked(std::string_view key, std::string_view value);
 
 // inner.yaml's edges with their keys read from their public_key files (an unreadable key file is
 // an error naming the entry, unless `known` has it: then that key, and a line in `warnings`).
