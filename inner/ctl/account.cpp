@@ -25,21 +25,27 @@
 namespace nj::ctl {
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
-constexpr const char* kUsage =
+constexpr CommandText kText{
+    "account",
     "usage: nightjarctl account --config FILE ACTION [ARGS] [--yes]\n"
-    "       nightjarctl account --data-dir DIR --domain DOMAIN ACTION [ARGS] [--yes]\n";
+    "       nightjarctl account --data-dir DIR --domain DOMAIN ACTION [ARGS] [--yes]\n",
+    "Manages the inner's accounts; ADDRESS is in the internal domain.\n"
+    "actions:\n"
+    "  add ADDRESS            a new account; asks for its password\n"
+    "  passwd ADDRESS         a new password (asks the old one); mail stays readable\n"
+    "  reset ADDRESS          a new password and a NEW key pair, for a forgotten\n"
+    "                         password: mail already stored becomes unreadable; asks\n"
+    "                         for 'yes' unless --yes is given\n"
+    "  del ADDRESS            removes the account, its keys and its mail\n"
+    "  list                   every account, with its number of messages and bytes\n"
+    "  show ADDRESS           one account: its key, dates, mailbox use and settings\n"
+    "  set ADDRESS KEY=VALUE  an account setting: delay=none|defer|batch\n"
+    "  unset ADDRESS KEY      removes a setting (the configuration's default applies)\n"
+    "Passwords are read from the terminal with echo off, or one line each from\n"
+    "standard input (passwd: old, then new); never from the command line.\n"};
 
-int usage(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl account: %s\n%s", problem.c_str(), kUsage);
-  return kExitUsage;
-}
-
-int fail(const std::string& problem) {
-  std::fprintf(stderr, "nightjarctl account: %s\n", problem.c_str());
-  return kExitFailure;
-}
+constexpr Option kOptions[] = {
+    {"--config"}, {"--data-dir"}, {"--domain"}, {"--yes", Option::flag, "-y"}};
 
 // One line from fd 0, read a byte at a time so a second line (passwd's new password) stays in
 // the pipe for the next read. Held in locked memory.
@@ -170,36 +176,25 @@ const char* verify_problem(inner::VerifyStatus s) {
 
 }  // namespace
 
-int run_account(const AccountTarget& target, const std::vector<std::string_view>& args) {
-  bool yes = false;
-  std::vector<std::string> pos;
-  for (auto a : args) {
-    if (a == "--yes" || a == "-y") {
-      yes = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage("unknown option '" + std::string(a) + "'");
-    } else {
-      pos.emplace_back(a);
-    }
-  }
-  if (pos.empty()) return usage("missing action");
+int run_account(const AccountTarget& target, const std::vector<std::string>& pos, bool yes) {
+  if (pos.empty()) return usage_error(kText, "missing action");
   const std::string action = pos[0];
   size_t want = action == "list" ? 1 : (action == "set" || action == "unset") ? 3 : 2;
   if (action != "list" && action != "add" && action != "passwd" && action != "reset" &&
       action != "del" && action != "show" && action != "set" && action != "unset") {
-    return usage("unknown action '" + action + "'");
+    return usage_error(kText, "unknown action '" + action + "'");
   }
-  if (pos.size() != want) return usage("wrong number of arguments for " + action);
+  if (pos.size() != want) return usage_error(kText, "wrong number of arguments for " + action);
   const std::string address = want > 1 ? pos[1] : "";
 
   crypto::init();
   auto st = open_store(target, action == "add");
-  if (!st) return fail(st.error());
+  if (!st) return fail(kText, st.error());
   auto& s = **st;
 
   if (action == "list") {
     auto list = s.accounts->list();
-    if (!list) return fail(list.error());
+    if (!list) return fail(kText, list.error());
     for (const auto& a : *list) {
       auto use = s.mailbox->usage(a.id);
       std::printf("%s created=%s messages=%llu bytes=%llu\n", a.address.c_str(),
@@ -211,13 +206,13 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
   }
 
   auto canonical = s.accounts->canonical_address(address);
-  if (!canonical) return fail(canonical.error());
+  if (!canonical) return fail(kText, canonical.error());
 
   if (action == "add") {
     auto pw = read_new_password("New password: ");
-    if (!pw) return fail("no password read");
+    if (!pw) return fail(kText, "no password read");
     if (auto r = s.accounts->create(*s.gc, *canonical, pw->view()); !r) {
-      return fail(*canonical + ": " + r.error());
+      return fail(kText, *canonical + ": " + r.error());
     }
     std::printf("%s: account created\n", canonical->c_str());
     return 0;
@@ -225,8 +220,8 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
 
   if (action == "show") {
     auto info = s.accounts->show(*canonical);
-    if (!info) return fail(info.error());
-    if (!*info) return fail(*canonical + ": no such account");
+    if (!info) return fail(kText, info.error());
+    if (!*info) return fail(kText, *canonical + ": no such account");
     const auto& a = **info;
     auto use = s.mailbox->usage(a.id);
     std::printf("address: %s\nid: %s\ncreated: %s\nkey: %s\nkey created: %s\nkey generation: %u\n",
@@ -245,13 +240,14 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
 
   if (action == "passwd") {
     auto old_pw = read_password("Old password: ");
-    if (!old_pw) return fail("no password read");
+    if (!old_pw) return fail(kText, "no password read");
     auto new_pw = read_new_password("New password: ");
-    if (!new_pw) return fail("no new password read");
+    if (!new_pw) return fail(kText, "no new password read");
     auto r = s.accounts->change_password(*s.gc, *canonical, old_pw->view(), new_pw->view());
-    if (r.status == inner::VerifyStatus::store_error) return fail(*canonical + ": " + r.error);
+    if (r.status == inner::VerifyStatus::store_error)
+      return fail(kText, *canonical + ": " + r.error);
     if (r.status != inner::VerifyStatus::ok) {
-      return fail(*canonical + ": " + verify_problem(r.status));
+      return fail(kText, *canonical + ": " + verify_problem(r.status));
     }
     std::printf("%s: password changed; stored mail stays readable\n", canonical->c_str());
     return 0;
@@ -259,8 +255,8 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
 
   if (action == "reset") {
     auto who = s.accounts->recipient(*canonical);
-    if (!who) return fail(who.error());
-    if (!*who) return fail(*canonical + ": no such account");
+    if (!who) return fail(kText, who.error());
+    if (!*who) return fail(kText, *canonical + ": no such account");
     auto use = s.mailbox->usage((*who)->id);
     const unsigned long long n = use ? static_cast<unsigned long long>(use->messages) : 0;
     std::fprintf(stderr,
@@ -268,11 +264,12 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
                  "mailbox are sealed to the old key, which only the old password unlocks: they "
                  "become unreadable for good.\n",
                  canonical->c_str(), n);
-    if (!confirmed(yes, "Reset the password anyway?")) return fail("not confirmed; nothing done");
+    if (!confirmed(yes, "Reset the password anyway?"))
+      return fail(kText, "not confirmed; nothing done");
     auto pw = read_new_password("New password: ");
-    if (!pw) return fail("no password read");
+    if (!pw) return fail(kText, "no password read");
     auto r = s.accounts->reset_password(*s.gc, *canonical, pw->view());
-    if (!r) return fail(*canonical + ": " + r.error());
+    if (!r) return fail(kText, *canonical + ": " + r.error());
     std::printf("%s: password reset with a new key pair; %llu old message(s) are now unreadable\n",
                 canonical->c_str(), r->old_mail_unreadable ? n : 0ull);
     return 0;
@@ -280,16 +277,17 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
 
   if (action == "del") {
     auto who = s.accounts->recipient(*canonical);
-    if (!who) return fail(who.error());
-    if (!*who) return fail(*canonical + ": no such account");
+    if (!who) return fail(kText, who.error());
+    if (!*who) return fail(kText, *canonical + ": no such account");
     auto use = s.mailbox->usage((*who)->id);
     if (auto r = s.accounts->remove(*s.gc, *canonical); !r)
-      return fail(*canonical + ": " + r.error());
+      return fail(kText, *canonical + ": " + r.error());
     // The account is gone; now overwrite the pages that held it.
     auto scrub = s.scrubber->scrub(*s.gc);
     std::printf("%s: account removed with its keys and %llu message(s)\n", canonical->c_str(),
                 use ? static_cast<unsigned long long>(use->messages) : 0ull);
-    if (!scrub) return fail("removed, but overwriting the freed pages failed: " + scrub.error());
+    if (!scrub)
+      return fail(kText, "removed, but overwriting the freed pages failed: " + scrub.error());
     return 0;
   }
 
@@ -297,72 +295,44 @@ int run_account(const AccountTarget& target, const std::vector<std::string_view>
     Status r;
     if (action == "set") {
       auto kv = inner::parse_setting(pos[2]);
-      if (!kv) return fail(kv.error());
+      if (!kv) return fail(kText, kv.error());
       // The delay class (inner/policy/delay.h) is read by the submission session; a typo would
       // silently mean the default. Checked by name here so this file needs no policy library.
       if (kv->first == "delay" && kv->second != "none" && kv->second != "defer" &&
           kv->second != "batch")
-        return fail("delay: \"" + kv->second + "\" is not one of none, defer, batch");
+        return fail(kText, "delay: \"" + kv->second + "\" is not one of none, defer, batch");
       r = s.accounts->set_setting(*s.gc, *canonical, kv->first, kv->second);
     } else {
       r = s.accounts->clear_setting(*s.gc, *canonical, pos[2]);
     }
-    if (!r) return fail(*canonical + ": " + r.error());
+    if (!r) return fail(kText, *canonical + ": " + r.error());
     std::printf("%s: settings updated\n", canonical->c_str());
     return 0;
   }
-  return usage("unknown action");
+  return usage_error(kText, "unknown action");
 }
 
-int cmd_account(const std::vector<std::string_view>& args) {
+int cmd_account(const Args& args) {
+  auto p = parse(kText, args, kOptions);
+  if (p.exit) return *p.exit;
   AccountTarget t;
-  std::string config;
-  std::vector<std::string_view> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::printf(
-          "%s"
-          "Manages the inner's accounts; ADDRESS is in the internal domain.\n"
-          "actions:\n"
-          "  add ADDRESS            a new account; asks for its password\n"
-          "  passwd ADDRESS         a new password (asks the old one); mail stays readable\n"
-          "  reset ADDRESS          a new password and a NEW key pair, for a forgotten\n"
-          "                         password: mail already stored becomes unreadable; asks\n"
-          "                         for 'yes' unless --yes is given\n"
-          "  del ADDRESS            removes the account, its keys and its mail\n"
-          "  list                   every account, with its number of messages and bytes\n"
-          "  show ADDRESS           one account: its key, dates, mailbox use and settings\n"
-          "  set ADDRESS KEY=VALUE  an account setting: delay=none|defer|batch\n"
-          "  unset ADDRESS KEY      removes a setting (the configuration's default applies)\n"
-          "Passwords are read from the terminal with echo off, or one line each from\n"
-          "standard input (passwd: old, then new); never from the command line.\n",
-          kUsage);
-      return 0;
-    }
-    if ((a == "--config" || a == "--data-dir" || a == "--domain") && i + 1 < args.size()) {
-      std::string v(args[++i]);
-      if (a == "--config") config = v;
-      if (a == "--data-dir") t.data_dir = v;
-      if (a == "--domain") t.internal_domain = v;
-    } else {
-      rest.push_back(a);
-    }
-  }
+  const std::string config = p.args.value("--config");
+  t.data_dir = p.args.value("--data-dir");
+  t.internal_domain = p.args.value("--domain");
   if (!config.empty()) {
     if (!t.data_dir.empty() || !t.internal_domain.empty()) {
-      return usage("--config and --data-dir/--domain exclude each other");
+      return usage_error(kText, "--config and --data-dir/--domain exclude each other");
     }
     auto c = inner::load(config);
-    if (!c) return fail(c.error());
+    if (!c) return fail(kText, c.error());
     t.data_dir = c->data_dir;
     t.internal_domain = c->domain.internal_domain;
     t.max_size = c->mailbox.max_size;
   }
   if (t.data_dir.empty() || t.internal_domain.empty()) {
-    return usage("give --config FILE, or --data-dir DIR and --domain DOMAIN");
+    return usage_error(kText, "give --config FILE, or --data-dir DIR and --domain DOMAIN");
   }
-  return run_account(t, rest);
+  return run_account(t, p.args.positionals(), p.args.has("--yes"));
 }
 
 }  // namespace nj::ctl

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
-#include <vector>
+
+#include "common/ctl/args.h"
 
 namespace nj::ctl {
 
@@ -22,9 +22,9 @@ struct AccountTarget {
 
 // The subcommand as nightjarctl's table calls it: parses --config FILE (the inner's YAML) or
 // --data-dir DIR --domain DOMAIN, then runs the action.
-int cmd_account(const std::vector<std::string_view>& args);
+int cmd_account(const Args& args);
 
-// The action itself, against an explicit target (args without the target options).
-int run_account(const AccountTarget& target, const std::vector<std::string_view>& args);
+// The action itself (pos: ACTION [ARGS]), against an explicit target; `yes` confirms a reset.
+int run_account(const AccountTarget& target, const std::vector<std::string>& pos, bool yes);
 
 }  // namespace nj::ctl

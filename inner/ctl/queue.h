@@ -1,11 +1,10 @@
 // nightjarctl queue: the inner's outbound queue.
 #pragma once
 
-#include <string_view>
-#include <vector>
+#include "common/ctl/args.h"
 
 namespace nj::ctl {
 
-int cmd_queue(const std::vector<std::string_view>& args);
+int cmd_queue(const Args& args);
 
 }  // namespace nj::ctl

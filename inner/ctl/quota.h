@@ -1,11 +1,10 @@
 // nightjarctl quota: an account's Internet recipient quota (inner/policy/quota_store.h).
 #pragma once
 
-#include <string_view>
-#include <vector>
+#include "common/ctl/args.h"
 
 namespace nj::ctl {
 
-int cmd_quota(const std::vector<std::string_view>& args);
+int cmd_quota(const Args& args);
 
 }  // namespace nj::ctl

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Edge: every 250 is durable. Clients send in parallel while the edge is SIGKILLed; after a
-restart, `nightjarctl edge-queue list` holds every acknowledged message, and `show` prints it
+restart, the edge's `nightjarctl edge-queue list` holds every acknowledged message, and `show` prints it
 decrypted: recipient rewritten to the internal domain, one Received line naming no IP, and
 Return-Path / Delivered-To / X-Original-To / X-Nightjar-* dropped."""
 import os, re, sys, time

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""What `nightjarctl overlay tor` prints for a fleet of two edges works with the real daemons and
-a real (private) Tor network, used as printed.
+"""What `nightjarctl overlay tor` prints, the inner's half and each edge's, for a fleet of two
+edges works with the real daemons and a real (private) Tor network, used as printed.
 
 The test plays the operator on three machines (three directories): an inner whose `edges:` lists
 two Tor edges, mx1 and mx2, each a nightjar-edge with its own key pair, link service and OnionMX
-service. It runs `nightjarctl overlay tor --edge mx1=FILE --edge mx2=FILE` and gives each tor
-exactly the printed part for its machine (`# ---- torrc on the inner's machine ----`, `# ----
-torrc on edge mx1's machine ----`, ...), verbatim, comments included; the only lines added are
+service. Each machine prints its own half with its own tool, from its own configuration only:
+the inner's `nightjarctl overlay tor --config inner.yaml` (the inner's build) and, on each edge,
+the edge's `nightjarctl overlay tor --config edge.yaml --name mx1 --link-port 2600` (the edge's
+build, nightjarctl-edge) — the command line the inner's output names for that edge. Each tor
+gets exactly the printed part for its machine (`# ---- torrc on the inner's machine ----`,
+`# ---- torrc on edge mx1's machine ----`), verbatim, comments included; the only lines added are
 the ones every node of the test network needs (tornet.COMMON, DataDirectory, Nickname, Log,
 DirAuthority). The client authorization files are made by running the printed `#   $ ` command
 lines with /bin/sh, as printed: on the inner one key pair per edge, each in its own
-`<name>.auth_private`, the public halves carried to their edges. Then:
+`<name>.auth_private`, the public halves carried to their edges (the only file that travels).
+Then:
 
 - both edges' link onion services come up and the inner's links to both come up through the
   inner's tor (transport tor, the one printed SocksPort they share) with the printed client
@@ -21,18 +25,20 @@ lines with /bin/sh, as printed: on the inner one key pair per edge, each in its 
   connects;
 - the inner's onion service answers submission (smtplib with AUTH, through SOCKS: the message
   lands in the recipient's mailbox) and POP3 (curl --socks5-hostname retrieves it);
-- the DNS part has an MX record per edge at equal preference, and (none before `--edge-onion`
-  names the OnionMX onions) an `_onion-mx._tcp` SRV record per edge; served by unbound as
-  printed, they resolve to the edges' OnionMX onions (their hostname files) and port 25, and
-  mx1's OnionMX listener answers SMTP there, dialed through its tor's printed SocksPort
-  (outbound.socks) — the way another edge's OnionMX delivery dials it.
+- each edge's DNS part has its MX record at the default preference (10, the same for both), and
+  an `_onion-mx._tcp` SRV record once its OnionMX onion is known (none before; mx1's tool reads
+  it from the hostname file its tor wrote, mx2's is given `--onion`); served by unbound as
+  printed, they resolve to the edges' OnionMX onions and port 25, and mx1's OnionMX listener
+  answers SMTP there, dialed through its tor's printed SocksPort (outbound.socks) — the way
+  another edge's OnionMX delivery dials it.
 
 Each edge's tor is first started once with `DisableNetwork 1` (and stopped) only to make the
 onion keys, as the operator's first start would: the link onion's name must be known before the
 inner's client key file can name it, and this way no descriptor without client authorization is
 ever published. The operator's order is otherwise kept: the inner's configuration gets each link
-onion as its entry's address, `nightjarctl overlay tor` is run again, the key commands run, tor
-restarts. Uses the shared network of the ctest fixture `tornet` when it runs."""
+onion as its entry's address, the inner's `nightjarctl overlay tor` is run again, the key
+commands run, then each edge's again with its key, tor restarts. Uses the shared network of the
+ctest fixture `tornet` when it runs."""
 # nj-e2e: tornet
 import os, re, shutil, smtplib, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -51,6 +57,7 @@ PLACEHOLDER = "replace-with-%s-link-service.onion:2600"
 LINK_VPORT = 2600
 
 INNER_PART = "# ---- torrc on the inner's machine ----"
+EACH_EDGE = "# ---- on each edge's machine ----"
 DNS_PART = "# ---- DNS: publish in each public domain's zone ----"
 
 
@@ -58,26 +65,34 @@ def edge_part(name):
     return "# ---- torrc on edge %s's machine ----" % name
 
 
-def overlay(inner, edges, tor_dir, edge_onions=None):
-    argv = [h.ctl_bin(), "overlay", "tor", "--inner-config", inner.config_path,
-            "--tor-dir", tor_dir]
-    for name, edge in edges.items():
-        argv += ["--edge", "%s=%s" % (name, edge.config_path)]
-    for name, onion in (edge_onions or {}).items():
-        argv += ["--edge-onion", "%s=%s" % (name, onion)]
+def run_tool(argv):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     h.check(r.returncode == 0 and r.stderr == "",
             "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
     return r.stdout
 
 
+def overlay_inner(inner, tor_dir):
+    """The inner's half, printed on the inner's machine by the inner's nightjarctl."""
+    return run_tool([h.ctl_bin(), "overlay", "tor", "--config", inner.config_path,
+                     "--tor-dir", tor_dir])
+
+
+def overlay_edge(m, onion=None):
+    """Edge m's half and its DNS records, printed on its machine by the edge's nightjarctl with
+    the name and link port the inner's output names for it."""
+    argv = [h.edge_ctl_bin(), "overlay", "tor", "--config", m.edge.config_path,
+            "--name", m.name, "--link-port", str(LINK_VPORT), "--tor-dir", m.tor_dir]
+    if onion:
+        argv += ["--onion", onion]
+    return run_tool(argv)
+
+
 def part(text, header):
     """The lines of one part of the output, from its header to the next one."""
-    heads = [INNER_PART, DNS_PART] + [edge_part(n) for n in EDGES]
     h.check(header in text, "no %r in:\n%s" % (header, text))
     rest = text.split(header + "\n", 1)[1]
-    ends = [rest.index(x) for x in heads if x in rest]
-    return rest[:min(ends)] if ends else rest
+    return rest.split("\n# ---- ", 1)[0]
 
 
 def config_lines(section):
@@ -198,21 +213,29 @@ def test():
             probe = tor_node(net, "probe", "SocksPort 127.0.0.1:%d ExtendedErrors\n" % probe_socks)
             probe.start()
 
-            # --- each edge's machine, first pass: the onion keys and names -------------------
+            # --- the inner's machine, first pass: what each edge runs -------------------------
+            first = overlay_inner(inner, inner_tor_dir)
+            h.check("#   $ " not in part(first, INNER_PART),
+                    "key commands printed before the edges' addresses name their link onions:\n"
+                    + first)
+            for name in EDGES:
+                named = "#   %s: nightjarctl overlay tor --config EDGE.yaml --name %s " \
+                        "--link-port %d" % (name, name, LINK_VPORT)
+                h.check(named in part(first, EACH_EDGE).split("\n"),
+                        "the inner's output does not name %r:\n%s" % (named, first))
+            h.check(DNS_PART not in first, "the inner printed DNS records:\n" + first)
+
+            # --- each edge's machine, first pass: the onion keys and names ------------------
             for name, m in machines.items():
-                first = overlay(inner, edges, m.tor_dir)
+                first = overlay_edge(m)
                 edge_torrc = part(first, edge_part(name))
-                h.check("#   $ " not in part(first, INNER_PART),
-                        "key commands printed before the edges' addresses name their link "
-                        "onions:\n" + first)
-                # The MX records, equal preference; no SRV record before --edge-onion names the
-                # OnionMX onions: only where each one is.
+                # Its MX record at the default preference; no SRV record before its OnionMX
+                # onion is known: only where it will be.
                 dns = part(first, DNS_PART)
                 h.check(config_lines(dns) == ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN,
-                                                                    edges[n].config["hostname"])
-                                              for n in EDGES]
+                                                                    edges[name].config["hostname"])]
                         and "%s/nightjar-edge-mx/hostname" % m.tor_dir in dns.replace("\n# ", " "),
-                        "the DNS part without --edge-onion:\n" + dns)
+                        "edge %s's DNS part before its onion is known:\n%s" % (name, dns))
                 h.check("SocksPort 127.0.0.1:%d ExtendedErrors" % m.socks
                         in config_lines(edge_torrc),
                         "edge %s's torrc has no SocksPort for outbound.socks:\n%s"
@@ -230,7 +253,7 @@ def test():
             for e in inner.config["edges"]:
                 e["address"] = "%s:%d" % (machines[e["name"]].link_onion, LINK_VPORT)
             inner.write_config()
-            inner_torrc = part(overlay(inner, edges, inner_tor_dir), INNER_PART)
+            inner_torrc = part(overlay_inner(inner, inner_tor_dir), INNER_PART)
             cmds = run_printed_commands(inner_torrc, inner_work)
             pubs = {}
             for name, m in machines.items():
@@ -254,13 +277,14 @@ def test():
                 "ClientOnionAuthDir %s/nightjar-onion-auth" % inner_tor_dir],
                 "the inner's torrc lines:\n" + inner_torrc)
 
-            # --- each edge's machine, second pass: its client key, the SRV records -----------
-            # (each edge gets the public half of its own key; nothing else travels)
-            onions = {name: m.mx_onion for name, m in machines.items()}
+            # --- each edge's machine, second pass: its client key, its SRV record ------------
+            # (each edge gets the public half of its own key; nothing else travels). mx1's tool
+            # finds its OnionMX onion in the hostname file its tor wrote; mx2's is told it.
+            dns_lines = []
             for name, m in machines.items():
                 with open(os.path.join(m.work, "link-client-%s.pub" % name), "w") as f:
                     f.write(pubs[name])
-                second = overlay(inner, edges, m.tor_dir, edge_onions=onions)
+                second = overlay_edge(m, onion=m.mx_onion if name == "mx2" else None)
                 edge_torrc = part(second, edge_part(name))
                 run_printed_commands(edge_torrc, m.work)
                 h.check(config_lines(edge_torrc) == [
@@ -275,7 +299,7 @@ def test():
                     h.check(f.read() == "descriptor:x25519:" + pubs[name],
                             "edge %s authorizes another key than its own" % name)
                 m.tor.extra = edge_torrc
-            dns_lines = config_lines(part(second, DNS_PART))
+                dns_lines.append(config_lines(part(second, DNS_PART)))
 
             # --- all tors, as printed ----------------------------------------------------------
             for m in machines.values():
@@ -292,11 +316,12 @@ def test():
                   % (time.monotonic() - t_start, user_onion))
 
             # --- DNS: the printed records, as printed -------------------------------------------
-            mx_lines = ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN, edges[n].config["hostname"])
-                        for n in EDGES]
-            h.check(dns_lines[:len(EDGES)] == mx_lines, "MX lines: %r" % dns_lines)
-            srv_lines = dns_lines[len(EDGES):]
-            h.check(len(srv_lines) == len(EDGES), "SRV lines: %r" % srv_lines)
+            # Each edge's part: its MX record, then its SRV record.
+            for name, lines in zip(EDGES, dns_lines):
+                h.check(len(lines) == 2 and lines[0] == "%s. IN MX 10 %s."
+                        % (h.PUBLIC_DOMAIN, edges[name].config["hostname"]),
+                        "edge %s's DNS lines: %r" % (name, lines))
+            srv_lines = [lines[1] for lines in dns_lines]
             zones = dict(h.sender_zones())
             zones.setdefault(h.PUBLIC_DOMAIN, [])
             records = list(zones[h.PUBLIC_DOMAIN])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""What `nightjarctl overlay i2p` prints for a fleet of two I2P edges is accepted by the real i2pd
-(Debian's), used as printed, and each edge's link tunnel admits only the destination i2pd made for
-the inner's SOCKS proxy.
+"""What `nightjarctl overlay i2p` prints, the inner's half and each edge's, for a fleet of two I2P
+edges is accepted by the real i2pd (Debian's), used as printed, and each edge's link tunnel admits
+only the destination i2pd made for the inner's SOCKS proxy.
 
 The test plays the operator on three machines (three directories): an inner whose `edges:` lists
 two edges dialled over I2P, mx1 and mx2 (one SOCKS proxy for both), and the two edges, each
@@ -10,18 +10,21 @@ data directory, everything on 127.0.0.1, no reseed (no reseed URLs, threshold 0)
 book, no NTP, no UPnP, no web console, no HTTP proxy, no SAM. The printed `tunnels.conf`
 sections go to each i2pd's tunnels.conf verbatim (comments included), and the inner's printed
 `[socksproxy]` section is appended verbatim to its i2pd.conf after the test's own settings.
-The operator's order: the inner's part first (printed without --edge), its i2pd started so that
-it writes the SOCKS proxy's keys file; then the edges' parts, printed with `--edge mx1=FILE
---edge mx2=FILE --inner-link-keys` naming that file; then each edge's `address` in the inner's
-`edges:` set to its link destination. Checked:
+Each machine prints its own half with its own tool: the inner's nightjarctl from inner.yaml, the
+edge's (nightjarctl-edge) from its edge.yaml with `--name NAME --link-port 2600`. The operator's
+order: the inner's part first, its i2pd started so that it writes the SOCKS proxy's keys file;
+then the inner's command again with `--inner-link-keys` naming that file, which prints that
+destination's name; then each edge's part, printed with `--inner-link-b32` and that name; then
+each edge's `address` in the inner's `edges:` set to its link destination. Checked:
 
-- the edges' parts are refused without --inner-link-keys (exit 1, nothing printed, the message
-  names the option), so an open link tunnel is never printed;
-- with it, each link tunnel's `accesslist` is the .b32.i2p name (without the suffix, as i2pd
-  documents it) that the inner's i2pd logged for its SOCKS proxy's keys file
-  (nightjar-inner-link.dat), i.e. the b32 nightjarctl computed from the keys file is i2pd's;
-- the DNS part has an MX record per edge at equal preference, and no SRV record (OnionMX is
-  Tor's);
+- an edge's part is refused without --inner-link-b32 (exit 1, nothing printed, the message names
+  the option), so an open link tunnel is never printed;
+- the name the inner's command prints is the .b32.i2p name that the inner's i2pd logged for its
+  SOCKS proxy's keys file (nightjar-inner-link.dat), i.e. the b32 nightjarctl computed from the
+  keys file is i2pd's; and each link tunnel's `accesslist` is that name (without the suffix, as
+  i2pd documents it);
+- each edge's DNS part has its MX record at the default preference, and no SRV record (OnionMX
+  is Tor's);
 - each i2pd starts and stays up, and logs no complaint about the files (no `Clients:` warning or
   error except "Can't open file ... Creating new one", which is how i2pd announces a new keys
   file), and creates exactly as many server tunnels as were printed, and no client tunnels;
@@ -31,8 +34,8 @@ it writes the SOCKS proxy's keys file; then the edges' parts, printed with `--ed
   submission and POP3 tunnels share one destination (one keys file), as printed;
 - the inner's SOCKS proxy (the printed [socksproxy], the edges' socks) listens and speaks
   SOCKS5, with its own destination in nightjar-inner-link.dat;
-- each edge's part is the same once its `address` names its real link destination (from its
-  i2pd) and the port its link tunnel listens on in I2P.
+- every part is the same once the edges' `address`es name their real link destinations (from
+  their i2pds) and the port their link tunnels listen on in I2P.
 A control run with one printed word changed (`type = srever`) must make the same checks fail,
 so they can.
 
@@ -51,6 +54,7 @@ import inner as ih
 I2PD = os.environ.get("NJ_I2PD_BIN", "i2pd")
 
 INNER_PART = "# ---- i2pd on the inner's machine ----"
+LINK_DEST = "# ---- the inner's link destination ----"
 DNS_PART = "# ---- DNS: publish in each public domain's zone ----"
 EDGES = ("mx1", "mx2")
 LINK_VPORT = 2600
@@ -102,17 +106,25 @@ enabled = false
 """
 
 
-def run_overlay(inner, edges=None, link_keys=None):
-    argv = [h.ctl_bin(), "overlay", "i2p", "--inner-config", inner.config_path]
-    for name, edge in (edges or {}).items():
-        argv += ["--edge", "%s=%s" % (name, edge.config_path)]
+def run_overlay_inner(inner, link_keys=None):
+    """The inner's nightjarctl overlay i2p, on the inner's machine."""
+    argv = [h.ctl_bin(), "overlay", "i2p", "--config", inner.config_path]
     if link_keys is not None:
         argv += ["--inner-link-keys", link_keys]
     return argv, subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
-def overlay(inner, edges=None, link_keys=None):
-    argv, r = run_overlay(inner, edges, link_keys)
+def run_overlay_edge(name, edge, link_b32=None):
+    """The edge's nightjarctl overlay i2p (nightjarctl-edge), on edge `name`'s machine."""
+    argv = [h.edge_ctl_bin(), "overlay", "i2p", "--config", edge.config_path, "--name", name,
+            "--link-port", str(LINK_VPORT)]
+    if link_b32 is not None:
+        argv += ["--inner-link-b32", link_b32]
+    return argv, subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def printed(run):
+    argv, r = run
     h.check(r.returncode == 0 and r.stderr == "",
             "%s -> %d\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
     return r.stdout
@@ -121,9 +133,7 @@ def overlay(inner, edges=None, link_keys=None):
 def part(text, header):
     h.check(header in text, "no %r in:\n%s" % (header, text))
     rest = text.split(header + "\n", 1)[1]
-    heads = [INNER_PART, DNS_PART] + [edge_part(n) for n in EDGES]
-    ends = [rest.index(x) for x in heads if x in rest]
-    return rest[:min(ends)] if ends else rest
+    return rest.split("\n# ---- ", 1)[0]
 
 
 def sections(text):
@@ -269,9 +279,10 @@ def test():
         inner.write_config()
 
         # --- the inner's machine first: its i2pd writes the SOCKS proxy's keys ---------------
-        text = overlay(inner)
-        h.check("# ---- i2pd on edge" not in text and DNS_PART not in text,
-                "an edge's part without --edge:\n" + text)
+        text = printed(run_overlay_inner(inner))
+        h.check("# ---- i2pd on edge" not in text and DNS_PART not in text
+                and LINK_DEST not in text,
+                "an edge's part, DNS records or a link destination:\n" + text)
         inner_text = part(text, INNER_PART)
         h.check("\n# i2pd.conf:" in inner_text, "no i2pd.conf part:\n" + inner_text)
         tunnels_text, conf_text = inner_text.split("\n# i2pd.conf:", 1)
@@ -316,19 +327,29 @@ def test():
               % (next(iter(inner_dests.values())), socks_b32))
 
         # --- the edges' parts: refused until the inner's link destination is known ---------
-        argv, r = run_overlay(inner, edges)
-        h.check(r.returncode == 1 and r.stdout == "" and "pass --inner-link-keys FILE" in r.stderr,
-                "the edges' parts without --inner-link-keys: %s -> %d\n%s%s"
-                % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-        text = overlay(inner, edges, link_keys)
+        for name in EDGES:
+            argv, r = run_overlay_edge(name, edges[name])
+            h.check(r.returncode == 1 and r.stdout == ""
+                    and "pass --inner-link-b32 NAME.b32.i2p" in r.stderr,
+                    "edge %s's part without --inner-link-b32: %s -> %d\n%s%s"
+                    % (name, " ".join(argv), r.returncode, r.stdout, r.stderr))
+        text = printed(run_overlay_inner(inner, link_keys))
         h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n"),
                 "the inner's part changed:\n" + text)
-        # The DNS part: an MX record per edge, equal preference; no SRV record (Tor's).
-        dns = [ln for ln in part(text, DNS_PART).splitlines() if ln and not ln.startswith("#")]
-        h.check(dns == ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN, edges[n].config["hostname"])
-                        for n in EDGES], "the DNS part: %r" % dns)
+        # The name the inner prints for its link destination is the one its i2pd logged.
+        dest = [ln[len("#   "):] for ln in part(text, LINK_DEST).splitlines()
+                if ln.startswith("#   ")]
+        h.check(dest == ["%s.b32.i2p" % socks_b32],
+                "the inner's link destination %r is not i2pd's %s.b32.i2p" % (dest, socks_b32))
+        inner_with_keys = text
         edge_texts, edge_i2pds, link_b32s = {}, {}, {}
         for name in EDGES:
+            text = printed(run_overlay_edge(name, edges[name], dest[0]))
+            # The DNS part: its MX record, default preference; no SRV record (Tor's).
+            dns = [ln for ln in part(text, DNS_PART).splitlines()
+                   if ln and not ln.startswith("#")]
+            h.check(dns == ["%s. IN MX 10 %s." % (h.PUBLIC_DOMAIN, edges[name].config["hostname"])],
+                    "edge %s's DNS part: %r" % (name, dns))
             edge_text = edge_texts[name] = part(text, edge_part(name))
             edge_secs = sections(edge_text)
             h.check(set(edge_secs) == {"nightjar-edge-link", "nightjar-edge-mx"},
@@ -364,11 +385,14 @@ def test():
         for e in inner.config["edges"]:
             e["address"] = "%s.b32.i2p:%d" % (link_b32s[e["name"]], LINK_VPORT)
         inner.write_config()
-        text = overlay(inner, edges, link_keys)
         # No part changes: each link's I2P port is the one the inner dials, as before.
-        h.check(part(text, INNER_PART).rstrip("\n") == inner_text.rstrip("\n")
-                and all(part(text, edge_part(n)) == edge_texts[n] for n in EDGES),
-                "the printed parts changed with the edges' addresses:\n" + text)
+        text = printed(run_overlay_inner(inner, link_keys))
+        h.check(text == inner_with_keys, "the inner's output changed with the edges' addresses:\n"
+                + text)
+        for name in EDGES:
+            text = printed(run_overlay_edge(name, edges[name], dest[0]))
+            h.check(part(text, edge_part(name)) == edge_texts[name],
+                    "edge %s's part changed:\n%s" % (name, text))
 
         # --- control: the same checks fail on a broken copy --------------------------------
         broken = tunnels_text.replace("type = server", "type = srever", 1)

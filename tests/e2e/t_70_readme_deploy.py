@@ -16,17 +16,17 @@ test checks that the account the README creates is the one the example configura
 `systemctl` (the test starts each installed unit's ExecStartPre and ExecStart itself, under the
 unit's CapabilityBoundingSet and NoNewPrivileges).
 
-What an operator copies between the machines (the other side's public key, and for inner step 4
-the edge's edge.yaml) the test copies into the working directory where the README says to put
-it, as it stands on the other machine: its paths name that machine's files (the edge's root
-becomes the inner's, where the edge's keys, certificate, onion map and data directory are not),
-and edge.yaml names the account the README creates on the edge (the test's `nobody` is only so
-that the edge can run here), which the inner's machine does not have. Inner step 4's `nightjarctl
-overlay tor --edge NAME=edge.yaml` runs on the inner with that copy, as printed, and must print
-the torrc parts of both machines, the edge's MX record for the public domain, and no SRV record,
-since the OnionMX onion's name is not given yet. (Its output is for tor: the test then pairs the
-two over the `direct` transport, in the inner's `edges:` entry NAME; t_68 runs overlay tor's
-output against real tors.) Between installing a configuration and
+What an operator copies between the machines (the other side's public key) the test copies into
+the working directory where the README says to put it. Each machine's `nightjarctl` is the one its
+step 1 installed, and must be that machine's tool (the edge's lists edge-queue and no account
+command, the inner's the other way round). Edge step 6's `nightjarctl overlay tor --config
+edge.yaml --name NAME --link-port PORT` runs on the edge and must print the edge's torrc part, its
+MX record for the public domain, and no SRV record, since no tor has written the OnionMX onion's
+name yet; inner step 4's `nightjarctl overlay tor --config inner.yaml` runs on the inner and must
+print the inner's torrc part and, for the edge's entry, the very command line edge step 6 runs
+(`--name NAME --link-port PORT`). (Their output is for tor: the test then pairs the two over the
+`direct` transport, in the inner's `edges:` entry NAME; t_68 runs overlay tor's output against
+real tors.) Between installing a configuration and
 checking it, the test makes only the edits a test machine needs, listed with their reasons in
 edge_edits() and inner_edits(): free loopback ports instead of 25 and the example's ports,
 `nobody` as `user`, the test's DNS server, no greylisting wait, the test's MTA as the Internet,
@@ -64,7 +64,7 @@ MARKER = re.compile(r"^( *)<!-- nj-deploy: (edge|inner) ([0-9]+(?: check)?) -->$
 
 # The order the README asks for: steps 1 and 2 on both machines before step 3 on either.
 ORDER = [("edge", "1"), ("edge", "2"), ("inner", "1"), ("inner", "2"),
-         ("edge", "3"), ("edge", "4"), ("edge", "4 check"), ("edge", "5"),
+         ("edge", "3"), ("edge", "4"), ("edge", "4 check"), ("edge", "5"), ("edge", "6"),
          ("inner", "3"), ("inner", "3 check"), ("inner", "4"), ("inner", "5"), ("inner", "6")]
 
 # Commands of the marked blocks that are not run, by their first words. Nothing else is skipped.
@@ -78,13 +78,18 @@ NOT_RUN = [
 CARRIED = {
     ("edge", "4"): ("inner", "/etc/nightjar/keys/inner.pub", "inner.pub"),
     ("inner", "3"): ("edge", "/etc/nightjar/keys/edge.pub", "edge.pub"),
-    ("inner", "4"): ("edge", "/etc/nightjar/edge.yaml", "edge.yaml"),
 }
 
-# The parts `nightjarctl overlay tor --edge NAME=FILE` prints (inner step 4), NAME filled in.
-OVERLAY_PARTS = ["# ---- torrc on the inner's machine ----",
-                 "# ---- torrc on edge %s's machine ----",
-                 "# ---- DNS: publish in each public domain's zone ----"]
+# The parts each machine's `nightjarctl overlay tor` prints (edge step 6, inner step 4).
+EDGE_PART = "# ---- torrc on edge %s's machine ----"
+DNS_PART = "# ---- DNS: publish in each public domain's zone ----"
+INNER_PART = "# ---- torrc on the inner's machine ----"
+EACH_EDGE = "# ---- on each edge's machine ----"
+
+# The commands each machine's operator tool lists, and those it must not (the other tier's).
+TOOLS = {"edge": (["keygen", "status", "overlay", "edge-queue"], ["account", "queue", "edge"]),
+         "inner": (["keygen", "account", "quota", "queue", "edge", "status", "overlay"],
+                   ["edge-queue"])}
 
 # Absolute paths the prefix goes in front of. Not after a word character, a dot, a slash or a
 # colon, so relative paths and URLs (file:///usr/...) stay as they are.
@@ -443,11 +448,15 @@ def test():
                 if (who, step) in CARRIED:
                     src, path, name = CARRIED[(who, step)]
                     with open(os.path.join(m.cwd, name), "w") as f:
-                        f.write(carried(machines[src], path, m))
+                        f.write(machines[src].read(path))
                 out = m.run_block(step, blocks[(who, step)],
                                   stdin=PASSWORD + "\n" if (who, step) == ("inner", "6") else "")
-                if (who, step) == ("inner", "4"):
-                    check_overlay_output(out, overlay_edge_name(blocks[(who, step)]), edge_cfg)
+                if step == "1":
+                    check_tool(m)
+                elif (who, step) == ("edge", "6"):
+                    check_edge_overlay(out, blocks[(who, step)], edge_cfg)
+                elif (who, step) == ("inner", "4"):
+                    check_inner_overlay(out, blocks[("edge", "6")])
 
                 if (who, step) == ("edge", "4"):
                     text = edge.read("/etc/nightjar/edge.yaml")
@@ -463,7 +472,7 @@ def test():
                     configure(inner, "/etc/nightjar/inner.yaml", inner_edits(submission, pop3))
                 elif (who, step) == ("inner", "4"):
                     inner_cfg = inner.read("/etc/nightjar/inner.yaml")
-                    name = overlay_edge_name(blocks[(who, step)])
+                    name = edge_overlay_options(blocks[("edge", "6")])[0]
                     for key, value, why in pairing_edits(link):
                         h.log("inner.yaml: edges %s %s -> %r (%s)" % (name, key, value, why))
                         inner_cfg = set_entry_key(inner_cfg, "edges", name, key, value)
@@ -505,46 +514,53 @@ def test():
                 p.stop()
 
 
-def carried(src, absolute, dst):
-    """A file of machine `src` as the operator finds it there, for machine `dst`: the same text,
-    whose absolute paths name `src`'s files (read on `dst`, they are looked up under its root),
-    and for the edge's configuration the account the README creates on the edge in place of the
-    test's `nobody`."""
-    text = src.read(absolute).replace(src.root + "/", dst.root + "/")
-    if absolute == "/etc/nightjar/edge.yaml":
-        made = src.users_made()
-        h.check(len(made) == 1, "README, edge: wanted one useradd, got %r" % made)
-        h.log("edge.yaml carried to the %s: user -> %s (the edge's account, not on the %s)"
-              % (dst.name, made[0], dst.name))
-        text = set_key(text, "user", made[0])
-        for key in ("keys.edge_secret", "tls.cert", "outbound.onion_map", "data_dir"):
-            there = key_value(text, key).strip("\"'")
-            h.check(there.startswith(dst.root + "/") and not os.path.exists(there),
-                    "%s: %s is on the %s as well, so the test would not show overlay reading "
-                    "the edge's file there" % (key, there, dst.name))
-    return text
+def check_tool(machine):
+    """The machine's installed nightjarctl (step 1) is its own tier's."""
+    r = subprocess.run([machine.path("/usr/bin/nightjarctl"), "--help"], capture_output=True,
+                       text=True, timeout=30)
+    h.check(r.returncode == 0, "%s: nightjarctl --help failed: %r" % (machine.name, r))
+    listed = re.findall(r"^  (\S+) ", r.stdout.split("\ncommands:\n", 1)[-1], re.M)
+    want, never = TOOLS[machine.name]
+    h.check(listed == want and not set(never) & set(listed),
+            "README, %s step 1 installs a nightjarctl with the commands %r, not the %s's %r"
+            % (machine.name, listed, machine.name, want))
 
 
-def overlay_edge_name(block):
-    """The edge README's inner step 4 names: `--edge NAME=edge.yaml`."""
-    m = re.search(r"--edge ([a-z0-9-]+)=edge\.yaml\b", block)
-    h.check(m, "README, inner step 4, gives no --edge NAME=edge.yaml:\n" + block)
-    return m.group(1)
+def edge_overlay_options(block):
+    """(NAME, PORT) of edge step 6's `nightjarctl overlay tor ... --name NAME --link-port PORT`."""
+    m = re.search(r"nightjarctl overlay tor --config \S+ --name ([a-z0-9-]+) "
+                  r"--link-port ([0-9]+)\b", block)
+    h.check(m, "README, edge step 6, gives no overlay tor --name NAME --link-port PORT:\n"
+            + block)
+    return m.group(1), int(m.group(2))
 
 
-def check_overlay_output(out, name, edge_cfg):
-    """Inner step 4 printed the inner's and the edge's torrc parts, the edge's MX record for the
-    public domain (its hostname), and a note in place of the SRV records, whose OnionMX onion name
-    it was not given."""
-    for header in OVERLAY_PARTS:
-        header = header.replace("%s", name)
-        h.check(header in out, "README, inner step 4: no %r in:\n%s" % (header, out))
-    dns = out.split(OVERLAY_PARTS[-1], 1)[1]
+def check_edge_overlay(out, block, edge_cfg):
+    """Edge step 6 printed the edge's torrc part, its MX record for the public domain (its
+    hostname), and a note in place of the SRV records, whose OnionMX onion name no tor has
+    written yet."""
+    name, _ = edge_overlay_options(block)
+    for header in (EDGE_PART % name, DNS_PART):
+        h.check(header in out, "README, edge step 6: no %r in:\n%s" % (header, out))
+    dns = out.split(DNS_PART, 1)[1]
     public_domain = re.search(r"^\s*- public: (\S+)$", edge_cfg, re.M).group(1)
     mx = "%s. IN MX 10 %s." % (public_domain, key_value(edge_cfg, "hostname").strip("\"'"))
-    h.check(mx in dns.split("\n"), "README, inner step 4: no %r in the DNS part:\n%s" % (mx, dns))
-    h.check("IN SRV" not in dns and "--edge-onion %s=ONION" % name in dns.replace("\n# ", " "),
-            "README, inner step 4: the DNS part without --edge-onion:\n" + dns)
+    h.check(mx in dns.split("\n"), "README, edge step 6: no %r in the DNS part:\n%s" % (mx, dns))
+    h.check("IN SRV" not in dns and "--onion ONION" in dns.replace("\n# ", " "),
+            "README, edge step 6: the DNS part without the OnionMX onion:\n" + dns)
+
+
+def check_inner_overlay(out, edge_block):
+    """Inner step 4 printed the inner's torrc part and, for the edge, the command edge step 6
+    runs (the same name and link port), and no part of the edge's."""
+    name, port = edge_overlay_options(edge_block)
+    h.check(INNER_PART in out and EACH_EDGE in out and DNS_PART not in out,
+            "README, inner step 4: not the inner's part alone:\n" + out)
+    line = "#   %s: nightjarctl overlay tor --config EDGE.yaml --name %s --link-port %d" % (
+        name, name, port)
+    h.check(line in out.split(EACH_EDGE, 1)[1].split("\n"),
+            "README, inner step 4 names another command for edge %s than edge step 6 runs:\n%s"
+            % (name, out))
 
 
 def check_user(machine, config_text):

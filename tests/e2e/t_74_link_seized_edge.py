@@ -39,7 +39,7 @@ def test():
         inner.keygen()  # inner.{secret,pub} and the edge.pub the inner pins
         # The seized edge's key pair, made like every other key, and the inner pinning it.
         seized_dir = tdir.sub("seized")
-        h.run([h.ctl_bin(), "keygen", "--out", os.path.join(seized_dir, "edge")])
+        h.run([h.edge_ctl_bin(), "keygen", "--out", os.path.join(seized_dir, "edge")])
         with open(os.path.join(seized_dir, "edge.pub"), "rb") as src, \
                 open(os.path.join(inner.key_dir, "edge.pub"), "wb") as dst:
             dst.write(src.read())

@@ -4,7 +4,7 @@ the `direct` transport. Mail from raw SMTP clients and swaks, some of it refused
 of each: greylist, recipient check while the link is down, connection limit, pregreet, HELO,
 DNSBL, sender in our domain, relay, unknown user, a message over the size limit); mail held on
 the edge while the inner is away; outbound mail delivered, refused for good and deferred. After
-each phase the scrape of GET /metrics (urllib) and `nightjarctl status --edge-config FILE`
+each phase the scrape of GET /metrics (urllib) and the edge's `nightjarctl status --config FILE`
 must show exactly those figures: connections, refusals by reason, messages accepted, inbound and outbound queue lengths
 and ages, the link's state, round trip and links opened, delivery outcomes, the store's commit
 batch sizes. Neither output may hold an IP address, a mail address, a user's domain, a HELO name,
@@ -54,8 +54,8 @@ def samples(text):
 
 
 def status(edge):
-    """The status body, as `nightjarctl status --edge-config FILE` prints it."""
-    rc, out = h.run([h.ctl_bin(), "status", "--edge-config", edge.config_path], check_rc=False)
+    """The status body, as the edge's `nightjarctl status --config FILE` prints it."""
+    rc, out = h.run([h.edge_ctl_bin(), "status", "--config", edge.config_path], check_rc=False)
     h.check(rc == 0, "nightjarctl status failed (%d):\n%s" % (rc, out))
     return out
 

@@ -1,8 +1,9 @@
-// Fuzzes the i2pd keys file reader of `nightjarctl overlay i2p --inner-link-keys`: any bytes
-// give a .b32.i2p name or an error, never a crash or a read past the input. An accepted file's
-// name is 52 lower-case base32 characters and ".b32.i2p", depends only on the destination (the
-// same with bytes appended, and with the file cut right after the destination's first following
-// byte), and its base32 agrees with a bit-by-bit encoding of the same digest.
+// Fuzzes the i2pd keys file reader of the inner's `nightjarctl overlay i2p --inner-link-keys`
+// (common/ctl/overlay_names.h): any bytes give a .b32.i2p name or an error, never a crash or a
+// read past the input. An accepted file's name is 52 lower-case base32 characters and
+// ".b32.i2p", depends only on the destination (the same with bytes appended, and with the file
+// cut right after the destination's first following byte), its base32 agrees with a bit-by-bit
+// encoding of the same digest, and the edge's --inner-link-b32 takes it as it is.
 #include <sodium.h>
 
 #include <cstddef>
@@ -11,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "inner/ctl/overlay.h"
+#include "common/ctl/overlay_names.h"
 
 namespace {
 
@@ -59,5 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!cut.ok() || *cut != name) std::abort();
   auto longer = nj::ctl::i2p_keys_b32(std::string(in) + "more");
   if (!longer.ok() || *longer != name) std::abort();
+  auto given = nj::ctl::parse_b32_i2p_name(name);
+  if (!given.ok() || *given != name) std::abort();
   return 0;
 }

@@ -37,7 +37,14 @@ def edge_bin():
 
 
 def ctl_bin():
+    """The inner's nightjarctl."""
     return os.environ.get("NJ_CTL_BIN", os.path.join(BUILD_DIR, "bin", "nightjarctl"))
+
+
+def edge_ctl_bin():
+    """The edge's nightjarctl (built as nightjarctl-edge; on the edge it is installed as
+    nightjarctl): keygen, status, overlay, edge-queue."""
+    return os.environ.get("NJ_EDGE_CTL_BIN", os.path.join(BUILD_DIR, "bin", "nightjarctl-edge"))
 
 
 def log(*args):
@@ -1036,10 +1043,12 @@ def expect_reply(lines, code, enhanced=None, what=""):
 
 
 def require_edge():
-    """Exit with SKIP when the edge daemon has not been built; anything else missing fails."""
+    """Exit with SKIP when the edge daemon has not been built; anything else missing (the edge's
+    operator tool, a peer program) fails."""
     if not os.path.exists(edge_bin()):
         print("SKIP: %s does not exist" % edge_bin())
         sys.exit(SKIP)
+    check(os.path.exists(edge_ctl_bin()), "%s does not exist" % edge_ctl_bin())
 
 
 def _yaml_scalar(v):
@@ -1139,7 +1148,7 @@ class Edge:
 
     def keygen(self):
         for who in ("edge", "inner"):
-            run([ctl_bin(), "keygen", "--out", os.path.join(self.key_dir, who)])
+            run([edge_ctl_bin(), "keygen", "--out", os.path.join(self.key_dir, who)])
             for ext in ("secret", "pub"):
                 p = os.path.join(self.key_dir, "%s.%s" % (who, ext))
                 check(os.path.exists(p), "nightjarctl keygen did not write " + p)
@@ -1183,8 +1192,8 @@ class Edge:
             return ""
 
     def queue(self, *args):
-        """nightjarctl edge-queue --data-dir DIR --inner-secret KEY ARGS..."""
-        _, out = run([ctl_bin(), "edge-queue", "--data-dir", self.data_dir, "--inner-secret",
+        """The edge's nightjarctl edge-queue --data-dir DIR --inner-secret KEY ARGS..."""
+        _, out = run([edge_ctl_bin(), "edge-queue", "--data-dir", self.data_dir, "--inner-secret",
                       self.inner_secret] + list(args))
         return out
 

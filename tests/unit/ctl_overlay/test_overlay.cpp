@@ -1,3 +1,11 @@
+// nightjarctl overlay, both halves: the inner's (inner/ctl/overlay.h: its onion service or
+// server tunnels, its SOCKS settings, its client keys for the edges' link services, its link
+// destination for the I2P edges) and each edge's (common/ctl/overlay_text.h from the facts
+// edge/ctl/overlay.h takes from its configuration and options: its services and its DNS
+// records), and the names they read (common/ctl/overlay_names.h). The commands are run in
+// process with their output captured; the text is checked by the real `tor --verify-config`,
+// the printed shell commands are run as printed, and a real i2pd makes the keys files whose
+// .b32.i2p names are computed.
 #define BOOST_TEST_MODULE ctl_overlay
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,11 +31,14 @@
 #include <utility>
 #include <vector>
 
+#include "common/ctl/overlay_names.h"
+#include "common/ctl/overlay_text.h"
+#include "edge/ctl/overlay.h"
 #include "inner/ctl/overlay.h"
+#include "tests/unit/support/capture.h"
 
 namespace fs = std::filesystem;
-using nj::ctl::GivenEdge;
-using nj::ctl::OverlayOptions;
+using nj::ctl::EdgeFacts;
 
 namespace {
 
@@ -171,43 +182,82 @@ struct World {
     BOOST_REQUIRE_MESSAGE(c.ok(), (c.ok() ? std::string() : c.error()));
     return *c;
   }
-  nj::edge::EdgeConfig edge() { return edge(edge_yaml); }
-  // Edge `name` of the inner's list with the configuration in `file`.
-  GivenEdge given(const std::string& name, const fs::path& file, const std::string& onion = "") {
+  // The port the inner dials edge `name` at: its entry's address.
+  int link_port(const std::string& name) {
     auto in = inner();
     auto it = std::find_if(in.edges.begin(), in.edges.end(),
                            [&](const nj::inner::EdgeLinkConfig& e) { return e.name == name; });
     BOOST_REQUIRE_MESSAGE(it != in.edges.end(), "no edge " << name);
-    return GivenEdge{*it, edge(file), onion};
+    return nj::inner::split_edge_address(it->address).second;
   }
-  GivenEdge given(const std::string& name = "mx1") { return given(name, edge_yaml); }
-  OverlayOptions opts() {
-    OverlayOptions o;
-    o.tor_dir = (dir / "tor").string();
-    return o;
+  // Edge `name`'s facts from `file`, as its tool makes them with --name NAME, --link-port (the
+  // port of its entry in the inner's edges:) and --tor-dir.
+  EdgeFacts facts(const std::string& name, const fs::path& file, const std::string& onion = "") {
+    EdgeFacts f = nj::ctl::edge_facts(edge(file));
+    f.name = name;
+    f.link_port = link_port(name);
+    f.onion_mx_name = onion;
+    f.tor_dir = opts().tor_dir;
+    return f;
+  }
+  EdgeFacts facts(const std::string& name = "mx1") { return facts(name, edge_yaml); }
+  struct Opts {
+    std::string tor_dir;
+  };
+  Opts opts() { return Opts{(dir / "tor").string()}; }
+  // The edge tool's arguments for edge `name` with its configuration in `file`.
+  std::vector<std::string> edge_args(const std::string& overlay, const std::string& name,
+                                     const fs::path& file) {
+    return {overlay,
+            "--config",
+            file.string(),
+            "--name",
+            name,
+            "--link-port",
+            std::to_string(link_port(name)),
+            "--tor-dir",
+            opts().tor_dir};
   }
 };
 
-// Runs cmd_overlay with stdout and stderr captured; returns the exit status.
-int run_overlay(const std::vector<std::string>& argv, std::string& out, std::string& err,
-                const fs::path& dir) {
+// Runs one tool's overlay command with stdout and stderr captured; returns the exit status.
+int run_cmd(int (*cmd)(const nj::ctl::Args&), const std::vector<std::string>& argv,
+            std::string& out, std::string& err) {
   std::vector<std::string_view> args(argv.begin(), argv.end());
-  std::fflush(stdout);
-  std::fflush(stderr);
-  int saved_out = dup(1), saved_err = dup(2);
-  int fo = open((dir / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  int fe = open((dir / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  dup2(fo, 1);
-  dup2(fe, 2);
-  int rc = nj::ctl::cmd_overlay(args);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  dup2(saved_out, 1);
-  dup2(saved_err, 2);
-  for (int fd : {fo, fe, saved_out, saved_err}) close(fd);
-  out = slurp(dir / "stdout");
-  err = slurp(dir / "stderr");
-  return rc;
+  auto p = nj::testing::capture([&] { return cmd(args); });
+  out = p.out;
+  err = p.err;
+  return p.rc;
+}
+
+// The inner's `nightjarctl overlay` and the edge's.
+int run_inner(const std::vector<std::string>& argv, std::string& out, std::string& err) {
+  return run_cmd(nj::ctl::cmd_inner_overlay, argv, out, err);
+}
+int run_edge(const std::vector<std::string>& argv, std::string& out, std::string& err) {
+  return run_cmd(nj::ctl::cmd_edge_overlay, argv, out, err);
+}
+
+// `v` with `more` after it.
+std::vector<std::string> plus(std::vector<std::string> v, const std::vector<std::string>& more) {
+  v.insert(v.end(), more.begin(), more.end());
+  return v;
+}
+
+// The part of a command's output under `header`, up to the next part.
+std::string part(const std::string& text, const std::string& header) {
+  auto at = text.find(header + "\n");
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no " << header << " in:\n" << text);
+  std::string rest = text.substr(at + header.size() + 1);
+  return rest.substr(0, rest.find("\n# ---- "));
+}
+
+// Every comment line fits 80 columns but the indented ones (commands, names), which cannot be
+// broken, as the lines a daemon reads cannot.
+void fits_80_columns(const std::string& text) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("#", 0) == 0 && line.rfind("#   ", 0) != 0) BOOST_TEST(line.size() <= 80u, line);
 }
 
 // tor --verify-config on `lines` inside a minimal torrc; returns tor's exit status, output in out.
@@ -248,7 +298,7 @@ BOOST_AUTO_TEST_CASE(onion_names) {
 BOOST_AUTO_TEST_CASE(tor_inner_lines) {
   World w;
   auto o = w.opts();
-  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  std::string t = nj::ctl::tor_inner(w.inner(), o.tor_dir);
   BOOST_TEST(config_lines(t) ==
              "VanguardsLiteEnabled 1\n"
              "HiddenServiceDir " +
@@ -285,7 +335,7 @@ BOOST_AUTO_TEST_CASE(tor_inner_before_the_link_onion_is_known) {
   World w("edges:\n" + tor_entry("mx1", "replace-with-the-edges-link-service"));
   auto o = w.opts();
   BOOST_TEST(nj::ctl::link_onion_label(w.inner().edges.at(0)).empty());
-  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  std::string t = nj::ctl::tor_inner(w.inner(), o.tor_dir);
   BOOST_TEST(t.find("#   $ ") == std::string::npos);
   BOOST_TEST(
       flat(t).find("edge mx1's link service: its address does not name the link onion yet") !=
@@ -298,7 +348,7 @@ BOOST_AUTO_TEST_CASE(tor_inner_before_the_link_onion_is_known) {
 BOOST_AUTO_TEST_CASE(tor_inner_without_edge_dials_nothing) {
   World w("");
   auto o = w.opts();
-  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  std::string t = nj::ctl::tor_inner(w.inner(), o.tor_dir);
   BOOST_TEST(config_lines(t) ==
              "VanguardsLiteEnabled 1\n"
              "HiddenServiceDir " +
@@ -321,7 +371,7 @@ BOOST_AUTO_TEST_CASE(the_metrics_listener_is_never_exposed) {
   }
   auto in = w.inner();
   BOOST_REQUIRE(in.listen.metrics.port == 9101);
-  std::string t = nj::ctl::tor_inner(in, w.opts());
+  std::string t = nj::ctl::tor_inner(in, w.opts().tor_dir);
   BOOST_TEST(config_lines(t).find("9101") == std::string::npos, t);
   BOOST_TEST(flat(t).find("listen.metrics (127.0.0.1:9101) is for this machine only") !=
              std::string::npos);
@@ -333,7 +383,7 @@ BOOST_AUTO_TEST_CASE(the_metrics_listener_is_never_exposed) {
 BOOST_AUTO_TEST_CASE(tor_edge_lines_and_client_auth_instructions) {
   World w;
   auto o = w.opts();
-  std::string t = nj::ctl::tor_edge(w.given(), o);
+  std::string t = nj::ctl::tor_edge(w.facts());
   // The link's virtual port is the one the inner dials (2600), not the edge's listener port.
   BOOST_TEST(config_lines(t) ==
              "SocksPort 0\n"
@@ -353,13 +403,21 @@ BOOST_AUTO_TEST_CASE(tor_edge_lines_and_client_auth_instructions) {
   BOOST_TEST(flat(t).find("set the address of mx1 in the inner's edges: to <that name>:2600") !=
                  std::string::npos,
              t);
+  fits_80_columns(t);
+  // Without --link-port the virtual port is the link listener's.
+  auto f = nj::ctl::edge_facts(w.edge(w.edge_yaml));
+  BOOST_TEST(f.link_port == 2601);
+  BOOST_TEST(f.name == "edge");
+  BOOST_TEST(f.public_domains == (std::vector<std::string>{"example.test", "example.org"}));
+  BOOST_TEST(nj::ctl::tor_edge(f).find("\nHiddenServicePort 2601 127.0.0.1:2601\n") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(tor_edge_socks_port_for_onion_delivery) {
   // The edge delivers to OnionMX domains through outbound.socks: its tor must listen there.
   World w;
   w.edge_file("edge", "mx.nightjar.test", 2601, 2526, "outbound:\n  socks: 127.0.0.1:9150\n");
-  std::string t = nj::ctl::tor_edge(w.given(), w.opts());
+  std::string t = nj::ctl::tor_edge(w.facts());
   BOOST_TEST(
       config_lines(t).rfind("SocksPort 127.0.0.1:9150 ExtendedErrors\nHiddenServiceDir ", 0) == 0);
   BOOST_TEST(config_lines(t).find("SocksPort 0") == std::string::npos);
@@ -392,8 +450,8 @@ BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
   auto o = w.opts();
   auto in = w.inner();
   fs::create_directories(w.dir / "work");
-  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_inner(in, o), w.dir / "work") == 0);
-  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_edge(w.given(), o), w.dir / "work") == 0);
+  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_inner(in, o.tor_dir), w.dir / "work") == 0);
+  BOOST_REQUIRE(run_printed_commands(nj::ctl::tor_edge(w.facts()), w.dir / "work") == 0);
   std::string priv = slurp(w.dir / "tor" / "nightjar-onion-auth" / "mx1.auth_private");
   std::string prefix = std::string(kLinkOnion) + ":descriptor:x25519:";
   BOOST_TEST(priv.rfind(prefix, 0) == 0, priv);
@@ -417,9 +475,9 @@ BOOST_AUTO_TEST_CASE(client_auth_commands_make_tor_files) {
 
 BOOST_AUTO_TEST_CASE(srv_and_mx_records) {
   World w;
-  auto o = w.opts();
   std::string onion = std::string(kMxOnion) + ".onion";
-  std::string t = nj::ctl::dns_records({w.given("mx1", w.edge_yaml, onion)}, true, o);
+  auto f = w.facts("mx1", w.edge_yaml, onion);
+  std::string t = nj::ctl::dns_records(f, true);
   BOOST_TEST(config_lines(t) ==
                  "example.test. IN MX 10 mx.nightjar.test.\n"
                  "example.org. IN MX 10 mx.nightjar.test.\n"
@@ -429,18 +487,35 @@ BOOST_AUTO_TEST_CASE(srv_and_mx_records) {
                      "_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
                      onion + ".\n",
              t);
+  fits_80_columns(t);
   // I2P has no OnionMX SRV records: the MX records only.
-  BOOST_TEST(config_lines(nj::ctl::dns_records({w.given("mx1", w.edge_yaml, onion)}, false, o)) ==
+  BOOST_TEST(config_lines(nj::ctl::dns_records(f, false)) ==
              "example.test. IN MX 10 mx.nightjar.test.\n"
              "example.org. IN MX 10 mx.nightjar.test.\n");
+  // A higher preference makes the edge a fallback, in both kinds of record.
+  f.mx_preference = 20;
+  BOOST_TEST(config_lines(nj::ctl::dns_records(f, true)) ==
+                 "example.test. IN MX 20 mx.nightjar.test.\n"
+                 "example.org. IN MX 20 mx.nightjar.test.\n"
+                 "_onion-mx._tcp.example.test. IN SRV 10 0 25 " +
+                     onion +
+                     ".\n"
+                     "_onion-mx._tcp.example.org. IN SRV 10 0 25 " +
+                     onion + ".\n",
+             t);
+  // An edge without an OnionMX listener has no SRV record, whatever its onion.
+  f.onion_mx.clear();
+  t = nj::ctl::dns_records(f, true);
+  BOOST_TEST(t.find("IN SRV") == std::string::npos, t);
+  BOOST_TEST(flat(t).find("Edge mx1 has no OnionMX listener") != std::string::npos, t);
 }
 
-BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_given) {
+BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_known) {
   // Nothing to paste into a zone that names a stand-in: the part says what to pass, and where the
   // name is, instead.
   World w;
   auto o = w.opts();
-  std::string t = nj::ctl::dns_records({w.given()}, true, o);
+  std::string t = nj::ctl::dns_records(w.facts(), true);
   BOOST_TEST(config_lines(t) ==
                  "example.test. IN MX 10 mx.nightjar.test.\n"
                  "example.org. IN MX 10 mx.nightjar.test.\n",
@@ -448,20 +523,43 @@ BOOST_AUTO_TEST_CASE(no_srv_record_before_the_onion_mx_name_is_given) {
   BOOST_TEST(t.find("IN SRV") == std::string::npos, t);
   BOOST_TEST(t.find("_onion-mx._tcp.") == std::string::npos, t);
   BOOST_TEST(flat(t).find("No SRV record for edge mx1") != std::string::npos, t);
-  BOOST_TEST(flat(t).find("ONION is in " + o.tor_dir + "/nightjar-edge-mx/hostname there") !=
+  BOOST_TEST(flat(t).find("the name is in " + o.tor_dir +
+                          "/nightjar-edge-mx/hostname: run this "
+                          "again (as a user that can read it), or pass --onion ONION.") !=
                  std::string::npos,
              t);
-  BOOST_TEST(flat(t).find("run this again with --edge-onion mx1=ONION.") != std::string::npos, t);
   // The command prints the rest (the edge's torrc is what makes the name) and exits 0.
   std::string out, err;
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
-                          "mx1=" + w.edge_yaml.string(), "--tor-dir", o.tor_dir},
-                         out, err, w.dir) == 0);
+  const auto args = w.edge_args("tor", "mx1", w.edge_yaml);
+  BOOST_TEST(run_edge(args, out, err) == 0);
   BOOST_TEST(err == "");
-  BOOST_TEST(out.find(nj::ctl::tor_edge(w.given(), o)) != std::string::npos);
+  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----\n" + nj::ctl::tor_edge(w.facts())) !=
+                 std::string::npos,
+             out);
   BOOST_TEST(out.find("# ---- DNS: publish in each public domain's zone ----\n" + t) !=
              std::string::npos);
   BOOST_TEST(out.find("IN SRV") == std::string::npos, out);
+  // Once tor has written the OnionMX onion's hostname file, the command reads it.
+  fs::create_directories(w.dir / "tor" / "nightjar-edge-mx");
+  write(w.dir / "tor" / "nightjar-edge-mx" / "hostname", std::string(kMxOnion) + ".onion\n");
+  BOOST_TEST(run_edge(args, out, err) == 0, err);
+  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
+                      ".onion.\n") != std::string::npos,
+             out);
+  // --onion wins over the file.
+  BOOST_TEST(run_edge(plus(args, {"--onion", kMxOnion2}), out, err) == 0, err);
+  BOOST_TEST(out.find(kMxOnion) == std::string::npos, out);
+  BOOST_TEST(out.find("_onion-mx._tcp.example.org. IN SRV 0 0 25 " + std::string(kMxOnion2) +
+                      ".onion.\n") != std::string::npos,
+             out);
+  // A hostname file that holds no onion name is an error, not a record.
+  write(w.dir / "tor" / "nightjar-edge-mx" / "hostname", "not-an-onion\n");
+  BOOST_TEST(run_edge(args, out, err) == 1);
+  BOOST_TEST(out.empty(), out);
+  BOOST_TEST(err == "nightjarctl overlay: " + o.tor_dir +
+                        "/nightjar-edge-mx/hostname: 'not-an-onion' is not a v3 onion name (56 "
+                        "base32 characters)\n",
+             err);
 }
 
 BOOST_AUTO_TEST_CASE(fleet_of_two_tor_edges) {
@@ -471,7 +569,7 @@ BOOST_AUTO_TEST_CASE(fleet_of_two_tor_edges) {
   auto in = w.inner();
   // The inner's part: one SocksPort (they share it), one ClientOnionAuthDir, each edge's own
   // key pair and .auth_private file, named after it.
-  std::string t = nj::ctl::tor_inner(in, o);
+  std::string t = nj::ctl::tor_inner(in, o.tor_dir);
   BOOST_TEST(config_lines(t) ==
                  "VanguardsLiteEnabled 1\n"
                  "HiddenServiceDir " +
@@ -497,78 +595,51 @@ BOOST_AUTO_TEST_CASE(fleet_of_two_tor_edges) {
     BOOST_TEST(is_b32_key(keys[name].substr(0, 52)), keys[name]);
   }
   BOOST_TEST(keys["mx1"] != keys["mx2"]);  // one key pair per edge
-  // Each edge's part installs its own key, at the port the inner dials it at.
-  std::string e2 = nj::ctl::tor_edge(w.given("mx2", mx2), o);
+
+  // The inner's command: its part, and what to run on each edge's machine, with the name and the
+  // port it dials that edge at.
+  std::string out, err;
+  BOOST_TEST(
+      run_inner({"tor", "--config", w.inner_yaml.string(), "--tor-dir", o.tor_dir}, out, err) == 0,
+      err);
+  BOOST_TEST(err == "");
+  BOOST_TEST(part(out, "# ---- torrc on the inner's machine ----") == t, out);
+  std::string each = part(out, "# ---- on each edge's machine ----");
+  BOOST_TEST(each.find("#   mx1: nightjarctl overlay tor --config EDGE.yaml --name mx1 "
+                       "--link-port 2600\n#   mx2: nightjarctl overlay tor --config EDGE.yaml "
+                       "--name mx2 --link-port 2700\n") != std::string::npos,
+             each);
+  BOOST_TEST(out.find("# ---- DNS") == std::string::npos, out);
+  fits_80_columns(out);
+
+  // Each edge's command: its part, installing its own key at the port the inner dials it at, and
+  // its own records. Equal preferences by default; --mx-preference makes one a fallback.
+  BOOST_TEST(run_edge(plus(w.edge_args("tor", "mx2", mx2), {"--onion", kMxOnion2}), out, err) == 0,
+             err);
+  std::string e2 = part(out, "# ---- torrc on edge mx2's machine ----");
   BOOST_TEST(e2.find("\nHiddenServicePort 2700 127.0.0.1:2701\n") != std::string::npos, e2);
   BOOST_TEST(e2.find("$(cat link-client-mx2.pub)") != std::string::npos, e2);
   BOOST_TEST(e2.find("link-client-mx1") == std::string::npos, e2);
-
-  // The command: both edges' parts, two MX lines of equal preference per domain, an SRV record
-  // per edge.
-  std::string out, err;
-  std::vector<std::string> argv = {"tor",
-                                   "--inner-config",
-                                   w.inner_yaml.string(),
-                                   "--tor-dir",
-                                   o.tor_dir,
-                                   "--edge",
-                                   "mx1=" + w.edge_yaml.string(),
-                                   "--edge-onion",
-                                   std::string("mx1=") + kMxOnion,
-                                   "--edge",
-                                   "mx2=" + mx2.string(),
-                                   "--edge-onion",
-                                   std::string("mx2=") + kMxOnion2 + ".onion"};
-  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
-  BOOST_TEST(err == "");
-  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----\n" +
-                      nj::ctl::tor_edge(w.given("mx1"), o)) != std::string::npos,
-             out);
-  BOOST_TEST(out.find("# ---- torrc on edge mx2's machine ----\n" + e2) != std::string::npos, out);
-  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
   std::string m1 = std::string(kMxOnion) + ".onion.", m2 = std::string(kMxOnion2) + ".onion.";
-  BOOST_TEST(config_lines(dns) ==
-                 "example.test. IN MX 10 mx.nightjar.test.\n"
+  BOOST_TEST(config_lines(part(out, "# ---- DNS: publish in each public domain's zone ----")) ==
                  "example.test. IN MX 10 mx2.nightjar.test.\n"
-                 "example.org. IN MX 10 mx.nightjar.test.\n"
                  "example.org. IN MX 10 mx2.nightjar.test.\n"
                  "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
-                     m1 + "\n_onion-mx._tcp.example.test. IN SRV 0 0 25 " + m2 +
-                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m1 +
-                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m2 + "\n",
-             dns);
-  // The order of the arguments does not change the output; --mx-order does.
-  std::string swapped;
-  std::vector<std::string> rev = {argv[0],  argv[1],  argv[2], argv[3], argv[4], argv[9], argv[10],
-                                  argv[11], argv[12], argv[5], argv[6], argv[7], argv[8]};
-  BOOST_TEST(run_overlay(rev, swapped, err, w.dir) == 0, err);
-  auto body = [](const std::string& s) { return s.substr(s.find('\n', s.find("# ---- "))); };
-  BOOST_TEST(body(swapped) == body(out));
-  auto ordered = argv;
-  ordered.insert(ordered.end(), {"--mx-order", "mx2,mx1"});
-  BOOST_TEST(run_overlay(ordered, out, err, w.dir) == 0, err);
-  dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
-  BOOST_TEST(config_lines(dns) ==
-                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                     m2 + "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m2 + "\n",
+             out);
+  BOOST_TEST(run_edge(plus(w.edge_args("tor", "mx1", w.edge_yaml),
+                           {"--onion", kMxOnion, "--mx-preference", "20"}),
+                      out, err) == 0,
+             err);
+  BOOST_TEST(config_lines(part(out, "# ---- DNS: publish in each public domain's zone ----")) ==
                  "example.test. IN MX 20 mx.nightjar.test.\n"
-                 "example.org. IN MX 10 mx2.nightjar.test.\n"
                  "example.org. IN MX 20 mx.nightjar.test.\n"
-                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
-                     m2 + "\n_onion-mx._tcp.example.test. IN SRV 1 0 25 " + m1 +
-                     "\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " + m2 +
-                     "\n_onion-mx._tcp.example.org. IN SRV 1 0 25 " + m1 + "\n",
-             dns);
-  BOOST_TEST(flat(dns).find("in the order --mx-order gave (mx2, mx1)") != std::string::npos, dns);
-
-  // With only one of them given, the records say which edge is missing.
+                 "_onion-mx._tcp.example.test. IN SRV 10 0 25 " +
+                     m1 + "\n_onion-mx._tcp.example.org. IN SRV 10 0 25 " + m1 + "\n",
+             out);
   BOOST_TEST(
-      run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge", "mx2=" + mx2.string()},
-                  out, err, w.dir) == 0,
-      err);
-  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----") == std::string::npos, out);
-  BOOST_TEST(out.find("example.test. IN MX 10 mx2.nightjar.test.\n") != std::string::npos, out);
-  BOOST_TEST(out.find("IN MX 10 mx.nightjar.test.") == std::string::npos, out);
-  BOOST_TEST(flat(out).find("no --edge gave their configuration: mx1.") != std::string::npos, out);
+      part(out, "# ---- torrc on edge mx1's machine ----") == nj::ctl::tor_edge(w.facts("mx1")),
+      out);
 }
 
 BOOST_AUTO_TEST_CASE(tor_edges_on_different_socks_ports_get_each_one) {
@@ -576,7 +647,7 @@ BOOST_AUTO_TEST_CASE(tor_edges_on_different_socks_ports_get_each_one) {
           tor_entry("mx2", kLinkOnion2, 2600, "127.0.0.1:9052") +
           tor_entry("mx3", "replace-with-mx3s-link-service", 2600, "127.0.0.1:9050"));
   auto o = w.opts();
-  std::string t = nj::ctl::tor_inner(w.inner(), o);
+  std::string t = nj::ctl::tor_inner(w.inner(), o.tor_dir);
   std::string lines = config_lines(t);
   BOOST_TEST(lines.find("SocksPort 127.0.0.1:9050 ExtendedErrors\n"
                         "SocksPort 127.0.0.1:9052 ExtendedErrors\n"
@@ -603,7 +674,7 @@ BOOST_AUTO_TEST_CASE(fleet_of_a_tor_and_an_i2p_edge) {
   fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
   auto o = w.opts();
   auto in = w.inner();
-  std::string t = nj::ctl::tor_inner(in, o);
+  std::string t = nj::ctl::tor_inner(in, o.tor_dir);
   // Tor: the SocksPort and client key of the Tor edge only; the I2P edge is named.
   BOOST_TEST(config_lines(t).find("SocksPort 127.0.0.1:9050 ExtendedErrors\n") !=
              std::string::npos);
@@ -625,59 +696,36 @@ BOOST_AUTO_TEST_CASE(fleet_of_a_tor_and_an_i2p_edge) {
                     "tor'.") != std::string::npos,
       *i);
 
+  // Each overlay's command names the edges it dials on their machines: mx1 for tor, mx2 for i2p.
   std::string out, err;
-  std::vector<std::string> both = {"--inner-config", w.inner_yaml.string(),
-                                   "--edge",         "mx1=" + w.edge_yaml.string(),
-                                   "--edge",         "mx2=" + mx2.string()};
-  std::vector<std::string> argv = {"tor", "--tor-dir", o.tor_dir};
-  argv.insert(argv.end(), both.begin(), both.end());
-  argv.insert(argv.end(), {"--edge-onion", std::string("mx1=") + kMxOnion});
-  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
-  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----") != std::string::npos);
-  BOOST_TEST(out.find("edge mx2's machine") == std::string::npos, out);
-  // Both are MXs; only the Tor edge has an OnionMX onion here.
-  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
-  BOOST_TEST(config_lines(dns) ==
-                 "example.test. IN MX 10 mx.nightjar.test.\n"
-                 "example.test. IN MX 10 mx2.nightjar.test.\n"
-                 "example.org. IN MX 10 mx.nightjar.test.\n"
-                 "example.org. IN MX 10 mx2.nightjar.test.\n"
-                 "_onion-mx._tcp.example.test. IN SRV 0 0 25 " +
-                     std::string(kMxOnion) + ".onion.\n_onion-mx._tcp.example.org. IN SRV 0 0 25 " +
-                     kMxOnion + ".onion.\n",
-             dns);
-  BOOST_TEST(flat(dns).find("Edge mx2 is dialled over I2P") != std::string::npos, dns);
-  // No OnionMX onion for an edge that runs no tor from this output.
-  auto bad = argv;
-  bad.insert(bad.end(), {"--edge-onion", std::string("mx2=") + kMxOnion2});
-  BOOST_TEST(run_overlay(bad, out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--edge-onion mx2: edge mx2 is dialled over I2P") != std::string::npos, err);
-
-  // The I2P command: the I2P edge's tunnels with the inner's link destination, the same MXs.
+  BOOST_TEST(run_inner({"tor", "--config", w.inner_yaml.string()}, out, err) == 0, err);
+  std::string each = part(out, "# ---- on each edge's machine ----");
+  BOOST_TEST(each.find("#   mx1: nightjarctl overlay tor ") != std::string::npos, each);
+  BOOST_TEST(each.find("mx2") == std::string::npos, each);
   write(w.dir / "link.dat", with_cert(5, 4, 4, 64));
   std::string b32 = *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 64));
-  argv = {"i2p"};
-  argv.insert(argv.end(), both.begin(), both.end());
-  argv.insert(argv.end(), {"--inner-link-keys", (w.dir / "link.dat").string()});
-  BOOST_TEST(run_overlay(argv, out, err, w.dir) == 0, err);
-  BOOST_TEST(out.find("# ---- i2pd on edge mx2's machine ----\n") != std::string::npos, out);
-  BOOST_TEST(out.find("edge mx1's machine") == std::string::npos, out);
+  BOOST_TEST(run_inner({"i2p", "--config", w.inner_yaml.string(), "--inner-link-keys",
+                        (w.dir / "link.dat").string()},
+                       out, err) == 0,
+             err);
+  each = part(out, "# ---- on each edge's machine ----");
+  BOOST_TEST(each.find("#   mx2: nightjarctl overlay i2p --config EDGE.yaml --name mx2 "
+                       "--link-port 2700 --inner-link-b32 " +
+                       b32 + "\n") != std::string::npos,
+             each);
+  BOOST_TEST(each.find("mx1") == std::string::npos, each);
+
+  // The I2P edge's own command, given that destination: its tunnels admit it alone.
+  BOOST_TEST(
+      run_edge(plus(w.edge_args("i2p", "mx2", mx2), {"--inner-link-b32", b32}), out, err) == 0,
+      err);
   BOOST_TEST(out.find("\ninport = 2700\nkeys = nightjar-edge-link.dat\naccesslist = " +
                       b32.substr(0, 52) + "\n") != std::string::npos,
              out);
-  dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
-  BOOST_TEST(config_lines(dns) ==
-                 "example.test. IN MX 10 mx.nightjar.test.\n"
+  BOOST_TEST(config_lines(part(out, "# ---- DNS: publish in each public domain's zone ----")) ==
                  "example.test. IN MX 10 mx2.nightjar.test.\n"
-                 "example.org. IN MX 10 mx.nightjar.test.\n"
                  "example.org. IN MX 10 mx2.nightjar.test.\n",
-             dns);
-  // --inner-link-keys with only the Tor edge given has no I2P part to go in.
-  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--edge",
-                          "mx1=" + w.edge_yaml.string(), "--inner-link-keys",
-                          (w.dir / "link.dat").string()},
-                         out, err, w.dir) == 2);
-  BOOST_TEST(err.find("no --edge names one") != std::string::npos, err);
+             out);
 }
 
 BOOST_AUTO_TEST_CASE(i2p_edges_must_share_the_socks_proxy) {
@@ -689,7 +737,7 @@ BOOST_AUTO_TEST_CASE(i2p_edges_must_share_the_socks_proxy) {
                             "127.0.0.1:4448 (mx2)") != std::string::npos,
              i.error());
   std::string out, err;
-  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
+  BOOST_TEST(run_inner({"i2p", "--config", w.inner_yaml.string()}, out, err) == 1);
   BOOST_TEST(out.empty(), out);
   BOOST_TEST(
       err.find(w.inner_yaml.string() + ": the I2P edges name different socks") != std::string::npos,
@@ -697,37 +745,38 @@ BOOST_AUTO_TEST_CASE(i2p_edges_must_share_the_socks_proxy) {
 }
 
 BOOST_AUTO_TEST_CASE(the_one_edge_form_still_works) {
-  // `edge:` + keys.edge_public loads as a list of one named "edge": --edge edge=FILE.
+  // `edge:` + keys.edge_public loads as a list of one named "edge", the edge tool's default name.
   World w(one_edge_form(std::string(kLinkOnion) + ".onion:2600", "tor", "127.0.0.1:9050"));
   auto in = w.inner();
   BOOST_REQUIRE_EQUAL(in.edges.size(), 1u);
   BOOST_TEST(in.edges[0].name == "edge");
   auto o = w.opts();
   std::string out, err;
-  BOOST_TEST(
-      run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--tor-dir", o.tor_dir, "--edge",
-                   "edge=" + w.edge_yaml.string(), "--edge-onion", std::string("edge=") + kMxOnion},
-                  out, err, w.dir) == 0,
-      err);
+  BOOST_TEST(run_inner({"tor", "--inner-config", w.inner_yaml.string(), "--tor-dir", o.tor_dir},
+                       out, err) == 0,
+             err);
   BOOST_TEST(out.find("SocksPort 127.0.0.1:9050 ExtendedErrors\n") != std::string::npos);
   BOOST_TEST(out.find(o.tor_dir + "/nightjar-onion-auth/edge.auth_private\n") != std::string::npos);
+  BOOST_TEST(out.find("#   edge: nightjarctl overlay tor --config EDGE.yaml --name edge "
+                      "--link-port 2600\n") != std::string::npos,
+             out);
+  BOOST_TEST(run_edge({"tor", "--config", w.edge_yaml.string(), "--link-port", "2600", "--tor-dir",
+                       o.tor_dir, "--onion", kMxOnion},
+                      out, err) == 0,
+             err);
   BOOST_TEST(out.find("# ---- torrc on edge edge's machine ----\n") != std::string::npos);
   BOOST_TEST(out.find("\nHiddenServicePort 2600 127.0.0.1:2601\n") != std::string::npos);
+  BOOST_TEST(out.find("$(cat link-client-edge.pub)") != std::string::npos);
   BOOST_TEST(out.find("example.test. IN MX 10 mx.nightjar.test.\n") != std::string::npos);
   BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
                       ".onion.\n") != std::string::npos);
-  // The old spelling says what it is now.
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge-config",
-                          w.edge_yaml.string()},
-                         out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--edge-config FILE is now --edge NAME=FILE") != std::string::npos, err);
-  BOOST_TEST(err.find("named 'edge'") != std::string::npos, err);
 }
 
-BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
-  // As README step 4 runs it on the inner: edge.yaml is the edge's, naming the edge's keys,
-  // certificate, onion map, data directory and user, none of which is on this machine; run on
-  // the edge, inner.yaml names the inner's. Only names, ports and addresses are read.
+BOOST_AUTO_TEST_CASE(the_files_need_not_be_readable_here) {
+  // Each tool reads only names, ports and addresses of its configuration: the keys, certificate,
+  // onion map, data directory and user it names are not asked for (an operator without the
+  // rights to read them, or a copy on another machine such as a provisioning host, prints the
+  // same part). nightjar-edge --check-config and nightjar-inner --check-config ask.
   World w;
   const std::string gone = (w.dir / "other-machine").string();
   write(w.edge_yaml,
@@ -783,20 +832,24 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
 
   auto o = w.opts();
   std::string out, err;
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
-                          "mx1=" + w.edge_yaml.string(), "--edge-onion",
-                          std::string("mx1=") + kMxOnion, "--tor-dir", o.tor_dir},
-                         out, err, w.dir) == 0,
-             err);
+  BOOST_TEST(
+      run_inner({"tor", "--config", w.inner_yaml.string(), "--tor-dir", o.tor_dir}, out, err) == 0,
+      err);
   BOOST_TEST(err == "");
   BOOST_TEST(out.find("HiddenServicePort 587 127.0.0.1:5870\n") != std::string::npos, out);
+  BOOST_TEST(out.find(gone) == std::string::npos, out);
+  BOOST_TEST(run_edge({"tor", "--config", w.edge_yaml.string(), "--name", "mx1", "--link-port",
+                       "2600", "--onion", kMxOnion, "--tor-dir", o.tor_dir},
+                      out, err) == 0,
+             err);
+  BOOST_TEST(err == "");
   BOOST_TEST(out.find("SocksPort 127.0.0.1:9150 ExtendedErrors\n") != std::string::npos, out);
   BOOST_TEST(out.find("HiddenServicePort 2600 127.0.0.1:2601\n") != std::string::npos, out);
   BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
                       ".onion.\n") != std::string::npos,
              out);
   BOOST_TEST(out.find(gone) == std::string::npos, out);
-  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
+  BOOST_TEST(run_inner({"i2p", "--config", w.inner_yaml.string()}, out, err) == 1);
   BOOST_TEST(err.find("the inner dials its edges (mx1) over Tor: run 'nightjarctl overlay tor'") !=
                  std::string::npos,
              err);
@@ -808,20 +861,17 @@ BOOST_AUTO_TEST_CASE(either_file_may_be_a_copy_from_the_other_machine) {
   text.replace(at, std::string("data_dir: /").size(), "data_dir: relative/");
   text += "limits:\n  max_recipients: 0\n";
   write(w.edge_yaml, text);
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
-                          "mx1=" + w.edge_yaml.string()},
-                         out, err, w.dir) == 1);
+  BOOST_TEST(run_edge({"tor", "--config", w.edge_yaml.string()}, out, err) == 1);
   BOOST_TEST(err.find(w.edge_yaml.string() + ":2: data_dir: \"relative/") != std::string::npos,
              err);
   BOOST_TEST(err.find(": limits.max_recipients: 0 is out of range") != std::string::npos, err);
   BOOST_TEST(err.find("keys.edge_secret") == std::string::npos, err);
+  BOOST_TEST(out.empty(), out);
 }
 
 BOOST_AUTO_TEST_CASE(i2p_sections) {
   World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
   auto in = w.inner();
-  auto o = w.opts();
-  o.inner_link_b32 = std::string(kInnerLinkB32) + ".b32.i2p";
   auto inner_part = nj::ctl::i2p_inner(in);
   BOOST_REQUIRE(inner_part.ok());
   BOOST_TEST(config_lines(*inner_part) ==
@@ -833,7 +883,10 @@ BOOST_AUTO_TEST_CASE(i2p_sections) {
              "keys = nightjar-inner-link.dat\n");
   BOOST_TEST(inner_part->find("# not exposed over I2P (one target per tunnel): "
                               "127.0.0.2:5870\n") != std::string::npos);
-  auto e = nj::ctl::i2p_edge(w.given(), o);
+  fits_80_columns(*inner_part);
+  auto f = w.facts();
+  f.inner_link_b32 = std::string(kInnerLinkB32) + ".b32.i2p";
+  auto e = nj::ctl::i2p_edge(f);
   BOOST_REQUIRE_MESSAGE(e.ok(), (e.ok() ? std::string() : e.error()));
   // The link tunnel admits the inner's link destination only, named as i2pd documents it
   // (without .b32.i2p); the MX tunnel is public.
@@ -845,24 +898,30 @@ BOOST_AUTO_TEST_CASE(i2p_sections) {
                  "\n"
                  "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
                  "inport = 25\nkeys = nightjar-edge-mx.dat\n");
-  BOOST_TEST(e->find(o.inner_link_b32) != std::string::npos);
+  BOOST_TEST(e->find(f.inner_link_b32) != std::string::npos);
   BOOST_TEST(flat(*e).find("Set the address of mx1 in the inner's edges: to this tunnel's") !=
                  std::string::npos,
              *e);
+  fits_80_columns(*e);
 }
 
 BOOST_AUTO_TEST_CASE(i2p_edge_link_tunnel_refused_without_the_inner_link_destination) {
   World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
-  auto e = nj::ctl::i2p_edge(w.given(), w.opts());
+  auto e = nj::ctl::i2p_edge(w.facts());
   BOOST_REQUIRE(!e.ok());
   BOOST_TEST(e.error().find("the link tunnel of edge mx1 admits only the inner's link "
                             "destination") != std::string::npos,
              e.error());
-  BOOST_TEST(e.error().find("pass --inner-link-keys FILE") != std::string::npos, e.error());
-  BOOST_TEST(e.error().find("/var/lib/i2pd/nightjar-inner-link.dat") != std::string::npos,
+  BOOST_TEST(e.error().find("pass --inner-link-b32 NAME.b32.i2p, the name the inner's "
+                            "'nightjarctl overlay i2p --inner-link-keys "
+                            "/var/lib/i2pd/nightjar-inner-link.dat' prints") != std::string::npos,
              e.error());
+  // The command: nothing printed, exit 1.
+  std::string out, err;
+  BOOST_TEST(run_edge(w.edge_args("i2p", "mx1", w.edge_yaml), out, err) == 1);
+  BOOST_TEST(out.empty(), out);
+  BOOST_TEST(err == "nightjarctl overlay: " + e.error() + "\n", err);
   // Without a link listener there is nothing to admit anyone to: the MX tunnel alone is printed.
-  w.edge_file("edge", "mx.nightjar.test", 2601, 2526);
   {
     std::string yaml = slurp(w.edge_yaml);
     auto at = yaml.find("  link: [127.0.0.1:2601]\n");
@@ -870,7 +929,7 @@ BOOST_AUTO_TEST_CASE(i2p_edge_link_tunnel_refused_without_the_inner_link_destina
     yaml.replace(at, std::string("  link: [127.0.0.1:2601]\n").size(), "  link: []\n");
     write(w.edge_yaml, yaml);
   }
-  auto mx_only = nj::ctl::i2p_edge(w.given(), w.opts());
+  auto mx_only = nj::ctl::i2p_edge(w.facts());
   BOOST_REQUIRE_MESSAGE(mx_only.ok(), (mx_only.ok() ? std::string() : mx_only.error()));
   BOOST_TEST(config_lines(*mx_only) ==
              "[nightjar-edge-mx]\ntype = server\nhost = 127.0.0.1\nport = 2526\n"
@@ -883,14 +942,15 @@ BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
   auto in = w.inner();
   std::string out;
   // As the generated commands do: the ClientOnionAuthDir must exist.
-  BOOST_TEST(nj::ctl::tor_inner(in, o).find("$ install -d -m 0700 " + o.tor_dir +
-                                            "/nightjar-onion-auth\n") != std::string::npos);
+  BOOST_TEST(nj::ctl::tor_inner(in, o.tor_dir)
+                 .find("$ install -d -m 0700 " + o.tor_dir + "/nightjar-onion-auth\n") !=
+             std::string::npos);
   fs::create_directories(w.dir / "tor" / "nightjar-onion-auth");
   fs::permissions(w.dir / "tor" / "nightjar-onion-auth", fs::perms::owner_all,
                   fs::perm_options::replace);
-  int rc = tor_verify(w.dir, "inner", nj::ctl::tor_inner(in, o), out);
+  int rc = tor_verify(w.dir, "inner", nj::ctl::tor_inner(in, o.tor_dir), out);
   BOOST_TEST(rc == 0, "tor --verify-config (inner): " << out);
-  rc = tor_verify(w.dir, "edge", nj::ctl::tor_edge(w.given(), o), out);
+  rc = tor_verify(w.dir, "edge", nj::ctl::tor_edge(w.facts()), out);
   BOOST_TEST(rc == 0, "tor --verify-config (edge): " << out);
   // And the check can fail: a mangled line is refused.
   rc = tor_verify(w.dir, "broken", "SocksPort 0\nHiddenServicePort 587 127.0.0.1:5870\n", out);
@@ -899,102 +959,191 @@ BOOST_AUTO_TEST_CASE(tor_accepts_the_generated_lines) {
 
 BOOST_AUTO_TEST_CASE(command_output_and_errors) {
   World w("edges:\n" + tor_entry("mx1", kLinkOnion) + tor_entry("mx2", kLinkOnion2));
-  fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
   std::string out, err;
   auto o = w.opts();
-  std::string e1 = "mx1=" + w.edge_yaml.string(), e2 = "mx2=" + mx2.string();
-  const std::vector<std::string> base = {"tor", "--inner-config", w.inner_yaml.string(),
-                                         "--tor-dir", o.tor_dir};
-  auto with = [&](std::vector<std::string> more) {
-    auto v = base;
-    v.insert(v.end(), more.begin(), more.end());
-    return v;
-  };
-  int rc = run_overlay(with({"--edge", e1, "--edge-onion", std::string("mx1=") + kMxOnion}), out,
-                       err, w.dir);
-  BOOST_TEST(rc == 0, err);
   auto in = w.inner();
-  BOOST_TEST(out.find(nj::ctl::tor_inner(in, o)) != std::string::npos);
-  BOOST_TEST(out.find(nj::ctl::tor_edge(w.given(), o)) != std::string::npos);
-  BOOST_TEST(out.find("_onion-mx._tcp.example.test. IN SRV 0 0 25 " + std::string(kMxOnion) +
-                      ".onion.\n") != std::string::npos);
-  BOOST_TEST(out.find("# ---- torrc on edge mx1's machine ----\n") != std::string::npos);
-
-  // `nightjarctl --config FILE overlay tor` passes the global option after the command's own.
+  const std::vector<std::string> inner_args = {"tor", "--config", w.inner_yaml.string(),
+                                               "--tor-dir", o.tor_dir};
+  BOOST_TEST(run_inner(inner_args, out, err) == 0, err);
+  BOOST_TEST(flat(out).find("# Generated by nightjarctl overlay tor from " + w.inner_yaml.string() +
+                            ".\n") == 0,
+             out);
+  BOOST_TEST(part(out, "# ---- torrc on the inner's machine ----") ==
+             nj::ctl::tor_inner(in, o.tor_dir));
+  // `nightjarctl --config FILE overlay tor` passes the global option after the command's own;
+  // --inner-config is another spelling.
   std::string via_global;
-  BOOST_TEST(run_overlay({"tor", "--tor-dir", o.tor_dir, "--config", w.inner_yaml.string()},
-                         via_global, err, w.dir) == 0);
-  BOOST_TEST(via_global.find(nj::ctl::tor_inner(in, o)) != std::string::npos);
-  BOOST_TEST(via_global.find("# ---- DNS") == std::string::npos, via_global);
+  BOOST_TEST(run_inner({"tor", "--tor-dir", o.tor_dir, "--config", w.inner_yaml.string()},
+                       via_global, err) == 0);
+  BOOST_TEST(via_global == out);
+  BOOST_TEST(run_inner({"tor", "--tor-dir", o.tor_dir, "--inner-config", w.inner_yaml.string()},
+                       via_global, err) == 0);
+  BOOST_TEST(via_global == out);
+  const std::vector<std::string> edge_args = w.edge_args("tor", "mx1", w.edge_yaml);
+  BOOST_TEST(run_edge(plus(edge_args, {"--onion", kMxOnion}), out, err) == 0, err);
+  BOOST_TEST(flat(out).find("# Generated by nightjarctl overlay tor from " + w.edge_yaml.string() +
+                            " for edge mx1.\n") == 0,
+             out);
+  BOOST_TEST(part(out, "# ---- torrc on edge mx1's machine ----") == nj::ctl::tor_edge(w.facts()));
+  BOOST_TEST(
+      part(out, "# ---- DNS: publish in each public domain's zone ----") ==
+      nj::ctl::dns_records(w.facts("mx1", w.edge_yaml, std::string(kMxOnion) + ".onion"), true));
 
-  // --help: every line fits 80 columns and names the fleet options.
-  BOOST_TEST(run_overlay({"tor", "--help"}, out, err, w.dir) == 0);
-  for (auto opt : {"--edge NAME=FILE", "--edge-onion NAME=ONION", "--mx-order NAME,...",
-                   "--inner-link-keys FILE"})
+  // --help: every line fits 80 columns and names the options.
+  BOOST_TEST(run_inner({"tor", "--help"}, out, err) == 0);
+  for (auto opt : {"--config INNER.yaml", "--tor-dir DIR", "--inner-link-keys FILE"})
     BOOST_TEST(out.find(opt) != std::string::npos, opt);
-  std::istringstream help(out);
-  for (std::string line; std::getline(help, line);) BOOST_TEST(line.size() <= 80u, line);
+  fits_80_columns(out);
+  BOOST_TEST(run_edge({"--help"}, out, err) == 0);
+  for (auto opt : {"--config EDGE.yaml", "--name NAME", "--link-port N", "--onion ONION",
+                   "--mx-preference N", "--tor-dir DIR", "--inner-link-b32 NAME.b32.i2p"})
+    BOOST_TEST(out.find(opt) != std::string::npos, opt);
+  fits_80_columns(out);
 
-  // Usage problems: exit 2 with a message saying which.
-  auto usage = [&](const std::vector<std::string>& argv, const std::string& why) {
-    BOOST_TEST(run_overlay(argv, out, err, w.dir) == 2, why);
-    BOOST_TEST(err.find(why) != std::string::npos, why << " in " << err);
-    BOOST_TEST(err.find("usage: nightjarctl overlay tor") != std::string::npos, err);
+  // Usage problems: exit 2 with a message saying which, and the usage.
+  auto usage = [&](auto run, const std::vector<std::string>& argv, const std::string& why) {
+    BOOST_TEST(run(argv, out, err) == 2, why);
+    BOOST_TEST(err.find("nightjarctl overlay: " + why) == 0, why << " in " << err);
+    BOOST_TEST(err.find("\nusage: nightjarctl overlay tor --config ") != std::string::npos, err);
     BOOST_TEST(out.empty(), out);
   };
-  usage({}, "which overlay: tor or i2p");
-  usage({"gnunet", "--inner-config", w.inner_yaml.string()}, "unknown overlay 'gnunet'");
-  usage({"tor"}, "--inner-config FILE is required");
-  usage({"tor", "--inner-config"}, "--inner-config needs a value");
-  usage(with({"--edge", w.edge_yaml.string()}), "is not NAME=FILE");
-  usage(with({"--edge", "mx1="}), "--edge 'mx1=' is not NAME=FILE");
-  usage(with({"--edge", e1, "--edge", e1}), "--edge mx1 is given twice");
-  usage(with({"--edge", "mx9=" + w.edge_yaml.string()}),
-        "--edge mx9: " + w.inner_yaml.string() + " has no edge named mx9 (its edges: mx1, mx2)");
-  usage(with({"--edge", e1, "--edge-onion", "mx1=nope.onion"}),
-        "--edge-onion mx1: 'nope.onion' is not a v3 onion name");
-  usage(with({"--edge", e1, "--edge-onion", kMxOnion}), "is not NAME=ONION");
-  usage(with({"--edge-onion", std::string("mx1=") + kMxOnion}),
-        "--edge-onion mx1=...: needs --edge mx1=FILE");
-  usage(with({"--edge", e1, "--edge", e2, "--edge-onion", std::string("mx1=") + kMxOnion,
-              "--edge-onion", std::string("mx2=") + kMxOnion}),
-        "--edge-onion: mx1 and mx2 name the same onion");
-  usage(with({"--edge", e1, "--edge", e2, "--mx-order", "mx1"}),
-        "--mx-order must name every --edge edge: mx2 is missing");
-  usage(with({"--edge", e1, "--mx-order", "mx1,mx2"}), "--mx-order: 'mx2' is not one of");
-  usage(with({"--edge", e1, "--mx-order", "mx1,mx1"}), "--mx-order: mx1 is named twice");
-  usage(with({"--mx-order", "mx1"}), "--mx-order orders the --edge edges");
-  usage(with({"--tor-dir", "relative"}), "--tor-dir must be absolute");
-  usage(with({"--edge", e1, "--inner-link-keys", "x.dat"}), "--inner-link-keys is for i2p");
-  usage(with({"--frobnicate", "1"}), "unknown argument '--frobnicate'");
+  usage(run_inner, {}, "which overlay: tor or i2p");
+  usage(run_inner, {"gnunet", "--config", w.inner_yaml.string()}, "unknown overlay 'gnunet'");
+  usage(run_inner, {"tor", "i2p", "--config", w.inner_yaml.string()}, "unexpected argument 'i2p'");
+  usage(run_inner, {"tor"}, "--config INNER.yaml is required");
+  usage(run_inner, {"tor", "--config"}, "--config needs a value");
+  usage(run_inner, plus(inner_args, {"--tor-dir", "/x"}), "--tor-dir is given twice");
+  usage(run_inner, {"tor", "--config", w.inner_yaml.string(), "--tor-dir", "relative"},
+        "--tor-dir must be absolute");
+  usage(run_inner, plus(inner_args, {"--inner-link-keys", "x.dat"}),
+        "--inner-link-keys is for i2p");
+  usage(run_inner, plus(inner_args, {"--frobnicate", "1"}), "unknown option '--frobnicate'");
+  // What moved to the edge says where it went.
+  usage(run_inner, plus(inner_args, {"--edge", "mx1=" + w.edge_yaml.string()}),
+        "--edge: each edge prints its own part and DNS records on its own machine: nightjarctl "
+        "overlay tor|i2p --config EDGE.yaml --name NAME there");
+  usage(run_inner, plus(inner_args, {"--edge-config", w.edge_yaml.string()}),
+        "--edge-config: each edge prints its own part");
+  usage(run_inner, plus(inner_args, {"--edge-onion", std::string("mx1=") + kMxOnion}),
+        "--edge-onion: an edge's OnionMX onion is given on the edge: nightjarctl overlay tor "
+        "--config EDGE.yaml --onion ONION there");
+  usage(run_inner, plus(inner_args, {"--mx-order", "mx2,mx1"}),
+        "--mx-order: an edge's MX preference is given on the edge");
+
+  usage(run_edge, {"tor"}, "--config EDGE.yaml is required");
+  usage(run_edge, {"tor", "--config", w.edge_yaml.string(), "--name", "MX1"},
+        "--name: \"MX1\" is not 1 to 32 of a-z, 0-9 and '-'");
+  usage(run_edge, {"tor", "--config", w.edge_yaml.string(), "--name", "a;rm -rf"},
+        "--name: \"a;rm -rf\" is not");
+  usage(run_edge, plus(edge_args, {"--onion", "nope.onion"}),
+        "--onion: 'nope.onion' is not a v3 onion name");
+  usage(run_edge, plus(edge_args, {"--inner-link-b32", std::string(kInnerLinkB32)}),
+        "--inner-link-b32 is for i2p");
+  usage(run_edge, plus(edge_args, {"--link-port", "0"}), "--link-port is given twice");
+  usage(run_edge, {"tor", "--config", w.edge_yaml.string(), "--link-port", "0"}, "--link-port: ");
+  usage(run_edge, {"tor", "--config", w.edge_yaml.string(), "--link-port", "x"}, "--link-port: ");
+  usage(run_edge, plus(edge_args, {"--mx-preference", "5"}), "--mx-preference: ");
+  usage(run_edge, plus(edge_args, {"--mx-preference", "65536"}), "--mx-preference: ");
+  usage(run_edge, {"tor", "--config", w.edge_yaml.string(), "--tor-dir", "tor"},
+        "--tor-dir must be absolute");
+  usage(run_edge, plus(edge_args, {"--edge-onion", "x"}), "unknown option '--edge-onion'");
+  // The usage the edge prints is the edge's.
+  BOOST_TEST(run_edge({"tor"}, out, err) == 2);
+  BOOST_TEST(err.find("usage: nightjarctl overlay tor --config EDGE.yaml") != std::string::npos);
+  BOOST_TEST(run_edge({"i2p", "--config", w.edge_yaml.string(), "--onion", kMxOnion}, out, err) ==
+             2);
+  BOOST_TEST(err.find("--onion is for tor") != std::string::npos, err);
 
   // Configuration problems: exit 1, nothing printed.
-  BOOST_TEST(run_overlay({"tor", "--inner-config", (w.dir / "missing.yaml").string()}, out, err,
-                         w.dir) == 1);
+  BOOST_TEST(run_inner({"tor", "--config", (w.dir / "missing.yaml").string()}, out, err) == 1);
   BOOST_TEST(err.find("missing.yaml") != std::string::npos);
-  BOOST_TEST(run_overlay({"i2p", "--inner-config", w.inner_yaml.string()}, out, err, w.dir) == 1);
+  BOOST_TEST(out.empty());
+  BOOST_TEST(run_inner({"i2p", "--config", w.inner_yaml.string()}, out, err) == 1);
   BOOST_TEST(err.find("the inner dials its edges (mx1, mx2) over Tor: run 'nightjarctl overlay "
                       "tor'") != std::string::npos,
              err);
-  // Two edges with one hostname would be one MX twice.
-  fs::path same = w.edge_file("same", "mx.nightjar.test", 2701, 2527);
-  BOOST_TEST(run_overlay(with({"--edge", e1, "--edge", "mx2=" + same.string()}), out, err, w.dir) ==
-             1);
-  BOOST_TEST(err.find("--edge mx2: " + same.string() +
-                      ": hostname mx.nightjar.test is also edge mx1's") != std::string::npos,
-             err);
-  BOOST_TEST(out.empty(), out);
-  // An edge that does not take the inner's domain is not its MX.
-  fs::path stranger = w.edge_file("stranger", "mx3.nightjar.test", 2701, 2527);
-  {
-    std::string text = slurp(stranger);
-    replace_all(text, "internal: example.i2p", "internal: other.i2p");
-    write(stranger, text);
+  BOOST_TEST(run_edge({"tor", "--config", (w.dir / "missing.yaml").string()}, out, err) == 1);
+  BOOST_TEST(err.find("missing.yaml") != std::string::npos);
+  BOOST_TEST(out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_inner_link_destination_for_the_edges) {
+  // On the inner, --inner-link-keys prints the destination of its i2pd SOCKS proxy; on each I2P
+  // edge, that name is --inner-link-b32, its link tunnel's one client.
+  World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p") + i2p_entry("mx2", "edgelink2.i2p", 2700));
+  fs::path mx2 = w.edge_file("mx2", "mx2.nightjar.test", 2701, 2527);
+  std::string out, err;
+  const std::vector<std::string> base = {"i2p", "--config", w.inner_yaml.string()};
+  // The inner's part alone needs nothing more: it is what makes i2pd write the link keys.
+  BOOST_TEST(run_inner(base, out, err) == 0, err);
+  BOOST_TEST(out.find("keys = nightjar-inner-link.dat\n") != std::string::npos);
+  BOOST_TEST(
+      flat(out).find("run this again with --inner-link-keys KEYS, KEYS being "
+                     "nightjar-inner-link.dat in i2pd's data directory") != std::string::npos,
+      out);
+  BOOST_TEST(out.find("# ---- the inner's link destination ----") == std::string::npos, out);
+  std::string each = part(out, "# ---- on each edge's machine ----");
+  BOOST_TEST(each.find("--name mx1 --link-port 2600 --inner-link-b32 B32\n") != std::string::npos,
+             each);
+  BOOST_TEST(flat(each).find("B32: the inner's link destination, which this prints with "
+                             "--inner-link-keys.") != std::string::npos,
+             each);
+
+  write(w.dir / "nightjar-inner-link.dat", with_cert(5, 4, 4, 64));
+  const std::string keys = (w.dir / "nightjar-inner-link.dat").string();
+  const std::string b32 = *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 64));
+  BOOST_TEST(run_inner(plus(base, {"--inner-link-keys", keys}), out, err) == 0, err);
+  std::string dest = part(out, "# ---- the inner's link destination ----");
+  BOOST_TEST(dest.substr(dest.rfind("\n#   ")) == "\n#   " + b32 + "\n", dest);
+  BOOST_TEST(flat(dest).find("each edge is given it as --inner-link-b32") != std::string::npos,
+             dest);
+  each = part(out, "# ---- on each edge's machine ----");
+  BOOST_TEST(each.find("#   mx2: nightjarctl overlay i2p --config EDGE.yaml --name mx2 "
+                       "--link-port 2700 --inner-link-b32 " +
+                       b32 + "\n") != std::string::npos,
+             each);
+  fits_80_columns(out);
+
+  // Each edge, given that name (with or without .b32.i2p, any case): its accesslist.
+  for (const auto& given : {b32, b32.substr(0, 52)}) {
+    std::string upper = given;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const auto& spelled : {given, upper}) {
+      BOOST_TEST(run_edge(plus(w.edge_args("i2p", "mx2", mx2), {"--inner-link-b32", spelled}), out,
+                          err) == 0,
+                 err);
+      BOOST_TEST(out.find("\naccesslist = " + b32.substr(0, 52) + "\n") != std::string::npos, out);
+      BOOST_TEST(out.find("# ---- i2pd on edge mx2's machine ----\n") != std::string::npos, out);
+      BOOST_TEST(out.find("\nport = 2701\ninport = 2700\nkeys = nightjar-edge-link.dat\n") !=
+                 std::string::npos);
+    }
   }
-  BOOST_TEST(run_overlay(with({"--edge", "mx2=" + stranger.string()}), out, err, w.dir) == 1);
-  BOOST_TEST(err.find("--edge mx2: " + stranger.string() +
-                      ": domains has no entry {public: example.test, internal: example.i2p}") !=
+  // The DNS part: the MX records, and no SRV record (OnionMX is Tor's).
+  BOOST_TEST(config_lines(part(out, "# ---- DNS: publish in each public domain's zone ----")) ==
+                 "example.test. IN MX 10 mx2.nightjar.test.\n"
+                 "example.org. IN MX 10 mx2.nightjar.test.\n",
+             out);
+  BOOST_TEST(run_edge(plus(w.edge_args("i2p", "mx2", mx2), {"--inner-link-b32", "x.b32.i2p"}), out,
+                      err) == 2);
+  BOOST_TEST(err.find("nightjarctl overlay: --inner-link-b32: 'x.b32.i2p' is not an I2P .b32.i2p "
+                      "name") == 0,
+             err);
+
+  // Usage and file problems on the inner.
+  auto wrong = plus(base, {"--inner-link-keys", (w.dir / "nightjar-inner.dat").string()});
+  BOOST_TEST(run_inner(wrong, out, err) == 1);
+  BOOST_TEST(err.find("is the inner's mail destination") != std::string::npos, err);
+  BOOST_TEST(
+      run_inner(plus(base, {"--inner-link-keys", (w.dir / "nope.dat").string()}), out, err) == 1);
+  BOOST_TEST(err.find("--inner-link-keys: " + (w.dir / "nope.dat").string() + ": no such file") !=
                  std::string::npos,
+             err);
+  BOOST_TEST(out.empty());
+  World none("");
+  BOOST_TEST(run_inner({"i2p", "--config", none.inner_yaml.string(), "--inner-link-keys", keys},
+                       out, err) == 2);
+  BOOST_TEST(err.find("--inner-link-keys is for the I2P edges' link tunnels: " +
+                      none.inner_yaml.string() + " dials no edge over I2P") != std::string::npos,
              err);
 }
 
@@ -1008,6 +1157,36 @@ BOOST_AUTO_TEST_CASE(base32_is_rfc4648_lower_case_unpadded) {
   BOOST_TEST(nj::ctl::base32_lower("fooba") == "mzxw6ytb");
   BOOST_TEST(nj::ctl::base32_lower("foobar") == "mzxw6ytboi");
   BOOST_TEST(nj::ctl::base32_lower(std::string(32, '\xff')) == std::string(51, '7') + "q");
+}
+
+BOOST_AUTO_TEST_CASE(b32_i2p_names) {
+  std::string want = std::string(kInnerLinkB32) + ".b32.i2p";
+  BOOST_TEST(*nj::ctl::parse_b32_i2p_name(want) == want);
+  BOOST_TEST(*nj::ctl::parse_b32_i2p_name(kInnerLinkB32) == want);
+  std::string upper = want;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  BOOST_TEST(*nj::ctl::parse_b32_i2p_name(upper) == want);
+  BOOST_TEST(nj::ctl::name_label(want) == kInnerLinkB32);
+  BOOST_TEST(nj::ctl::name_label(std::string(kLinkOnion) + ".onion") == kLinkOnion);
+  BOOST_TEST(nj::ctl::name_label("plain") == "plain");
+  auto refused = [](const std::string& name, const std::string& why) {
+    auto r = nj::ctl::parse_b32_i2p_name(name);
+    BOOST_TEST(!r.ok(), name);
+    if (!r.ok()) BOOST_TEST(r.error().find(why) != std::string::npos, r.error());
+  };
+  refused("", "(52 base32 characters)");
+  refused("edgelink.i2p", "(52 base32 characters)");
+  refused(want + ".b32.i2p", "(52 base32 characters)");
+  std::string bad = kInnerLinkB32;
+  bad[3] = '1';
+  refused(bad, "(not base32)");
+  bad = kInnerLinkB32;
+  bad.back() = 'b';  // 256 bits: the last character has 4 bits of padding, all zero
+  refused(bad, "(not a hash)");
+  // Every name the keys reader makes is one the parser takes back.
+  auto made = nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 1));
+  BOOST_REQUIRE(made.ok());
+  BOOST_TEST(*nj::ctl::parse_b32_i2p_name(*made) == *made);
 }
 
 namespace {
@@ -1152,71 +1331,4 @@ BOOST_AUTO_TEST_CASE(i2p_keys_reader_refuses_what_is_not_a_keys_file) {
   auto long_file = nj::ctl::read_i2p_keys_b32((w.dir / "long.dat").string());
   BOOST_REQUIRE(long_file.ok());
   BOOST_TEST(*long_file == *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 1)));
-}
-
-BOOST_AUTO_TEST_CASE(i2p_command_needs_the_inner_link_keys_for_the_edge) {
-  World w("edges:\n" + i2p_entry("mx1", "edgelink.i2p"));
-  std::string out, err;
-  std::vector<std::string> base = {"i2p", "--inner-config", w.inner_yaml.string()};
-  // The inner's part alone needs nothing more: it is what makes i2pd write the link keys.
-  BOOST_TEST(run_overlay(base, out, err, w.dir) == 0, err);
-  BOOST_TEST(out.find("keys = nightjar-inner-link.dat\n") != std::string::npos);
-  BOOST_TEST(flat(out).find("print the edges' parts with --edge NAME=FILE --inner-link-keys KEYS, "
-                            "KEYS being nightjar-inner-link.dat in i2pd's data directory") !=
-                 std::string::npos,
-             out);
-  BOOST_TEST(out.find("# ---- DNS") == std::string::npos, out);
-  // The edge's part without the inner's link destination: refused, nothing printed.
-  auto with_edge = base;
-  with_edge.insert(with_edge.end(), {"--edge", "mx1=" + w.edge_yaml.string()});
-  BOOST_TEST(run_overlay(with_edge, out, err, w.dir) == 1);
-  BOOST_TEST(out.empty(), out);
-  BOOST_TEST(err.find("nightjarctl overlay: the link tunnel of edge mx1 admits only the inner's "
-                      "link destination, which is not known: pass --inner-link-keys FILE") == 0,
-             err);
-
-  auto made = i2pd_made_keys(w.dir);
-  std::string keys = (w.dir / "i2pd-data" / "nightjar-inner-link.dat").string();
-  std::string b32 = made[keys];
-  BOOST_REQUIRE(b32.size() == 60u);
-  auto full = with_edge;
-  full.insert(full.end(), {"--inner-link-keys", keys});
-  BOOST_TEST(run_overlay(full, out, err, w.dir) == 0, err);
-  BOOST_TEST(out.find("# ---- i2pd on edge mx1's machine ----\n") != std::string::npos, out);
-  BOOST_TEST(out.find("\nkeys = nightjar-edge-link.dat\naccesslist = " + b32.substr(0, 52) +
-                      "\n") != std::string::npos,
-             out);
-  BOOST_TEST(out.find("# accesslist") == std::string::npos);
-  // The DNS part: the MX records, and no SRV record (OnionMX is Tor's).
-  std::string dns = out.substr(out.find("# ---- DNS: publish in each public domain's zone ----"));
-  BOOST_TEST(config_lines(dns) ==
-                 "example.test. IN MX 10 mx.nightjar.test.\n"
-                 "example.org. IN MX 10 mx.nightjar.test.\n",
-             dns);
-
-  // Usage and file problems.
-  BOOST_TEST(run_overlay({"tor", "--inner-config", w.inner_yaml.string(), "--edge",
-                          "mx1=" + w.edge_yaml.string(), "--inner-link-keys", keys},
-                         out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--inner-link-keys is for i2p") != std::string::npos, err);
-  BOOST_TEST(
-      run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--inner-link-keys", keys}, out,
-                  err, w.dir) == 2);
-  BOOST_TEST(err.find("it needs --edge NAME=FILE") != std::string::npos, err);
-  BOOST_TEST(
-      run_overlay({"i2p", "--inner-config", w.inner_yaml.string(), "--edge",
-                   "mx1=" + w.edge_yaml.string(), "--edge-onion", std::string("mx1=") + kMxOnion},
-                  out, err, w.dir) == 2);
-  BOOST_TEST(err.find("--edge-onion is for tor") != std::string::npos, err);
-  auto wrong = with_edge;
-  wrong.insert(wrong.end(), {"--inner-link-keys", (w.dir / "nightjar-inner.dat").string()});
-  BOOST_TEST(run_overlay(wrong, out, err, w.dir) == 1);
-  BOOST_TEST(err.find("is the inner's mail destination") != std::string::npos, err);
-  auto missing = with_edge;
-  missing.insert(missing.end(), {"--inner-link-keys", (w.dir / "nope.dat").string()});
-  BOOST_TEST(run_overlay(missing, out, err, w.dir) == 1);
-  BOOST_TEST(err.find("--inner-link-keys: " + (w.dir / "nope.dat").string() + ": no such file") !=
-                 std::string::npos,
-             err);
-  BOOST_TEST(out.empty());
 }

@@ -1,11 +1,10 @@
 // nightjarctl edge-queue: inspect an edge's sealed inbound queue with the inner's secret key.
 #pragma once
 
-#include <string_view>
-#include <vector>
+#include "common/ctl/args.h"
 
 namespace nj::ctl {
 
-int cmd_edge_queue(const std::vector<std::string_view>& args);
+int cmd_edge_queue(const Args& args);
 
 }  // namespace nj::ctl
