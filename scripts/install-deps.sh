@@ -14,6 +14,12 @@ PKGS=(
   # postgrey: the greylisting of the receiving MTA (Postfix) in the fleet tests
   postgrey
 )
+# The VM images (tests/e2e/t_80, t_81; image/, ansible/): only with IMAGES=1, as `make check`
+# runs them only then.
+if [ "${IMAGES:-}" = 1 ]; then
+  PKGS+=(mmdebstrap ansible ansible-lint qemu-system-x86 qemu-utils extlinux syslinux-common
+         e2fsprogs fdisk lynis)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

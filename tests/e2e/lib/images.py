@@ -1,0 +1,187 @@
+"""The VM images, for the tests and benchmarks that build, provision and boot them: image/build
+for roots, provisioning (ansible/site.yml through the chroot connection) and disks, and a probe
+that boots a copy of a disk under qemu (TCG, no network unless asked) and reads what the booted
+machine reports on its serial console.
+
+The probe is added to a copy of the disk only (a unit that runs after boot, prints a report
+between markers on the serial console and powers the machine off); the image itself is left as
+image/build made it."""
+import os, re, shutil, subprocess, tempfile, time
+
+import harness as h
+
+SOURCE_DIR = os.environ.get("NJ_SOURCE_DIR",
+                            os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.dirname(os.path.abspath(__file__))))))
+BUILD = os.path.join(SOURCE_DIR, "image", "build")
+BEGIN, END = "NJ-PROBE-BEGIN", "NJ-PROBE-END"
+
+
+def wanted():
+    """Image tests run only with IMAGES=1 (they fetch from the package mirror, need ~3 GB and
+    take minutes; `.ci/run` sets it), and only on the normal build: an image carries the
+    programs as they ship, never the ASan+UBSan build's."""
+    if os.environ.get("IMAGES") != "1":
+        return False
+    try:
+        with open(os.path.join(h.BUILD_DIR, "CMakeCache.txt")) as f:
+            return "NJ_SANITIZE:BOOL=ON" not in f.read()
+    except OSError:
+        return True
+
+
+def image_build(args, timeout, log_path):
+    """image/build ARGS..., its output in log_path; returns the output."""
+    env = dict(os.environ, NJ_BUILD_DIR=h.BUILD_DIR)
+    h.log("image/build", " ".join(args), "(log: %s)" % log_path)
+    with open(log_path, "wb") as f:
+        r = subprocess.run([BUILD] + list(args), stdin=subprocess.DEVNULL, stdout=f,
+                           stderr=subprocess.STDOUT, timeout=timeout, env=env)
+    with open(log_path, "rb") as f:
+        out = f.read().decode("utf-8", "replace")
+    h.check(r.returncode == 0, "image/build %s exited %d:\n%s" % (" ".join(args), r.returncode,
+                                                                    out[-6000:]))
+    return out
+
+
+def build_roots(tiers, workdir, timeout=1500):
+    """Root file systems for each tier (edge, inner, stock), built at the same time; returns
+    {tier: (root dir, seconds)}."""
+    procs = {}
+    env = dict(os.environ, NJ_BUILD_DIR=h.BUILD_DIR)
+    for tier in tiers:
+        root = os.path.join(workdir, tier + ".root")
+        if os.path.exists(root):
+            shutil.rmtree(root)
+        logf = open(os.path.join(workdir, "root-%s.log" % tier), "wb")
+        procs[tier] = (root, logf, time.monotonic(),
+                       subprocess.Popen([BUILD, "root", tier, root], stdin=subprocess.DEVNULL,
+                                        stdout=logf, stderr=subprocess.STDOUT, env=env))
+    out = {}
+    for tier, (root, logf, t0, p) in procs.items():
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = -1
+        logf.close()
+        secs = time.monotonic() - t0
+        with open(logf.name, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        h.check(rc == 0, "image/build root %s exited %d:\n%s" % (tier, rc, text[-6000:]))
+        h.log("root %s built in %.0f s" % (tier, secs))
+        out[tier] = (root, secs)
+    return out
+
+
+def chroot_inventory(path, edges, inner=None, common=None):
+    """An inventory for the chroot connection. edges: {name: (root, {vars})}; inner: (root,
+    {vars}) or None; common: vars for all hosts."""
+    import json
+
+    def host(root, extra):
+        v = {"ansible_host": root, "ansible_connection": "community.general.chroot"}
+        v.update(extra or {})
+        return v
+
+    inv = {"all": {"vars": common or {}, "children": {
+        "edges": {"hosts": {n: host(r, v) for n, (r, v) in edges.items()}},
+        "inner": {"hosts": {"inner": host(*inner)} if inner else {}}}}}
+    with open(path, "w") as f:
+        json.dump(inv, f, indent=1)  # JSON is YAML
+    return path
+
+
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+                   r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
+
+
+def recap(output):
+    """{host: {"ok": n, "changed": n, "failed": n, "unreachable": n}} from PLAY RECAP."""
+    out = {}
+    for m in RECAP.finditer(output):
+        out[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                           "unreachable": int(m.group(4)), "failed": int(m.group(5))}
+    return out
+
+
+def provision(inventory, log_path, timeout=900, extra=()):
+    """image/build provision INVENTORY: site.yml into the roots; returns (recap, output)."""
+    out = image_build(["provision", inventory] + list(extra), timeout, log_path)
+    rc = recap(out)
+    h.check(rc, "no PLAY RECAP in:\n" + out[-4000:])
+    for host, r in rc.items():
+        h.check(r["failed"] == 0 and r["unreachable"] == 0,
+                "%s: failed or unreachable in site.yml:\n%s" % (host, out[-6000:]))
+    return rc, out
+
+
+PROBE_UNIT = """[Unit]
+Description=nightjar test probe (added to a test copy of the disk only)
+After=multi-user.target
+[Service]
+# simple, not oneshot: the boot is finished (and is-system-running --wait returns) once the
+# probe has started.
+Type=simple
+ExecStart=/usr/local/sbin/nj-probe
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def add_probe(raw, script, extra_files=None):
+    """Mount the disk's partition and add the probe (a shell script run once the machine is up,
+    which must end by printing END and powering off) and extra_files {path in image: bytes}."""
+    mnt = tempfile.mkdtemp(prefix="nj-probe-mnt.")
+    h.run(["mount", "-o", "loop,offset=%d" % (2048 * 512), raw, mnt])
+    try:
+        def put(rel, data, mode=0o644):
+            p = os.path.join(mnt, rel.lstrip("/"))
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data if isinstance(data, bytes) else data.encode())
+            os.chmod(p, mode)
+        put("/usr/local/sbin/nj-probe", script, 0o755)
+        put("/etc/systemd/system/nj-probe.service", PROBE_UNIT)
+        wants = os.path.join(mnt, "etc/systemd/system/multi-user.target.wants")
+        os.makedirs(wants, exist_ok=True)
+        link = os.path.join(wants, "nj-probe.service")
+        if not os.path.islink(link):
+            os.symlink("/etc/systemd/system/nj-probe.service", link)
+        for rel, data in (extra_files or {}).items():
+            put(rel, data, 0o755 if rel.endswith((".sh", "/lynis")) else 0o644)
+    finally:
+        h.run(["umount", mnt])
+        os.rmdir(mnt)
+
+
+def boot(raw, console_path, timeout=600, nic=("-nic", "none"), memory=1024):
+    """Boot a disk under qemu (TCG) until it powers off; returns (seconds, console text). The
+    serial console goes to console_path."""
+    argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory), "-smp", "1",
+            "-display", "none", "-no-reboot", "-serial", "file:" + console_path,
+            "-drive", "file=%s,format=raw,if=virtio" % raw] + list(nic)
+    h.log("boot:", " ".join(argv))
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    secs = time.monotonic() - t0
+    with open(console_path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    return secs, text
+
+
+def report(console):
+    """The probe's lines between BEGIN and END, or a failure showing the console's end."""
+    h.check(BEGIN in console and END in console,
+            "the probe did not report; the console ends with:\n" + console[-5000:])
+    body = console.split(BEGIN, 1)[1].split(END, 1)[0]
+    return [l.rstrip("\r") for l in body.splitlines()]
