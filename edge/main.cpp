@@ -1,5 +1,6 @@
-// nightjar-edge: the public MX. Reads its configuration, binds its listeners as root if it must,
-// drops to the configured user, and serves until SIGTERM/SIGINT.
+// nightjar-edge: the public MX. Reads its configuration, binds its listeners (as its user with
+// CAP_NET_BIND_SERVICE under systemd, or as root), drops root to the configured user if it was
+// started as root, and serves until SIGTERM/SIGINT.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -30,6 +31,11 @@ int main(int argc, char** argv) {
   d::init_logging("nightjar-edge", cfg->log.level, cfg->log.redact);
   d::raise_nofile();
   umask(077);
+
+  if (auto st = d::check_user(cfg->user, cfg->data_dir); !st) {
+    NJ_LOG_ERROR("start-up failed: %s", st.error().c_str());
+    return d::kExitFailure;
+  }
 
   nj::uv::Loop loop;
   nj::SystemClock clock;

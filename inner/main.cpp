@@ -1,6 +1,6 @@
 // nightjar-inner: the mailbox server behind Tor/I2P. Reads its configuration, binds its loopback
-// listeners, drops to the configured user, and serves until SIGTERM/SIGINT; SIGHUP re-reads its
-// fleet of edges.
+// listeners, drops root to the configured user if it was started as root (systemd starts it as
+// that user), and serves until SIGTERM/SIGINT; SIGHUP re-reads its fleet of edges.
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -15,8 +15,7 @@
 int main(int argc, char** argv) {
   namespace d = nj::daemon;
   d::Args args;
-  if (auto rc =
-          d::parse_args(argc, argv, "nightjar-inner", NJ_VERSION, "inner.example.yaml", args))
+  if (auto rc = d::parse_args(argc, argv, "nightjar-inner", NJ_VERSION, "inner.example.yaml", args))
     return *rc;
   auto cfg = nj::inner::load(args.config);
   if (!cfg) {
@@ -31,6 +30,11 @@ int main(int argc, char** argv) {
   d::init_logging("nightjar-inner", cfg->log.level, cfg->log.redact);
   d::raise_nofile();
   umask(077);
+
+  if (auto st = d::check_user(cfg->user, cfg->data_dir); !st) {
+    NJ_LOG_ERROR("start-up failed: %s", st.error().c_str());
+    return d::kExitFailure;
+  }
 
   nj::uv::Loop loop;
   nj::SystemClock clock;

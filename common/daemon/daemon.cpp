@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "common/uv/handles.h"
 
@@ -74,15 +76,66 @@ void raise_nofile() {
   }
 }
 
-Status drop_privileges(const std::string& user, const std::string& data_dir) {
-  if (user.empty()) return {};
-  if (geteuid() != 0) return make_error("user: " + user + ": only root can change user");
+namespace {
+
+// "root", "nightjar-edge", or "uid 1234" for an owner without a name (under systemd's
+// PrivateUsers=, every owner but root and the daemon's user shows as nobody).
+std::string owner_name(uid_t uid) {
+  if (passwd* pw = getpwuid(uid)) return pw->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+// Calls `each` on data_dir and then on everything in it, stopping at the first problem. data_dir
+// itself is the operator's choice and may be a symbolic link (followed: `follow` is true); what is
+// inside was written by the daemon's user, so a link there is taken as the link, never the file it
+// names. `listing` says what the walk is for, after "cannot list it".
+Status walk_data_dir(const std::string& data_dir, const std::string& listing,
+                     const std::function<Status(const std::filesystem::path&, bool follow)>& each) {
+  if (auto st = each(data_dir, true); !st) return st;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (auto st = each(it->path(), false); !st) return st;
+  if (ec)
+    return make_error("data_dir: " + data_dir + ": cannot list it" + listing + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+Status check_user(const std::string& user, const std::string& data_dir) {
+  if (user.empty() || geteuid() == 0) return {};
   passwd* pw = getpwnam(user.c_str());
   if (!pw) return make_error("user: " + user + ": no such user");
+  const uid_t uid = pw->pw_uid;
+  if (geteuid() != uid)
+    return make_error("user: " + user + ": the daemon runs as " + owner_name(geteuid()) +
+                      ", which is neither root nor " + user + ": start it as " + user +
+                      " (systemd's User=) or as root");
+  // Nothing can give data_dir away now: an entry that is not the user's (something `nightjarctl`
+  // wrote there as root, a copy restored without its owners) would fail later, less clearly.
+  auto owned = [&](const std::filesystem::path& p, bool follow) -> Status {
+    struct stat st {};
+    if ((follow ? ::stat(p.c_str(), &st) : ::lstat(p.c_str(), &st)) != 0)
+      return make_error("data_dir: " + p.string() + ": " + std::strerror(errno));
+    if (st.st_uid == uid) return {};
+    return make_error("data_dir: " + p.string() + " belongs to " + owner_name(st.st_uid) +
+                      ", not to " + user + ", which the daemon runs as: give data_dir to " + user +
+                      " (chown -R " + user + ": " + data_dir + ")");
+  };
+  return walk_data_dir(data_dir, "", owned);
+}
+
+Status drop_privileges(const std::string& user, const std::string& data_dir) {
+  if (user.empty()) return {};
+  passwd* pw = getpwnam(user.c_str());
+  if (!pw) return make_error("user: " + user + ": no such user");
+  if (geteuid() == pw->pw_uid) return {};  // started as the user: nothing to drop
+  if (geteuid() != 0)
+    return make_error("user: " + user + ": the daemon runs as " + owner_name(geteuid()) +
+                      ": only root can change user");
   // The first entry that cannot be given to the user stops start-up: the daemon would fail on it
-  // later, as that user, with a less helpful message (or not at all until a restart). data_dir
-  // itself is the operator's choice and may be a symbolic link; what is inside was written by the
-  // daemon's user, so a link there is given away as a link (lchown), never the file it names.
+  // later, as that user, with a less helpful message (or not at all until a restart).
   auto give = [&](const std::filesystem::path& p, bool follow) -> Status {
     if ((follow ? chown(p.c_str(), pw->pw_uid, pw->pw_gid)
                 : lchown(p.c_str(), pw->pw_uid, pw->pw_gid)) != 0)
@@ -90,14 +143,7 @@ Status drop_privileges(const std::string& user, const std::string& data_dir) {
                         std::strerror(errno));
     return {};
   };
-  if (auto st = give(data_dir, true); !st) return st;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-    if (auto st = give(it->path(), false); !st) return st;
-  if (ec)
-    return make_error("data_dir: " + data_dir + ": cannot list it to give it to " + user + ": " +
-                      ec.message());
+  if (auto st = walk_data_dir(data_dir, " to give it to " + user, give); !st) return st;
   if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
     return make_error("user: " + user + ": cannot drop privileges: " + std::strerror(errno));
   if (setuid(0) == 0) return make_error("user: " + user + ": root could be regained");

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE daemon
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/fs.h>
 #include <pwd.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,17 +73,15 @@ boost::test_tools::assertion_result root_with_immutable_files(tt::test_unit_id) 
   return boost::test_tools::assertion_result(true);
 }
 
-// drop_privileges in a child process (a success drops root for good); "" or its error.
-std::string drop_in_child(const std::string& user, const fs::path& dir) {
+// What `body` returns, run in a child process (what it does to the process stays there).
+std::string in_child(const std::function<std::string()>& body) {
   int fds[2];
   BOOST_REQUIRE(pipe(fds) == 0);
   pid_t pid = fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
     ::close(fds[0]);
-    auto st = nj::daemon::drop_privileges(user, dir.string());
-    std::string out = st ? "" : st.error();
-    if (st && (geteuid() == 0 || getuid() == 0)) out = "still root after a success";
+    std::string out = body();
     (void)!::write(fds[1], out.data(), out.size());
     _exit(0);
   }
@@ -95,6 +95,58 @@ std::string drop_in_child(const std::string& user, const fs::path& dir) {
   BOOST_REQUIRE(waitpid(pid, &status, 0) == pid);
   BOOST_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   return got;
+}
+
+// drop_privileges in a child process (a success drops root for good); "" or its error.
+std::string drop_in_child(const std::string& user, const fs::path& dir) {
+  return in_child([&] {
+    auto st = nj::daemon::drop_privileges(user, dir.string());
+    if (st && (geteuid() == 0 || getuid() == 0)) return std::string("still root after a success");
+    return st ? std::string() : st.error();
+  });
+}
+
+// Root, to become another user in a child process.
+boost::test_tools::assertion_result root(tt::test_unit_id) {
+  boost::test_tools::assertion_result r(geteuid() == 0);
+  if (!r) r.message() << "becoming another user needs root";
+  return r;
+}
+
+// In a child process that has become `as` (as systemd's User= starts a daemon): check_user, then
+// drop_privileges when it passed; "" or the first error ("not <as> any more" when a success left
+// the process as someone else).
+std::string start_as(const std::string& as, const std::string& user, const fs::path& dir) {
+  passwd* pw = getpwnam(as.c_str());
+  BOOST_REQUIRE(pw != nullptr);
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  return in_child([&] {
+    if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+      return "cannot become " + as;
+    auto st = nj::daemon::check_user(user, dir.string());
+    if (st) st = nj::daemon::drop_privileges(user, dir.string());
+    if (st && (geteuid() != uid || getuid() != uid)) return "not " + as + " any more";
+    return st ? std::string() : st.error();
+  });
+}
+
+// data_dir as systemd's StateDirectory= leaves it: the user's, mode 0700, in a directory the user
+// may enter; `files` inside, the user's too.
+fs::path state_directory(const TempDir& t, const std::string& user,
+                         const std::vector<std::string>& files) {
+  passwd* pw = getpwnam(user.c_str());
+  BOOST_REQUIRE(pw != nullptr);
+  fs::permissions(t.path, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  fs::path data = t.path / "data";
+  fs::create_directories(data / "store");
+  for (const auto& f : files) std::ofstream(data / f) << "x";
+  for (auto p : {data, data / "store"})
+    BOOST_REQUIRE(::chown(p.c_str(), pw->pw_uid, pw->pw_gid) == 0);
+  for (const auto& f : files)
+    BOOST_REQUIRE(::chown((data / f).c_str(), pw->pw_uid, pw->pw_gid) == 0);
+  ::chmod(data.c_str(), 0700);
+  return data;
 }
 
 uid_t owner(const fs::path& p) {
@@ -152,4 +204,47 @@ BOOST_AUTO_TEST_CASE(data_dir_is_given_with_links_as_links,
   for (auto p : {data, data / "queue", data / "queue" / "data.mdb", data / "queue" / "link"})
     BOOST_TEST(owner(p) == nobody(), p.string());
   BOOST_TEST(owner(outside) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(started_as_the_user_with_its_data_dir_there_is_nothing_to_drop,
+                     *tt::precondition(root)) {
+  // systemd's User= and StateDirectory=: the daemon starts as its user, which owns data_dir.
+  TempDir t;
+  fs::path data = state_directory(t, "nobody", {"store/data.mdb", "store/lock.mdb"});
+  BOOST_TEST(start_as("nobody", "nobody", data) == "");
+  // No `user` configured: whoever started it.
+  BOOST_TEST(start_as("nobody", "", data) == "");
+}
+
+BOOST_AUTO_TEST_CASE(started_as_the_user_an_entry_not_its_own_stops_start_up,
+                     *tt::precondition(root)) {
+  // What `nightjarctl` wrote as root after the daemon's user took data_dir: the daemon cannot
+  // give it to itself, and says which entry, whose it is, and how to give it.
+  TempDir t;
+  fs::path data = state_directory(t, "nobody", {"store/data.mdb"});
+  std::ofstream(data / "store" / "lock.mdb") << "x";  // root's
+  BOOST_TEST(start_as("nobody", "nobody", data) ==
+             "data_dir: " + (data / "store" / "lock.mdb").string() +
+                 " belongs to root, not to nobody, which the daemon runs as: give data_dir to "
+                 "nobody (chown -R nobody: " +
+                 data.string() + ")");
+  // data_dir itself root's (made by `install -d`, never started by systemd).
+  ::chown((data / "store" / "lock.mdb").c_str(), nobody(), 0);
+  ::chown(data.c_str(), 0, 0);
+  ::chmod(data.c_str(), 0755);
+  BOOST_TEST(start_as("nobody", "nobody", data) ==
+             "data_dir: " + data.string() +
+                 " belongs to root, not to nobody, which the daemon runs as: give data_dir to "
+                 "nobody (chown -R nobody: " +
+                 data.string() + ")");
+}
+
+BOOST_AUTO_TEST_CASE(started_as_another_user_stops_start_up, *tt::precondition(root)) {
+  // Neither root nor the configured user: nothing it could do would make it that user.
+  BOOST_REQUIRE(getpwnam("daemon") != nullptr);
+  TempDir t;
+  fs::path data = state_directory(t, "nobody", {});
+  BOOST_TEST(start_as("nobody", "daemon", data) ==
+             "user: daemon: the daemon runs as nobody, which is neither root nor daemon: start it "
+             "as daemon (systemd's User=) or as root");
 }
