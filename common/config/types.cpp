@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/link/message_size.h"
@@ -275,6 +276,24 @@ Type<Endpoint> endpoint() {
       [](const Endpoint& e) { return yaml_quote(e.str()); }};
 }
 
+namespace {
+
+// systemd's LoadCredential= copies a unit's credentials into /run/credentials/UNIT/ when UNIT
+// starts and removes them when it stops; UNIT's own processes find that directory in
+// $CREDENTIALS_DIRECTORY. Any other process (nightjarctl, --check-config run by hand) cannot count
+// on it, so such a file is looked up only inside its unit (whose ExecStartPre runs --check-config).
+bool credential_of_another_process(const std::string& p) {
+  constexpr std::string_view kRoot = "/run/credentials/";
+  if (p.compare(0, kRoot.size(), kRoot) != 0) return false;
+  auto slash = p.find('/', kRoot.size());
+  if (slash == std::string::npos) return false;
+  const char* ours = std::getenv("CREDENTIALS_DIRECTORY");
+  std::string unit_dir = p.substr(0, slash);
+  return !ours || (unit_dir != ours && unit_dir + "/" != ours);
+}
+
+}  // namespace
+
 Type<std::string> path(PathCheck check) {
   std::string what = check == PathCheck::directory       ? "the path of an existing directory"
                      : check == PathCheck::readable_file ? "the path of a readable file"
@@ -290,6 +309,7 @@ Type<std::string> path(PathCheck check) {
                       [](const std::string& v) { return yaml_quote(v); }};
   if (check == PathCheck::none) return t;
   t.check_here = [check](const std::string& p) -> std::string {
+    if (check == PathCheck::readable_file && credential_of_another_process(p)) return "";
     struct stat st;
     if (stat(p.c_str(), &st) != 0) return p + ": " + std::strerror(errno);
     if (check == PathCheck::directory) {

@@ -14,7 +14,7 @@
 //   one name `localhost`, which means 127.0.0.1. Ports 1-65535. No other names: the daemons
 //   must not depend on DNS to know where to listen or which resolver to ask.
 // - path: absolute; optionally must be an existing directory or a readable regular file (a check
-//   made on this machine: see Type::check_here).
+//   made on this machine: see Type::check_here; a systemd credential only inside its unit).
 // - domain: letters/digits/hyphens, labels 1-63, total <= 253, at least two labels; stored
 //   lower case, one trailing dot removed.
 #pragma once
@@ -88,7 +88,10 @@ struct Endpoint {
 Type<Endpoint> endpoint();
 
 // `parse` checks that the path is absolute and not too long; `check_here` that it names an
-// existing directory or a readable regular file, as `check` says.
+// existing directory or a readable regular file, as `check` says. A file in
+// /run/credentials/UNIT/ is a systemd credential, there only for UNIT while it runs: check_here
+// looks it up only when $CREDENTIALS_DIRECTORY is that directory (in UNIT's processes) and passes
+// it anywhere else (nightjarctl, --check-config run by hand).
 enum class PathCheck { none, directory, readable_file };
 Type<std::string> path(PathCheck check);
 

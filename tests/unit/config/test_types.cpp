@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -195,6 +196,31 @@ BOOST_AUTO_TEST_CASE(paths_are_absolute_and_checked_here_when_asked) {
   }
   std::remove(file.c_str());
   rmdir(dir.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(systemd_credentials_are_looked_up_only_inside_their_unit) {
+  // /run/credentials/UNIT/ is there for UNIT's processes while it runs; anywhere else (nightjarctl,
+  // --check-config by hand) the path is passed, and inside the unit it is checked like any other.
+  const std::string secret = "/run/credentials/nj-no-such.service/keys_edge.secret";
+  const char* was = std::getenv("CREDENTIALS_DIRECTORY");
+  std::string saved = was ? was : "";
+  unsetenv("CREDENTIALS_DIRECTORY");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), secret), "");
+  setenv("CREDENTIALS_DIRECTORY", "/run/credentials/nj-other.service", 1);
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), secret), "");
+  for (const char* ours :
+       {"/run/credentials/nj-no-such.service", "/run/credentials/nj-no-such.service/"}) {
+    setenv("CREDENTIALS_DIRECTORY", ours, 1);
+    BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), secret),
+                      secret + ": No such file or directory");
+  }
+  // Not a credential: the directory itself, and paths merely named like one.
+  unsetenv("CREDENTIALS_DIRECTORY");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), "/run/credentials/nj-no-such"),
+                    "/run/credentials/nj-no-such: No such file or directory");
+  BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), "/tmp/run/credentials/u/k"),
+                    "/tmp/run/credentials/u/k: No such file or directory");
+  if (was) setenv("CREDENTIALS_DIRECTORY", saved.c_str(), 1);
 }
 
 BOOST_AUTO_TEST_CASE(system_users_are_names_here_and_never_root) {
