@@ -6,7 +6,7 @@ machine reports on its serial console.
 The probe is added to a copy of the disk only (a unit that runs after boot, prints a report
 between markers on the serial console and powers the machine off); the image itself is left as
 image/build made it."""
-import os, re, shutil, subprocess, tempfile, time
+import os, re, shutil, subprocess, sys, tempfile, time
 
 import harness as h
 
@@ -28,6 +28,18 @@ def wanted():
             return "NJ_SANITIZE:BOOL=ON" not in f.read()
     except OSError:
         return True
+
+
+def workdir(name):
+    """A fresh directory for one image test under the build directory; exits with the skip code
+    when image tests are not wanted."""
+    if not wanted():
+        h.log("skipped: set IMAGES=1 to build and boot the images")
+        sys.exit(77)
+    work = os.path.join(h.BUILD_DIR, name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    return work
 
 
 def image_build(args, timeout, log_path):
@@ -185,3 +197,152 @@ def report(console):
             "the probe did not report; the console ends with:\n" + console[-5000:])
     body = console.split(BEGIN, 1)[1].split(END, 1)[0]
     return [l.rstrip("\r") for l in body.splitlines()]
+
+
+# ---------------------------------------------------------------------------------------------
+# A provisioned root as a machine without booting it: its units' daemons run in a chroot on this
+# machine's network, started as systemd would start them from the unit file the root holds.
+
+
+def unit_directives(root, unit):
+    """{directive: [values]} of the [Service] section of /etc/systemd/system/UNIT in root."""
+    out, section = {}, None
+    with open(os.path.join(root, "etc/systemd/system", unit)) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                section = line
+                continue
+            if section == "[Service]" and "=" in line:
+                k, v = line.split("=", 1)
+                out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+class Mounts:
+    """/proc and /dev in a root while its daemons run (and while ansible works in it)."""
+
+    def __init__(self, root):
+        self.root, self.done = root, []
+
+    def __enter__(self):
+        for kind, target in (("proc", "proc"), ("dev", "dev")):
+            path = os.path.join(self.root, target)
+            argv = ["mount", "-t", "proc", "proc", path] if kind == "proc" else \
+                ["mount", "--bind", "/dev", path]
+            h.run(argv)
+            self.done.append(path)
+        return self
+
+    def __exit__(self, *a):
+        for path in reversed(self.done):
+            subprocess.run(["umount", "-l", path], check=False)
+
+
+def start_unit(root, unit, log_path):
+    """Start UNIT's daemon in root as its unit file says: its credentials (LoadCredential) copied
+    where systemd puts them, its StateDirectory made for its User, ExecStartPre then ExecStart
+    run as User with the unit's ambient capabilities (setpriv inside the root). Returns the
+    Proc."""
+    d = unit_directives(root, unit)
+    user = (d.get("User") or [""])[-1]
+    env_pw = None
+    if user:
+        with open(os.path.join(root, "etc/passwd")) as f:
+            for line in f:
+                parts = line.split(":")
+                if parts[0] == user:
+                    env_pw = (int(parts[2]), int(parts[3]))
+        h.check(env_pw is not None, "%s: User=%s is not in the root's passwd" % (unit, user))
+    cred_dir = os.path.join(root, "run/credentials", unit)
+    shutil.rmtree(cred_dir, ignore_errors=True)
+    for spec in d.get("LoadCredential", []):
+        # NAME:FILE is one credential; NAME:DIRECTORY is one per file in it, NAME_FILENAME.
+        name, src = spec.split(":", 1)
+        src = os.path.join(root, src.lstrip("/"))
+        items = [(name, src)] if not os.path.isdir(src) else \
+            [(name + "_" + n, os.path.join(src, n)) for n in sorted(os.listdir(src))
+             if os.path.isfile(os.path.join(src, n))]
+        os.makedirs(cred_dir, exist_ok=True)
+        for cred, path in items:
+            dst = os.path.join(cred_dir, cred)
+            shutil.copyfile(path, dst)
+            os.chmod(dst, 0o400)
+            if env_pw:
+                os.chown(dst, *env_pw)
+    for sd in d.get("StateDirectory", []):
+        for name in sd.split():
+            # systemd makes it and gives it, and what is in it, to the unit's user.
+            path = os.path.join(root, "var/lib", name)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, int((d.get("StateDirectoryMode") or ["0755"])[-1], 8))
+            if env_pw:
+                for dirpath, dirs, files in os.walk(path):
+                    for n in [dirpath] + [os.path.join(dirpath, f) for f in dirs + files]:
+                        os.lchown(n, *env_pw)
+    prefix = ["chroot", root]
+    if user:
+        caps = " ".join(d.get("AmbientCapabilities", [])).split()
+        prefix += ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
+        if caps:
+            names = ",".join("+" + c.lower().replace("cap_", "") for c in caps)
+            prefix += ["--inh-caps", names, "--ambient-caps", names]
+        prefix += ["--"]
+    for pre in d.get("ExecStartPre", []):
+        h.run(prefix + pre.lstrip("-+!").split(), timeout=60)
+    main = d["ExecStart"][-1].lstrip("-+!").split()
+    return h.Proc(prefix + main, log_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The roots the image tests share: built once per ctest run by the `images` fixture (like the
+# private Tor network), copied by each test that needs them. An admin key is built into both (as
+# an operator builds images that can be reached to provision them), so t_81 can log in over SSH.
+
+
+def build_shared(dirpath):
+    """The fixture's set-up: edge and inner roots in dirpath, with an admin key (dirpath/admin)."""
+    os.makedirs(dirpath, exist_ok=True)
+    key = os.path.join(dirpath, "admin")
+    if not os.path.exists(key):
+        h.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nightjar-test-admin",
+               "-f", key])
+    with open(key + ".pub") as f:
+        pub = f.read().strip()
+    image_vars = os.path.join(dirpath, "image-vars.json")
+    import json
+    with open(image_vars, "w") as f:
+        # Reached through qemu's user network, whose forwarded connections come from 10.0.2.2.
+        json.dump({"base_admin_keys": [pub], "base_ssh_from": ["10.0.2.2/32"]}, f)
+    os.environ["NJ_IMAGE_VARS"] = image_vars
+    return build_roots(["edge", "inner"], dirpath)
+
+
+def shared_roots(workdir):
+    """Fresh copies of the shared roots in workdir: {tier: root}, and the admin key's path. The
+    roots come from the fixture's directory (NJ_IMAGES_DIR) when ctest runs the test; run by
+    hand, the test builds its own."""
+    src = os.environ.get("NJ_IMAGES_DIR")
+    if not src or not os.path.isdir(os.path.join(src, "edge.root")):
+        src = os.path.join(workdir, "shared")
+        build_shared(src)
+    out = {}
+    for tier in ("edge", "inner"):
+        dst = os.path.join(workdir, tier + ".copy")
+        shutil.rmtree(dst, ignore_errors=True)
+        h.run(["cp", "-a", os.path.join(src, tier + ".root"), dst], timeout=900)
+        out[tier] = dst
+    return out, os.path.join(src, "admin")
+
+
+if __name__ == "__main__":
+    # lib/images.py up|down DIR: the ctest fixture.
+    what, dirpath = sys.argv[1], sys.argv[2]
+    if what == "down":
+        shutil.rmtree(dirpath, ignore_errors=True)
+    elif wanted():
+        build_shared(dirpath)
+    else:
+        h.log("images fixture: nothing to do without IMAGES=1")
