@@ -142,7 +142,7 @@ using config::LogConfig;
 struct EdgeConfig {
   std::string hostname;  // the public name in the banner, HELO and Received
   std::string data_dir;
-  std::string user;  // after binding, drop root to this user; empty: keep the starting user
+  std::string user;  // runs as it: started as root, drops to it after binding; empty: as started
   std::vector<DomainMap> domains;
   ListenConfig listen;
   DnsConfig dns;

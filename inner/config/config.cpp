@@ -320,7 +320,8 @@ void check_fleet(const InnerConfig& c, Checker& ch) {
   if (one && c.keys.edge_public.empty())
     ch.fail("edge",
             "needs keys.edge_public, or write it as a list: edges: [{name: mx1, address: "
-            "..., transport: ..., socks: ..., public_key: /etc/nightjar/keys/mx1.pub}]");
+            "..., transport: ..., socks: ..., public_key: "
+            "/run/credentials/nightjar-inner.service/keys_mx1.pub}]");
   // Without any edge (mail stays local) an old file's keys.edge_public is harmless: it loads.
   if (!c.edges.empty() && !c.keys.edge_public.empty())
     ch.fail("keys.edge_public",

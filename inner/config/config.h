@@ -97,7 +97,7 @@ using config::LogConfig;
 struct InnerConfig {
   std::string hostname;  // the public name in greetings and Received lines, never the machine's
   std::string data_dir;
-  std::string user;  // after binding, drop root to this user; empty: keep the starting user
+  std::string user;  // runs as it: started as root, drops to it after binding; empty: as started
   DomainConfig domain;
   ListenConfig listen;
   KeysConfig keys;

@@ -12,9 +12,9 @@ the commands of the systemd units they install). `nightjarctl` and the daemons a
 steps installed, found through the root's /usr/bin on PATH.
 
 Not run, and why, is the table NOT_RUN below: `useradd` (the daemons run as `nobody`, and the
-test checks that the account the README creates is the one the example configuration names) and
-`systemctl` (the test starts each installed unit's ExecStartPre and ExecStart itself, under the
-unit's CapabilityBoundingSet and NoNewPrivileges).
+test checks that the account the README creates is the one the example configuration and the
+unit name) and `systemctl` (the test starts each installed unit's ExecStartPre and ExecStart
+itself, as systemd would: see below).
 
 What an operator copies between the machines (the other side's public key) the test copies into
 the working directory where the README says to put it. Each machine's `nightjarctl` is the one its
@@ -32,13 +32,20 @@ edge_edits() and inner_edits(): free loopback ports instead of 25 and the exampl
 `nobody` as `user`, the test's DNS server, no greylisting wait, the test's MTA as the Internet,
 no delay class, and the `direct` link instead of step 4's Tor. Paths, key files, the certificate,
 domains and names stay as the README and the examples have them, so a step or an example that
-disagrees with the others (a key path keygen never writes, a user the README never creates, an
-internal domain the two examples spell differently, a unit that cannot start the daemon) fails
-here.
+disagrees with the others (a key path keygen never writes, a credential the unit does not hand
+in, a user the README never creates, an internal domain the two examples spell differently, a
+unit that cannot start the daemon) fails here.
 
-The units are started as systemd would start them, as root with only their capabilities: each
-daemon must drop to its user and own its data_dir, and start again (a restart, with data_dir
-then its user's, mode 0700). The README's table of paths and names is checked against what the
+The units are started as systemd would start them, from the directives of the installed unit
+file: as its User= and Group= (`nobody`) from the start, with only its AmbientCapabilities=
+(the edge's MX port is below 1024), within its CapabilityBoundingSet= and NoNewPrivileges=;
+StateDirectory= makes data_dir (or gives it to the user, with all it holds, when it is not the
+user's: the README's `install -d` leaves it root's) and sets its mode; LoadCredential= copies the
+keys and the certificate into a directory that stands for /run/credentials/UNIT, mounted there in
+a mount namespace of the daemon's own, with $CREDENTIALS_DIRECTORY naming it. The daemon must run
+as nobody with exactly those capabilities, own all of its data_dir, and start again (a restart).
+Not emulated: the rest of the sandbox (system call filter, namespaces, PrivateUsers= and the
+like), which needs systemd. The README's table of paths and names is checked against what the
 steps made on each machine.
 
 Mail goes both ways: Internet -> user (SMTP with STARTTLS to the edge's MX port, presenting the
@@ -48,9 +55,12 @@ domain)."""
 import os
 import poplib
 import pwd
+import random
 import re
 import shlex
+import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -70,7 +80,7 @@ ORDER = [("edge", "1"), ("edge", "2"), ("inner", "1"), ("inner", "2"),
 # Commands of the marked blocks that are not run, by their first words. Nothing else is skipped.
 NOT_RUN = [
     ("useradd", "it would add an account to the test machine; the daemons run as nobody"),
-    ("systemctl", "no systemd here; the test runs the installed unit's commands itself"),
+    ("systemctl", "no systemd here; the test starts the installed unit's commands itself"),
 ]
 
 # What the operator carries from one machine to the other before a step: (step, from machine,
@@ -295,7 +305,8 @@ def edge_edits(mx, onion_mx, link, dns, sink_port):
     """(key, value, why): what the test changes in the installed edge.yaml."""
     return [
         ("user", "nobody", "useradd is not run"),
-        ("listen.mx", ["127.0.0.1:%d" % mx], "port 25 may be taken on a test machine"),
+        ("listen.mx", ["127.0.0.1:%d" % mx], "port 25 may be taken on a test machine; another "
+         "port below 1024, which the edge binds only with the unit's capability"),
         ("listen.onion_mx", ["127.0.0.1:%d" % onion_mx], "the example's port may be taken"),
         ("listen.link", ["127.0.0.1:%d" % link], "the example's port may be taken"),
         ("dns.servers", [dns], "the test's DNS server (unbound with the test's zones)"),
@@ -356,7 +367,15 @@ def configure(machine, absolute, edits):
     return text
 
 
-# ---- the installed systemd units, started by hand
+# ---- the installed systemd units, started as systemd would start them
+
+# The directory systemd puts units' credentials in (LoadCredential=). The daemons see the copies
+# the test makes there through a mount namespace of their own, as under systemd, where the
+# configuration names them without the machine's root in front.
+CREDENTIALS = "/run/credentials"
+
+# Capabilities by name, for what /proc/PID/status shows (CapEff is a bit mask).
+CAP_BITS = {"cap_net_bind_service": 10}
 
 
 def unit_settings(text):
@@ -368,40 +387,136 @@ def unit_settings(text):
     return settings
 
 
+def one(unit, u, key):
+    h.check(len(u.get(key, [])) == 1, "%s: wanted one %s= line: %r" % (unit, key, u.get(key)))
+    return u[key][0]
+
+
+def state_directory(machine, unit, u, uid, gid):
+    """StateDirectory= and StateDirectoryMode=: /var/lib/NAME made if missing, given to the
+    unit's user (all of it, when the directory itself is not the user's yet) and set to the
+    mode, as systemd does at every start. Returns its path."""
+    path = machine.path("/var/lib/" + one(unit, u, "StateDirectory"))
+    mode = int(one(unit, u, "StateDirectoryMode"), 8)
+    os.makedirs(path, mode=mode, exist_ok=True)
+    st = os.stat(path)
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        for d, dirs, files in os.walk(path):
+            for p in [d] + [os.path.join(d, x) for x in dirs + files]:
+                os.lchown(p, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def credentials(machine, unit, u, uid, gid, tdir):
+    """LoadCredential=ID:PATH: the file PATH as ID, or every file under the directory PATH as
+    ID_NAME (symbolic links left out), copied afresh into a directory standing for
+    /run/credentials/UNIT: files 0400 and the directory 0500, the unit's user's. Returns the
+    directory that stands for /run/credentials."""
+    root = os.path.join(tdir.path, "%s-credentials" % machine.name)
+    shutil.rmtree(root, ignore_errors=True)
+    ours = os.path.join(root, unit)
+    os.makedirs(ours)
+    os.chmod(root, 0o755)
+
+    def load(cred_id, src):
+        if os.path.islink(src):
+            return
+        if os.path.isdir(src):
+            for name in sorted(os.listdir(src)):
+                load(cred_id + "_" + name, os.path.join(src, name))
+            return
+        h.check(os.path.isfile(src), "%s: LoadCredential=%s: no file %s" % (unit, cred_id, src))
+        dst = os.path.join(ours, cred_id)
+        shutil.copyfile(src, dst)
+        os.chown(dst, uid, gid)
+        os.chmod(dst, 0o400)
+
+    for line in u.get("LoadCredential", []):
+        cred_id, _, src = line.partition(":")
+        h.check(src.startswith("/"), "%s: LoadCredential=%s: not ID:/PATH" % (unit, line))
+        load(cred_id, machine.path(src))
+    os.chown(ours, uid, gid)
+    os.chmod(ours, 0o500)
+    return root
+
+
+def capabilities(unit, u, key):
+    """The capabilities a CapabilityBoundingSet= or AmbientCapabilities= line names."""
+    caps = one(unit, u, key).lower().split()
+    h.check(all(c.startswith("cap_") for c in caps), "%s: %s=%r" % (unit, key, caps))
+    return caps
+
+
 def start_unit(machine, unit, data_dir, ports, tdir):
-    """ExecStartPre, then ExecStart as a child, with the unit's capability bounding set and
-    no-new-privileges (what systemd would give the process), from the installed unit file."""
+    """ExecStartPre, then ExecStart as a child, the way systemd starts them from the installed
+    unit file: as its User= and Group= (nobody here: useradd is not run) with the unit's
+    AmbientCapabilities= only, within its CapabilityBoundingSet= and NoNewPrivileges=; after
+    StateDirectory= has made and given data_dir; with LoadCredential='s copies in
+    /run/credentials/UNIT and $CREDENTIALS_DIRECTORY naming it."""
     u = unit_settings(machine.read("/etc/systemd/system/" + unit))
-    for key in ("ExecStartPre", "ExecStart", "CapabilityBoundingSet", "ReadWritePaths"):
-        h.check(len(u.get(key, [])) == 1, "%s: wanted one %s= line: %r" % (unit, key, u.get(key)))
-    writable = machine.rewrite(u["ReadWritePaths"][0]).split()
-    h.check(data_dir in writable, "%s: ReadWritePaths=%s does not include data_dir %s"
-            % (unit, u["ReadWritePaths"][0], data_dir))
-    caps = [c.lower()[len("cap_"):] for c in u["CapabilityBoundingSet"][0].split()]
-    setpriv = ["setpriv", "--bounding-set", ",".join(["-all"] + ["+" + c for c in caps])]
+    user = machine.users_made()
+    h.check([one(unit, u, "User"), one(unit, u, "Group")] == user * 2,
+            "%s: User=%s Group=%s, but README's useradd creates %r" % (
+                unit, u.get("User"), u.get("Group"), user))
+    nobody = pwd.getpwnam("nobody")
+    uid, gid = nobody.pw_uid, nobody.pw_gid
+    state = state_directory(machine, unit, u, uid, gid)
+    h.check(state == data_dir, "%s: StateDirectory= makes %s, but data_dir is %s"
+            % (unit, state, data_dir))
+    creds = credentials(machine, unit, u, uid, gid, tdir)
+    bounding = capabilities(unit, u, "CapabilityBoundingSet")
+    ambient = capabilities(unit, u, "AmbientCapabilities")
+    h.check(set(ambient) <= set(bounding), "%s: ambient %r outside the bounding set %r"
+            % (unit, ambient, bounding))
+    setpriv = ["setpriv", "--reuid", str(uid), "--regid", str(gid), "--init-groups",
+               "--bounding-set", ",".join(["-all"] + ["+" + c[4:] for c in bounding])]
+    if ambient:
+        added = ",".join("+" + c[4:] for c in ambient)
+        setpriv += ["--inh-caps", added, "--ambient-caps", added]
     if u.get("NoNewPrivileges") == ["yes"]:
         setpriv.append("--no-new-privs")
-    h.run(setpriv + shlex.split(machine.rewrite(u["ExecStartPre"][0])))
-    argv = setpriv + shlex.split(machine.rewrite(u["ExecStart"][0]))
+    # Its own mount namespace, in which /run/credentials is the directory made above.
+    os.makedirs(CREDENTIALS, exist_ok=True)
+    sandbox = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+               'mount --bind "$0" %s && exec "$@"' % CREDENTIALS, creds] + setpriv + ["--"]
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=CREDENTIALS + "/" + unit)
+    h.run(sandbox + shlex.split(machine.rewrite(one(unit, u, "ExecStartPre"))), env=env)
+    argv = sandbox + shlex.split(machine.rewrite(one(unit, u, "ExecStart")))
     n = 1
     while os.path.exists(os.path.join(tdir.path, "%s.%d.log" % (unit, n))):
         n += 1
-    proc = h.Proc(argv, os.path.join(tdir.path, "%s.%d.log" % (unit, n)))
+    proc = h.Proc(argv, os.path.join(tdir.path, "%s.%d.log" % (unit, n)), env=env)
     for port in ports:
         h.wait_tcp(port, proc=proc)
-    nobody = pwd.getpwnam("nobody").pw_uid
-
-    def dropped():
-        with open("/proc/%d/status" % proc.pid) as f:
-            uids = re.search(r"^Uid:\s+(.*)$", f.read(), re.M).group(1).split()
-        return all(int(x) == nobody for x in uids)
-
-    ih.wait_until(dropped, 10, "%s to drop root to nobody" % unit)
-    # The README's install -d makes data_dir root's; the daemon gives it to its user.
+    # The daemon was its user from the start and kept only the unit's ambient capabilities.
+    with open("/proc/%d/status" % proc.pid) as f:
+        status = f.read()
+    uids = re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()
+    h.check(all(int(x) == uid for x in uids), "%s runs as %r, not nobody" % (unit, uids))
+    effective = int(re.search(r"^CapEff:\s+(\S+)$", status, re.M).group(1), 16)
+    want = sum(1 << CAP_BITS[c] for c in ambient)
+    h.check(effective == want, "%s has the capabilities %#x, not %#x (%s)"
+            % (unit, effective, want, ambient))
     for d, dirs, files in os.walk(data_dir):
         for p in [d] + [os.path.join(d, x) for x in dirs + files]:
-            h.check(os.stat(p).st_uid == nobody, "%s: %s is not the daemon user's" % (unit, p))
+            h.check(os.lstat(p).st_uid == uid, "%s: %s is not the daemon user's" % (unit, p))
     return proc
+
+
+def free_privileged_port():
+    """A port below 1024 free on 127.0.0.1 right now: the edge binds it only with the unit's
+    capability."""
+    for port in random.sample(range(600, 1024), 424):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise h.TestFailure("no free port below 1024")
 
 
 def wait_log(proc, needle, timeout=30):
@@ -429,17 +544,26 @@ def test():
             % unmarked)
     h.check(sorted(blocks) == sorted(ORDER), "README's marked blocks %s are not the steps this "
             "test runs %s" % (sorted(blocks), sorted(ORDER)))
-    account = re.search(r"account add (\S+)", blocks[("inner", "6")])
-    h.check(account, "README, inner step 6, adds no account")
-    account = account.group(1)
+    h.check(re.search(r"account add (\S+)", blocks[("inner", "6")]),
+            "README, inner step 6, adds no account")
+    made_credentials = not os.path.exists(CREDENTIALS)
+    try:
+        run_deploy(blocks)
+    finally:
+        if made_credentials and os.path.isdir(CREDENTIALS):
+            os.rmdir(CREDENTIALS)
 
+
+def run_deploy(blocks):
+    """Both machines' steps, the daemons started from their units, mail both ways, a restart."""
+    account = re.search(r"account add (\S+)", blocks[("inner", "6")]).group(1)
     zones = dict(h.sender_zones())
     zones["dest.test"] = [("@", "MX", "10 mx.dest.test."), ("mx", "A", "127.0.0.1")]
     with h.TestDir("t_70") as tdir, h.SmtpSink(tdir) as sink, \
             h.Unbound(tdir, zones) as ub:
         edge, inner = Machine(tdir, "edge"), Machine(tdir, "inner")
         machines = {"edge": edge, "inner": inner}
-        mx, onion_mx, link = h.free_port(), h.free_port(), h.free_port()
+        mx, onion_mx, link = free_privileged_port(), h.free_port(), h.free_port()
         submission, pop3 = h.free_port(), h.free_port()
         procs = []
         try:
@@ -490,8 +614,9 @@ def test():
             wait_log(procs[0], " up queued=")
             mail_both_ways(edge, edge_cfg, account, mx, submission, pop3, sink)
 
-            # A restart (a reboot, `systemctl restart`): now the user owns data_dir, mode 0700,
-            # and the daemons start as root with only the units' capabilities.
+            # A restart (a reboot, `systemctl restart`): data_dir is the user's already, with
+            # what the daemons and `nightjarctl account` (as root) wrote there, and the
+            # credentials are copied afresh.
             for p in reversed(procs):
                 rc = p.stop(timeout=15)
                 h.check(rc == 0, "%s exited %r on SIGTERM" % (p.argv, rc))

@@ -56,9 +56,13 @@ struct Scratch {
   }
   ~Scratch() { fs::remove_all(dir); }
 
-  // Points a configuration's paths into the scratch directory and writes it there.
+  // Points a configuration's paths into the scratch directory and writes it there. The unit's
+  // credentials are the files it copies (LoadCredential=): keys_FILE and tls_FILE are
+  // /etc/nightjar/keys/FILE and /etc/nightjar/tls/FILE.
   fs::path write(const std::string& name, std::string text) const {
     replace_all(text, "@DIR@", dir.string());
+    replace_all(text, "/run/credentials/nightjar-edge.service/keys_", dir.string() + "/keys/");
+    replace_all(text, "/run/credentials/nightjar-edge.service/tls_", dir.string() + "/tls/");
     replace_all(text, "/etc/nightjar/", dir.string() + "/");
     replace_all(text, "/var/lib/nightjar-edge", dir.string() + "/data");
     fs::path p = dir / name;

@@ -56,9 +56,11 @@ struct Scratch {
   }
   ~Scratch() { fs::remove_all(dir); }
 
-  // Points a configuration's paths into the scratch directory and writes it there.
+  // Points a configuration's paths into the scratch directory and writes it there. The unit's
+  // credentials are the files it copies (LoadCredential=): keys_FILE is /etc/nightjar/keys/FILE.
   fs::path write(const std::string& name, std::string text) const {
     replace_all(text, "@DIR@", dir.string());
+    replace_all(text, "/run/credentials/nightjar-inner.service/keys_", dir.string() + "/keys/");
     replace_all(text, "/etc/nightjar/", dir.string() + "/");
     replace_all(text, "/var/lib/nightjar-inner", dir.string() + "/data");
     fs::path p = dir / name;
@@ -531,7 +533,8 @@ BOOST_AUTO_TEST_CASE(bad_values_for_every_key) {
       {{{"edge", "{address: \"127.0.0.1:2600\", transport: direct}"}},
        "edge",
        "needs keys.edge_public, or write it as a list: edges: [{name: mx1, address: ..., "
-       "transport: ..., socks: ..., public_key: /etc/nightjar/keys/mx1.pub}]"},
+       "transport: ..., socks: ..., public_key: "
+       "/run/credentials/nightjar-inner.service/keys_mx1.pub}]"},
       // listen.metrics: off unless set; loopback and unprivileged like the other listeners.
       {{{"listen.metrics", "\"192.0.2.1:9101\""}},
        "listen.metrics",
