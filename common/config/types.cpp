@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "common/link/message_size.h"
 
@@ -293,6 +295,46 @@ bool credential_of_another_process(const std::string& p) {
 }
 
 }  // namespace
+
+std::string file_for_this_process(const std::string& p,
+                                  const std::vector<std::string>& unit_dirs) {
+  if (!credential_of_another_process(p)) return p;
+  constexpr std::string_view kRoot = "/run/credentials/";
+  auto slash = p.find('/', kRoot.size());
+  std::string unit = p.substr(kRoot.size(), slash - kRoot.size());
+  std::string name = p.substr(slash + 1);
+  if (unit.empty() || name.empty() || name.find('/') != std::string::npos ||
+      unit.find("..") != std::string::npos)
+    return p;
+  constexpr size_t kMaxUnitFile = 64 * 1024;
+  for (const auto& dir : unit_dirs) {
+    std::ifstream in(dir + "/" + unit);
+    if (!in) continue;
+    std::string line;
+    size_t read = 0;
+    while (read < kMaxUnitFile && std::getline(in, line)) {
+      read += line.size() + 1;
+      constexpr std::string_view kKey = "LoadCredential=";
+      if (line.compare(0, kKey.size(), kKey) != 0) continue;
+      std::string spec = line.substr(kKey.size());
+      auto colon = spec.find(':');
+      if (colon == std::string::npos) continue;
+      std::string id = spec.substr(0, colon), source = spec.substr(colon + 1);
+      while (!source.empty() && (source.back() == ' ' || source.back() == '\t')) source.pop_back();
+      if (source.empty() || source.front() != '/') continue;
+      // A directory becomes one credential per file, ID_FILE; a file, the credential ID.
+      std::error_code ec;
+      if (std::filesystem::is_directory(source, ec)) {
+        if (name.size() > id.size() + 1 && name.compare(0, id.size() + 1, id + "_") == 0)
+          return source + "/" + name.substr(id.size() + 1);
+      } else if (name == id) {
+        return source;
+      }
+    }
+    return p;  // the unit file that systemd uses is the first found
+  }
+  return p;
+}
 
 Type<std::string> path(PathCheck check) {
   std::string what = check == PathCheck::directory       ? "the path of an existing directory"

@@ -95,6 +95,17 @@ Type<Endpoint> endpoint();
 enum class PathCheck { none, directory, readable_file };
 Type<std::string> path(PathCheck check);
 
+// Where this process reads a file the configuration names. A systemd credential of another
+// process's unit (/run/credentials/UNIT/NAME, while this is not UNIT) is read from where the unit
+// loads it: the first `LoadCredential=ID:SOURCE` of UNIT's file in the first of unit_dirs that
+// has one (systemd's order: /etc/systemd/system, then /lib/systemd/system) with ID equal to NAME (SOURCE itself), or with NAME = ID_FILE and
+// SOURCE a directory (SOURCE/FILE). So nightjarctl, run by root beside a stopped or running
+// daemon, reads the same keys as the daemon. Any other path, or a credential no unit file
+// explains, is returned as it is.
+std::string file_for_this_process(
+    const std::string& path,
+    const std::vector<std::string>& unit_dirs = {"/etc/systemd/system", "/lib/systemd/system"});
+
 Type<std::string> domain();
 bool valid_domain(std::string_view s);  // s already lower case, no trailing dot
 

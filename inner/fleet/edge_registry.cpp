@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/base/clock.h"
+#include "common/config/types.h"
 #include "common/crypto/keyfile.h"
 
 namespace nj::inner {
@@ -309,7 +310,7 @@ Result<std::vector<EdgeSpec>> configured_edges(const InnerConfig& cfg, const Kno
   for (size_t i = 0; i < cfg.edges.size(); ++i) {
     const auto& l = cfg.edges[i];
     std::string at = "edges[" + std::to_string(i) + "]";
-    auto k = crypto::load_public_key(l.public_key);
+    auto k = crypto::load_public_key(config::file_for_this_process(l.public_key));
     if (!k) {
       auto was = known ? known->find(l.public_key) : KnownKeys::const_iterator{};
       if (!known || was == known->end())

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "common/config/document.h"
 #include "common/config/types.h"
@@ -221,6 +222,42 @@ BOOST_AUTO_TEST_CASE(systemd_credentials_are_looked_up_only_inside_their_unit) {
   BOOST_CHECK_EQUAL(here(path(PathCheck::readable_file), "/tmp/run/credentials/u/k"),
                     "/tmp/run/credentials/u/k: No such file or directory");
   if (was) setenv("CREDENTIALS_DIRECTORY", saved.c_str(), 1);
+}
+
+BOOST_AUTO_TEST_CASE(another_units_credentials_are_read_where_the_unit_loads_them) {
+  // nightjarctl beside the inner reads an edge's key that inner.yaml names as the unit's
+  // credential from the file or directory the unit's LoadCredential= names.
+  char tmpl[] = "/tmp/nj-cred-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string units = dir + "/units", keys = dir + "/keys";
+  mkdir(units.c_str(), 0700);
+  mkdir(keys.c_str(), 0700);
+  std::ofstream(units + "/nj-test.service")
+      << "[Service]\nExecStart=/bin/true\nLoadCredential=keys:" << keys
+      << "\nLoadCredential=tls.key:/etc/nj-tls/key.pem \n";
+  const char* was = std::getenv("CREDENTIALS_DIRECTORY");
+  std::string saved = was ? was : "";
+  unsetenv("CREDENTIALS_DIRECTORY");
+  const std::vector<std::string> at{dir + "/none", units};
+  const std::string cred = "/run/credentials/nj-test.service/";
+  BOOST_CHECK_EQUAL(file_for_this_process(cred + "keys_mx1.pub", at), keys + "/mx1.pub");
+  BOOST_CHECK_EQUAL(file_for_this_process(cred + "tls.key", at), "/etc/nj-tls/key.pem");
+  // What no LoadCredential= explains, and what is not a credential, stay as they are.
+  for (const std::string& p : {cred + "other", cred + "keys", cred + "keysmx1.pub",
+                               std::string("/run/credentials/nj-absent.service/keys_a"),
+                               std::string("/etc/nightjar/keys/mx1.pub")})
+    BOOST_CHECK_EQUAL(file_for_this_process(p, at), p);
+  // Inside the unit the credential itself is read.
+  setenv("CREDENTIALS_DIRECTORY", "/run/credentials/nj-test.service", 1);
+  BOOST_CHECK_EQUAL(file_for_this_process(cred + "keys_mx1.pub", at), cred + "keys_mx1.pub");
+  if (was)
+    setenv("CREDENTIALS_DIRECTORY", saved.c_str(), 1);
+  else
+    unsetenv("CREDENTIALS_DIRECTORY");
+  std::remove((units + "/nj-test.service").c_str());
+  rmdir(units.c_str());
+  rmdir(keys.c_str());
+  rmdir(dir.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(system_users_are_names_here_and_never_root) {
