@@ -378,15 +378,6 @@ CREDENTIALS = "/run/credentials"
 CAP_BITS = {"cap_net_bind_service": 10}
 
 
-def unit_settings(text):
-    settings = {}
-    for line in text.split("\n"):
-        m = re.match(r"^([A-Za-z]+)=(.*)$", line)
-        if m:
-            settings.setdefault(m.group(1), []).append(m.group(2))
-    return settings
-
-
 def one(unit, u, key):
     h.check(len(u.get(key, [])) == 1, "%s: wanted one %s= line: %r" % (unit, key, u.get(key)))
     return u[key][0]
@@ -454,7 +445,7 @@ def start_unit(machine, unit, data_dir, ports, tdir):
     AmbientCapabilities= only, within its CapabilityBoundingSet= and NoNewPrivileges=; after
     StateDirectory= has made and given data_dir; with LoadCredential='s copies in
     /run/credentials/UNIT and $CREDENTIALS_DIRECTORY naming it."""
-    u = unit_settings(machine.read("/etc/systemd/system/" + unit))
+    u = h.unit_settings(machine.read("/etc/systemd/system/" + unit))
     user = machine.users_made()
     h.check([one(unit, u, "User"), one(unit, u, "Group")] == user * 2,
             "%s: User=%s Group=%s, but README's useradd creates %r" % (

@@ -168,6 +168,16 @@ class Proc:
             return f.read().decode("utf-8", "replace")
 
 
+def unit_settings(text):
+    """{directive: [values, in order]} of a systemd unit file's text (every section)."""
+    settings = {}
+    for line in text.split("\n"):
+        m = re.match(r"^([A-Za-z]+)=(.*)$", line)
+        if m:
+            settings.setdefault(m.group(1), []).append(m.group(2))
+    return settings
+
+
 def run(argv, timeout=60, check_rc=True, **kw):
     argv = [str(a) for a in argv]
     log("run:", " ".join(argv))

@@ -205,20 +205,9 @@ def report(console):
 
 
 def unit_directives(root, unit):
-    """{directive: [values]} of the [Service] section of /etc/systemd/system/UNIT in root."""
-    out, section = {}, None
+    """{directive: [values]} of /etc/systemd/system/UNIT in root."""
     with open(os.path.join(root, "etc/systemd/system", unit)) as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("["):
-                section = line
-                continue
-            if section == "[Service]" and "=" in line:
-                k, v = line.split("=", 1)
-                out.setdefault(k.strip(), []).append(v.strip())
-    return out
+        return h.unit_settings(f.read())
 
 
 class Mounts:
@@ -290,10 +279,15 @@ def start_unit(root, unit, log_path):
             names = ",".join("+" + c.lower().replace("cap_", "") for c in caps)
             prefix += ["--inh-caps", names, "--ambient-caps", names]
         prefix += ["--"]
+    # systemd tells the unit's processes where their credentials are.
+    env = dict(os.environ)
+    env.pop("CREDENTIALS_DIRECTORY", None)
+    if d.get("LoadCredential"):
+        env["CREDENTIALS_DIRECTORY"] = "/run/credentials/" + unit
     for pre in d.get("ExecStartPre", []):
-        h.run(prefix + pre.lstrip("-+!").split(), timeout=60)
+        h.run(prefix + pre.lstrip("-+!").split(), timeout=60, env=env)
     main = d["ExecStart"][-1].lstrip("-+!").split()
-    return h.Proc(prefix + main, log_path)
+    return h.Proc(prefix + main, log_path, env=env)
 
 
 # ---------------------------------------------------------------------------------------------
