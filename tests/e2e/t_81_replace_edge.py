@@ -18,7 +18,7 @@ machine's loopback, which the VM cannot use as its own); t_80 checks the Tor sid
 Runs only with IMAGES=1."""
 # nj-e2e: timeout 2400
 # nj-e2e: images
-import json, os, poplib, shutil, subprocess, sys, time
+import os, poplib, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
 import images as im
@@ -99,11 +99,8 @@ def test():
                                inner=(inner_root, inner_vars), common=common)
     im.provision(inv1, os.path.join(work, "site.log"))
     with im.Mounts(inner_root), im.Mounts(mx1_root):
-        d = im.unit_directives(inner_root, "nightjar-inner.service")
-        as_user = []
-        if d.get("User"):
-            u = d["User"][-1]
-            as_user = ["setpriv", "--reuid", u, "--regid", u, "--init-groups", "--"]
+        # The account is made as the inner's user, so its files are that user's.
+        as_user = im.as_unit_user(im.unit_directives(inner_root, "nightjar-inner.service"))
         inner = im.start_unit(inner_root, "nightjar-inner.service", os.path.join(work, "inner.log"))
         h.wait_tcp(pop3, proc=inner)
         subprocess.run(["chroot", inner_root] + as_user +
@@ -141,13 +138,9 @@ def test():
                         ansible_user="nightjar-admin", ansible_ssh_private_key_file=key,
                         ansible_ssh_common_args="-o StrictHostKeyChecking=no "
                                                 "-o UserKnownHostsFile=/dev/null")
-        inv2 = os.path.join(work, "inventory-2.json")
-        with open(inv2, "w") as f:
-            json.dump({"all": {"vars": common, "children": {
-                "edges": {"hosts": {"mx2": mx2_vars}},
-                "inner": {"hosts": {"inner": dict(inner_vars, ansible_host=inner_root,
-                                                  ansible_connection="community.general.chroot")}}}}},
-                      f, indent=1)
+        inv2 = im.chroot_inventory(os.path.join(work, "inventory-2.json"),
+                                   edges={"mx2": (None, mx2_vars)},
+                                   inner=(inner_root, inner_vars), common=common)
         rc, out = im.provision(inv2, os.path.join(work, "replace.log"), timeout=1200,
                                extra=["--playbook", "replace-edge.yml", "-e", "old_edge=mx1",
                                       "-e", "old_edge_hostname=mx1.example.org"])

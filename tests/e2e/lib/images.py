@@ -6,7 +6,7 @@ machine reports on its serial console.
 The probe is added to a copy of the disk only (a unit that runs after boot, prints a report
 between markers on the serial console and powers the machine off); the image itself is left as
 image/build made it."""
-import os, re, shutil, subprocess, sys, tempfile, time
+import json, os, re, shutil, subprocess, sys, tempfile, time
 
 import harness as h
 
@@ -87,12 +87,12 @@ def build_roots(tiers, workdir, timeout=1500):
 
 
 def chroot_inventory(path, edges, inner=None, common=None):
-    """An inventory for the chroot connection. edges: {name: (root, {vars})}; inner: (root,
-    {vars}) or None; common: vars for all hosts."""
-    import json
-
+    """An inventory. edges: {name: (root, {vars})}; inner: (root, {vars}) or None; common: vars
+    for all hosts. A host with a root is reached through the chroot connection; with root None,
+    its vars say how (SSH)."""
     def host(root, extra):
-        v = {"ansible_host": root, "ansible_connection": "community.general.chroot"}
+        v = {} if root is None else {"ansible_host": root,
+                                     "ansible_connection": "community.general.chroot"}
         v.update(extra or {})
         return v
 
@@ -230,6 +230,20 @@ class Mounts:
             subprocess.run(["umount", "-l", path], check=False)
 
 
+def as_unit_user(d):
+    """The setpriv prefix (run inside the root) that makes a command the unit's User= with the
+    unit's ambient capabilities; [] for a unit that runs as root. d: unit_directives."""
+    user = (d.get("User") or [""])[-1]
+    if not user:
+        return []
+    out = ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
+    caps = " ".join(d.get("AmbientCapabilities", [])).split()
+    if caps:
+        names = ",".join("+" + c.lower().replace("cap_", "") for c in caps)
+        out += ["--inh-caps", names, "--ambient-caps", names]
+    return out + ["--"]
+
+
 def start_unit(root, unit, log_path):
     """Start UNIT's daemon in root as its unit file says: its credentials (LoadCredential) copied
     where systemd puts them, its StateDirectory made for its User, ExecStartPre then ExecStart
@@ -271,14 +285,7 @@ def start_unit(root, unit, log_path):
                 for dirpath, dirs, files in os.walk(path):
                     for n in [dirpath] + [os.path.join(dirpath, f) for f in dirs + files]:
                         os.lchown(n, *env_pw)
-    prefix = ["chroot", root]
-    if user:
-        caps = " ".join(d.get("AmbientCapabilities", [])).split()
-        prefix += ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
-        if caps:
-            names = ",".join("+" + c.lower().replace("cap_", "") for c in caps)
-            prefix += ["--inh-caps", names, "--ambient-caps", names]
-        prefix += ["--"]
+    prefix = ["chroot", root] + as_unit_user(d)
     # systemd tells the unit's processes where their credentials are.
     env = dict(os.environ)
     env.pop("CREDENTIALS_DIRECTORY", None)
@@ -306,7 +313,6 @@ def build_shared(dirpath):
     with open(key + ".pub") as f:
         pub = f.read().strip()
     image_vars = os.path.join(dirpath, "image-vars.json")
-    import json
     with open(image_vars, "w") as f:
         # Reached through qemu's user network, whose forwarded connections come from 10.0.2.2.
         json.dump({"base_admin_keys": [pub], "base_ssh_from": ["10.0.2.2/32"]}, f)
