@@ -1,5 +1,7 @@
 #include "common/uv/tcp.h"
 
+#include <sys/un.h>
+
 #include <optional>
 
 namespace nj::uv {
@@ -79,6 +81,25 @@ struct Connection::State final : detail::HandleState {
       auto cb = std::move(on_close);
       cb(close_reason);
     }
+  }
+
+  static void connect_cb(uv_connect_t* req, int status) {
+    auto* st = static_cast<State*>(req->handle->data);
+    if (status == UV_ECANCELED || st->closing()) return;
+    auto cb = std::move(st->on_connected);
+    st->on_connected = nullptr;
+    if (status < 0) {
+      st->on_close = nullptr;  // never opened: nothing to report
+      st->end(make_error(uv_err("connect", status)));
+      if (cb && !st->detached()) cb(make_error(uv_err("connect", status)));
+      return;
+    }
+    st->connected = true;
+    if (!st->pipe) uv_tcp_nodelay(&st->h.tcp, 1);
+    if (st->detached()) return;
+    st->owner->fill_addresses();
+    st->update_reading();
+    if (cb) cb({});
   }
 
   struct WriteReq {
@@ -245,25 +266,28 @@ Result<std::unique_ptr<Connection>> Connection::connect(Loop& loop, std::string_
   c->s_.adopt(s);
   s->on_connected = std::move(on_connected);
   int rc = uv_tcp_connect(&s->connect_req, &s->h.tcp, reinterpret_cast<const sockaddr*>(&*addr),
-                          [](uv_connect_t* req, int status) {
-                            auto* st = static_cast<State*>(req->handle->data);
-                            if (status == UV_ECANCELED || st->closing()) return;
-                            auto cb = std::move(st->on_connected);
-                            st->on_connected = nullptr;
-                            if (status < 0) {
-                              st->on_close = nullptr;  // never opened: nothing to report
-                              st->end(make_error(uv_err("connect", status)));
-                              if (cb && !st->detached()) cb(make_error(uv_err("connect", status)));
-                              return;
-                            }
-                            st->connected = true;
-                            uv_tcp_nodelay(&st->h.tcp, 1);
-                            if (st->detached()) return;
-                            st->owner->fill_addresses();
-                            st->update_reading();
-                            if (cb) cb({});
-                          });
+                          &State::connect_cb);
   if (rc != 0) return make_error(uv_err("connect", rc));
+  return c;
+}
+
+Result<std::unique_ptr<Connection>> Connection::connect_unix(Loop& loop, const std::string& path,
+                                                             DoneCallback on_connected) {
+  if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path))
+    return make_error(path + ": a unix socket path must be 1 to " +
+                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
+  std::unique_ptr<Connection> c(new Connection());
+  auto* s = new State(loop, c.get());
+  s->pipe = true;
+  if (int rc = uv_pipe_init(loop.raw(), &s->h.pipe, 0); rc != 0) {
+    s->close();
+    return make_error(uv_err("pipe init", rc));
+  }
+  s->registered();
+  c->s_.adopt(s);
+  s->on_connected = std::move(on_connected);
+  // libuv reports every failure, also a missing socket file, through the callback.
+  uv_pipe_connect(&s->connect_req, &s->h.pipe, path.c_str(), &State::connect_cb);
   return c;
 }
 

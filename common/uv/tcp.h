@@ -32,6 +32,10 @@ class Connection {
   // returned object cancels the attempt silently.
   static Result<std::unique_ptr<Connection>> connect(Loop& loop, std::string_view ip, uint16_t port,
                                                      DoneCallback on_connected);
+  // Outgoing unix socket connection to `path` (a local daemon's socket, e.g. clamd's), with
+  // the same contract as connect(). Its addresses stay empty, as for a PipeListener's.
+  static Result<std::unique_ptr<Connection>> connect_unix(Loop& loop, const std::string& path,
+                                                          DoneCallback on_connected);
 
   // Closes without calling any callback.
   ~Connection();
