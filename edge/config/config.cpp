@@ -22,14 +22,18 @@ using config::PathCheck;
 using config::Table;
 using config::Type;
 
-// The metrics listener's address: loopback only, since a scrape is for this machine's own
-// Prometheus (or an SSH tunnel to it), never for the Internet the edge faces. The check is in the
-// type so that the problem is reported at the key's own line.
-Type<Endpoint> loopback_endpoint() {
+// sockaddr_un's sun_path holds 108 bytes with the terminating NUL.
+constexpr std::size_t kMaxSocketPath = 107;
+
+// A loopback address: the metrics listener's, since a scrape is for this machine's own
+// Prometheus (or an SSH tunnel to it), never for the Internet the edge faces; clamd's, since a
+// message sent to it crosses no network. The check is in the type so that the problem is
+// reported at the key's own line; `why` ends it.
+Type<Endpoint> loopback_endpoint(std::string example, std::string why) {
   Type<Endpoint> any = config::endpoint();
   return Type<Endpoint>{
-      "a loopback address and port like 127.0.0.1:9101 or [::1]:9101",
-      [parse = any.parse](std::string_view s) -> Result<Endpoint> {
+      "a loopback address and port like " + example,
+      [parse = any.parse, why](std::string_view s) -> Result<Endpoint> {
         auto r = parse(s);
         if (!r) return r;
         in6_addr a6{};
@@ -39,9 +43,7 @@ Type<Endpoint> loopback_endpoint() {
                                 : inet_pton(AF_INET, r->host.c_str(), a4) == 1 && a4[0] == 127;
         if (!loopback)
           // The endpoint parser accepted it, so it holds only address characters.
-          return make_error("\"" + std::string(s) +
-                            "\" is not a loopback address: metrics are served on 127.0.0.0/8 "
-                            "or [::1] only");
+          return make_error("\"" + std::string(s) + "\" is not a loopback address: " + why);
         Endpoint e = *r;
         char canon[INET6_ADDRSTRLEN];
         if (e.ipv6 && inet_ntop(AF_INET6, &a6, canon, sizeof canon) != nullptr) e.host = canon;
@@ -67,7 +69,10 @@ Table<ListenConfig> listen_table() {
       .list("mx", &ListenConfig::mx, config::endpoint(), nonempty)
       .list("onion_mx", &ListenConfig::onion_mx, config::endpoint(), any)
       .list("link", &ListenConfig::link, config::endpoint(), any)
-      .key("metrics", &ListenConfig::metrics, loopback_endpoint(), config::optional)
+      .key("metrics", &ListenConfig::metrics,
+           loopback_endpoint("127.0.0.1:9101 or [::1]:9101",
+                             "metrics are served on 127.0.0.0/8 or [::1] only"),
+           config::optional)
       .check([](const ListenConfig& l, Checker& c) {
         // One socket cannot serve two listeners.
         std::map<std::string, std::string> used;
@@ -184,13 +189,55 @@ Table<GreylistChecks> greylist_table() {
       });
 }
 
+// clamd's socket: an absolute unix socket path, or a loopback address and port (the message
+// would otherwise cross a network in the clear). Not looked up on this machine: clamd may start
+// after the edge, and a scan that finds no socket is an error like any other (on_error).
+Type<std::string> clamd_socket() {
+  Type<std::string> file = config::path(PathCheck::none);
+  Type<Endpoint> tcp = loopback_endpoint("127.0.0.1:3310",
+                                         "clamd is reached on 127.0.0.0/8, [::1] or a unix "
+                                         "socket only");
+  return Type<std::string>{
+      "a unix socket path like /run/clamav/clamd.ctl or a loopback address and port like "
+      "127.0.0.1:3310",
+      [file = file.parse, tcp = tcp.parse](std::string_view s) -> Result<std::string> {
+        if (!s.empty() && s.front() == '/') {
+          auto p = file(s);
+          if (!p) return p;
+          if (p->size() > kMaxSocketPath)
+            return make_error("a unix socket path has at most " + std::to_string(kMaxSocketPath) +
+                              " bytes");
+          return p;
+        }
+        if (s.find(':') == std::string_view::npos)
+          return make_error("must be an absolute unix socket path or a loopback host:port");
+        auto e = tcp(s);
+        if (!e) return make_error(e.error());
+        return e->str();
+      },
+      [](const std::string& v) { return config::yaml_quote(v); }};
+}
+
+Table<ClamdChecks> clamd_table() {
+  return Table<ClamdChecks>()
+      .key("socket", &ClamdChecks::socket, clamd_socket(), config::required)
+      .key("on_error", &ClamdChecks::on_error,
+           config::one_of<ClamdOnError>(
+               {{"tempfail", ClamdOnError::tempfail}, {"accept", ClamdOnError::accept}}),
+           ClamdOnError::tempfail)
+      .key("timeout", &ClamdChecks::timeout, config::duration(1s, 10min), 30s)
+      .key("max_size", &ClamdChecks::max_size, config::size(64 << 10, 1ull << 30), 25ull << 20);
+}
+
 Table<Checks> checks_table() {
   return Table<Checks>()
       .key("greet_wait", &Checks::greet_wait, config::duration(0ms, 60s), 6s)
       .section("helo", &Checks::helo, helo_table())
       .section("sender", &Checks::sender, sender_table())
       .section("dnsbl", &Checks::dnsbl, dnsbl_table())
-      .section("greylist", &Checks::greylist, greylist_table());
+      .section("greylist", &Checks::greylist, greylist_table())
+      .optional_section("clamd", &Checks::clamd, clamd_table(),
+                        [](const ClamdChecks& c) { return !c.socket.empty(); });
 }
 
 Table<Limits> limits_table() {

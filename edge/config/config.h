@@ -96,12 +96,25 @@ struct GreylistChecks {
   int auto_allow_after = 5;  // 0: never
 };
 
+// What the end of DATA answers when clamd cannot say (down, timed out, an error, a message over
+// max_size): 451 4.7.1 (the sender tries again later), or accept the message unscanned.
+enum class ClamdOnError { tempfail, accept };
+
+// Virus scanning by clamd's INSTREAM command (edge/checks/clamd.h). The section absent: none.
+struct ClamdChecks {
+  std::string socket;  // clamd's LocalSocket (absolute path) or a loopback host:port; "": off
+  ClamdOnError on_error = ClamdOnError::tempfail;
+  Duration timeout{30 * 1000};           // the whole scan: connect, send, scan, reply
+  std::uint64_t max_size = 25ull << 20;  // larger messages are not scanned (on_error applies)
+};
+
 struct Checks {
   Duration greet_wait{6000};  // 0: no pregreet test
   HeloChecks helo;
   SenderChecks sender;
   DnsblChecks dnsbl;
   GreylistChecks greylist;
+  ClamdChecks clamd;
 };
 
 struct Limits {

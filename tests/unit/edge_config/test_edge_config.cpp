@@ -331,6 +331,62 @@ BOOST_AUTO_TEST_CASE(metrics_listener_is_off_by_default_and_loopback_only) {
   BOOST_CHECK_EQUAL(ex->listen.metrics.str(), "127.0.0.1:9101");
 }
 
+BOOST_AUTO_TEST_CASE(clamd_is_off_by_default_and_local_only) {
+  Scratch s;
+  auto dflt = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE(dflt.ok());
+  BOOST_CHECK(dflt->checks.clamd.socket.empty());
+  BOOST_CHECK(nj::edge::print_effective(*dflt).find("clamd") == std::string::npos);
+
+  auto with = [&](const std::string& section) {
+    return nj::edge::load(s.write("clamd.yaml", kMinimal + "checks:\n  clamd:\n" + section).string());
+  };
+  auto unix_socket = with("    socket: /run/clamav/clamd.ctl\n");
+  BOOST_REQUIRE_MESSAGE(unix_socket.ok(), (unix_socket.ok() ? std::string() : unix_socket.error()));
+  const auto& c = unix_socket->checks.clamd;
+  BOOST_CHECK_EQUAL(c.socket, "/run/clamav/clamd.ctl");
+  BOOST_CHECK(c.on_error == nj::edge::ClamdOnError::tempfail);
+  BOOST_CHECK(c.timeout == 30s);
+  BOOST_CHECK_EQUAL(c.max_size, 25u << 20);
+  std::string printed = nj::edge::print_effective(*unix_socket);
+  BOOST_CHECK(printed.find("  clamd:\n    socket: /run/clamav/clamd.ctl\n    on_error: tempfail\n"
+                           "    timeout: 30s\n    max_size: 25M\n") != std::string::npos);
+  auto again = nj::edge::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), (again.ok() ? std::string() : again.error()));
+  BOOST_CHECK_EQUAL(nj::edge::print_effective(*again), printed);
+
+  auto tcp = with("    socket: localhost:3310\n    on_error: accept\n    timeout: 5s\n"
+                  "    max_size: 1M\n");
+  BOOST_REQUIRE_MESSAGE(tcp.ok(), (tcp.ok() ? std::string() : tcp.error()));
+  BOOST_CHECK_EQUAL(tcp->checks.clamd.socket, "127.0.0.1:3310");
+  BOOST_CHECK(tcp->checks.clamd.on_error == nj::edge::ClamdOnError::accept);
+  BOOST_CHECK(tcp->checks.clamd.timeout == 5s);
+  BOOST_CHECK_EQUAL(tcp->checks.clamd.max_size, 1u << 20);
+  auto v6 = with("    socket: \"[::1]:3310\"\n");
+  BOOST_REQUIRE(v6.ok());
+  BOOST_CHECK_EQUAL(v6->checks.clamd.socket, "[::1]:3310");
+  for (const char* bad : {"0.0.0.0:3310", "\"[::]:3310\"", "10.0.0.5:3310"}) {
+    BOOST_TEST_CONTEXT(bad) {
+      auto r = with(std::string("    socket: ") + bad + "\n");
+      BOOST_REQUIRE(!r.ok());
+      BOOST_CHECK(r.error().find(":12: checks.clamd.socket: ") != std::string::npos);
+      BOOST_CHECK(r.error().find("is not a loopback address") != std::string::npos);
+    }
+  }
+
+  // The example shows the section commented out; taken in, it is a good one.
+  std::string text = slurp(fs::path(source_dir()) / "edge/edge.example.yaml");
+  BOOST_REQUIRE(text.find("\n  # clamd:\n") != std::string::npos);
+  replace_all(text, "\n  # clamd:\n", "\n  clamd:\n");
+  replace_all(text, "\n  #   ", "\n    ");
+  replace_all(text, "user: nightjar-edge\n", "");
+  auto ex = nj::edge::load(s.write("edge.yaml", text).string());
+  BOOST_REQUIRE_MESSAGE(ex.ok(), (ex.ok() ? std::string() : ex.error()));
+  BOOST_CHECK_EQUAL(ex->checks.clamd.socket, "/run/clamav/clamd.ctl");
+  BOOST_CHECK(ex->checks.clamd.timeout == 30s);
+  BOOST_CHECK_EQUAL(ex->checks.clamd.max_size, 25u << 20);
+}
+
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
   Scratch s;
   auto r = nj::edge::load(
