@@ -151,6 +151,22 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
       if (n) NJ_LOG_DEBUG("greylist purge removed=%zu", *n);
     });
   }
+  if (!ch.clamd.socket.empty()) {
+    checks::ClamdOptions o;
+    if (ch.clamd.socket.front() == '/') {
+      o.unix_path = ch.clamd.socket;
+    } else {
+      auto hp = uv::parse_host_port(ch.clamd.socket);
+      if (!hp) return make_error("checks.clamd.socket: " + hp.error());
+      o.host = hp->host;
+      o.port = hp->port;
+    }
+    o.timeout_ms = static_cast<uint64_t>(ch.clamd.timeout.count());
+    o.max_size = ch.clamd.max_size;
+    s->clamd_ = std::make_unique<checks::ClamdClient>(loop, std::move(o));
+    NJ_LOG_INFO("virus scanning by clamd at %s on_error=%s", s->clamd_->where().c_str(),
+                ch.clamd.on_error == ClamdOnError::tempfail ? "tempfail" : "accept");
+  }
   s->sessions_ = std::make_unique<uv::SessionSet<MxSession>>(loop);
   s->add_collectors();
   return s;

@@ -29,6 +29,7 @@
 #include "common/uv/handles.h"
 #include "common/uv/session_set.h"
 #include "common/uv/tcp.h"
+#include "edge/checks/clamd.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/dnsbl.h"
 #include "edge/checks/greylist.h"
@@ -106,6 +107,7 @@ class EdgeServer {
   checks::MemoryGreylistStore greylist_store_;
   std::unique_ptr<checks::Greylist> greylist_;
   std::unique_ptr<uv::Timer> greylist_purge_;
+  std::unique_ptr<checks::ClamdClient> clamd_;  // null without checks.clamd
 
   std::vector<std::unique_ptr<uv::TcpListener>> listeners_;
   std::unique_ptr<uv::SessionSet<MxSession>> sessions_;

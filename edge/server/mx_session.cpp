@@ -120,6 +120,7 @@ void MxSession::finish() {
   dnsbl_pending_.cancel();
   domain_pending_.cancel();
   allow_pending_.cancel();
+  scan_.reset();
   const auto& st = smtp_.stats();
   for (uint32_t i = messages_refused_here_; i < st.messages_refused; ++i)
     srv_.counters_.refused(Refusal::data_limits);
@@ -295,6 +296,47 @@ void MxSession::add_recipient(std::string rewritten) {
 }
 
 std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
+  if (!srv_.clamd_) return queue_message(m);
+  // One scan per message. The engine keeps `m` until answer() resolves it, and the scan, held in
+  // scan_, never calls back into a session that has ended.
+  scan_ = srv_.clamd_->scan(m.data, [this, &m](checks::ClamdResult r) {
+    message_after_scan(m, std::move(r));
+  });
+  return std::nullopt;
+}
+
+void MxSession::message_after_scan(const smtp::Message& m, checks::ClamdResult r) {
+  scan_.reset();
+  switch (r.kind) {
+    case checks::ClamdResult::Kind::clean:
+      NJ_LOG_DEBUG("session=%s virus scan clean", id_.c_str());
+      break;
+    case checks::ClamdResult::Kind::infected:
+      // The signature is sanitized (printable ASCII, bounded): fit for the reply and the log.
+      ++messages_refused_here_;
+      answer(reject("data",
+                    checks::Decision::reply(554, "5.7.1",
+                                            "Message refused: virus found (" + r.signature + ")",
+                                            "virus found: " + r.signature),
+                    Refusal::virus));
+      return;
+    case checks::ClamdResult::Kind::error:
+      if (srv_.cfg_.checks.clamd.on_error == ClamdOnError::tempfail) {
+        NJ_LOG_WARN("session=%s reject stage=data code=451 4.7.1 reason=virus scan failed: %s",
+                    id_.c_str(), r.reason.c_str());
+        srv_.counters_.refused(Refusal::virus_scan_failed);
+        ++messages_refused_here_;
+        answer(smtp::Reply::make(451, "4.7.1", "Virus scan unavailable, try again later"));
+        return;
+      }
+      NJ_LOG_WARN("session=%s virus scan failed, message accepted unscanned (on_error accept): %s",
+                  id_.c_str(), r.reason.c_str());
+      break;
+  }
+  if (auto reply = queue_message(m)) answer(*reply);
+}
+
+std::optional<smtp::Reply> MxSession::queue_message(const smtp::Message& m) {
   mail::InboundPolicy policy;
   policy.our_hostname = srv_.cfg_.hostname;
   auto clean = mail::sanitize_inbound(m.data, policy);

@@ -2,8 +2,8 @@
 // engine and applies the checks in the order the design gives: connection limits and the
 // greeting delay (pregreet), HELO sanity, sender checks (none of our own domains, DNSBL score,
 // sender domain, usual-suspect allowlists), recipient checks (our domains only, greylisting),
-// then DATA: sanitize, rewrite recipients to the internal domain, add one redacted Received
-// line, seal, commit, and only then 250.
+// then DATA: a virus scan by clamd when configured, sanitize, rewrite recipients to the internal
+// domain, add one redacted Received line, seal, commit, and only then 250.
 // Trust: the peer is hostile. Its address is used for limits, DNSBL and greylisting only, and
 // is logged only through log::ip(). Nothing is granted because a client connects from loopback.
 #pragma once
@@ -18,6 +18,7 @@
 #include "common/uv/engine_pump.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
+#include "edge/checks/clamd.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/decision.h"
 #include "edge/server/observe.h"
@@ -60,6 +61,10 @@ class MxSession final : public smtp::Hooks {
   void mail_after_dnsbl();
   void mail_after_domain();
   void add_recipient(std::string rewritten);
+  // The end of DATA, step by step: clamd's verdict on the message, then sanitize, seal and
+  // commit (nullopt: the commit answers later).
+  void message_after_scan(const smtp::Message& m, checks::ClamdResult r);
+  std::optional<smtp::Reply> queue_message(const smtp::Message& m);
 
   EdgeServer& srv_;
   std::unique_ptr<uv::Connection> conn_;
@@ -87,6 +92,9 @@ class MxSession final : public smtp::Hooks {
   std::vector<std::string> recipients_;  // rewritten to the internal domain
   checks::Pending domain_pending_;
   checks::Pending allow_pending_;
+  // The message's virus scan while it runs; dropping it (finish()) cancels it. Declared after
+  // smtp_, whose message the scan reads, so it goes first.
+  std::unique_ptr<checks::ClamdScan> scan_;
   uint32_t messages_ = 0;
   // Messages this session refused in on_message; the engine's own refusals at the end of DATA
   // (size, line length, bare CR/LF) are the rest of its messages_refused.

@@ -42,6 +42,10 @@ const char* refusal_name(Refusal r) {
       return "recipient_check_unavailable";
     case Refusal::data_limits:
       return "data_limits";
+    case Refusal::virus:
+      return "virus";
+    case Refusal::virus_scan_failed:
+      return "virus_scan_failed";
     case Refusal::headers:
       return "headers";
     case Refusal::queue_write:

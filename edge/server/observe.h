@@ -37,6 +37,8 @@ enum class Refusal : uint8_t {
   mailbox_full,                 // the inner says the mailbox is full (452)
   recipient_check_unavailable,  // the inner did not answer (no link, timeout, rate limit)
   data_limits,                  // the message broke a DATA limit: size, line length, bare CR/LF
+  virus,                        // clamd found a virus in the message (554 5.7.1)
+  virus_scan_failed,            // clamd gave no verdict and checks.clamd.on_error is tempfail
   headers,                      // the message's header section is malformed
   queue_write,                  // the queue's commit failed (451)
 };
