@@ -39,8 +39,7 @@ size_t clamp_chunk(size_t n) {
 
 class Scan final : public ClamdScan {
  public:
-  Scan(uv::Loop& loop, const ClamdOptions& opt, std::string_view message,
-       ClamdClient::Callback cb)
+  Scan(uv::Loop& loop, const ClamdOptions& opt, std::string_view message, ClamdClient::Callback cb)
       : loop_(loop),
         opt_(opt),
         message_(message),
@@ -61,8 +60,9 @@ class Scan final : public ClamdScan {
       }
       send();
     };
-    auto c = opt_.unix_path.empty() ? uv::Connection::connect(loop_, opt_.host, opt_.port, connected)
-                                    : uv::Connection::connect_unix(loop_, opt_.unix_path, connected);
+    auto c = opt_.unix_path.empty()
+                 ? uv::Connection::connect(loop_, opt_.host, opt_.port, connected)
+                 : uv::Connection::connect_unix(loop_, opt_.unix_path, connected);
     if (!c) {
       later(c.error());
       return;

@@ -28,9 +28,9 @@
 
 namespace nj::checks {
 
-inline constexpr size_t kMaxClamdReply = 1024;    // bytes of one reply, its '\0' included
+inline constexpr size_t kMaxClamdReply = 1024;      // bytes of one reply, its '\0' included
 inline constexpr size_t kMaxSignatureLength = 100;  // characters of a sanitized signature
-inline constexpr size_t kMaxClamdChunk = 1 << 20;  // the largest chunk this client sends
+inline constexpr size_t kMaxClamdChunk = 1 << 20;   // the largest chunk this client sends
 
 struct ClamdResult {
   enum class Kind { clean, infected, error };
@@ -60,7 +60,7 @@ struct ClamdOptions {
   std::string unix_path;  // set: clamd's LocalSocket; empty: TCP to host:port
   std::string host;       // an IP literal (the configuration allows loopback only)
   uint16_t port = 0;
-  uint64_t timeout_ms = 30'000;  // the whole scan
+  uint64_t timeout_ms = 30'000;     // the whole scan
   uint64_t max_size = 25ull << 20;  // larger messages are not sent (clamd's StreamMaxLength)
   size_t chunk_size = 64 << 10;     // clamped to 1..kMaxClamdChunk
 };
