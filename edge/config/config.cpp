@@ -226,7 +226,7 @@ Table<ClamdChecks> clamd_table() {
                {{"tempfail", ClamdOnError::tempfail}, {"accept", ClamdOnError::accept}}),
            ClamdOnError::tempfail)
       .key("timeout", &ClamdChecks::timeout, config::duration(1s, 10min), 30s)
-      .key("max_size", &ClamdChecks::max_size, config::size(64 << 10, 1ull << 30), 25ull << 20);
+      .key("max_size", &ClamdChecks::max_size, config::size(64 << 10, 1ull << 30), 35ull << 20);
 }
 
 Table<Checks> checks_table() {
@@ -329,6 +329,14 @@ const Table<EdgeConfig>& edge_table() {
                 if (!fresh) c.fail(at, "\"" + d + "\" is already used by " + it->second);
               }
             }
+            // A message clamd is not sent is never scanned: every message between the two sizes
+            // would get on_error's answer, always.
+            if (!e.checks.clamd.socket.empty() && e.checks.clamd.max_size < e.limits.max_message_size)
+              c.fail("checks.clamd.max_size",
+                     "is below limits.max_message_size (" +
+                         std::to_string(e.limits.max_message_size) +
+                         " bytes): larger messages could never be scanned; raise it (and clamd's "
+                         "StreamMaxLength) or lower limits.max_message_size");
           });
   return t;
 }

@@ -105,7 +105,8 @@ struct ClamdChecks {
   std::string socket;  // clamd's LocalSocket (absolute path) or a loopback host:port; "": off
   ClamdOnError on_error = ClamdOnError::tempfail;
   Duration timeout{30 * 1000};           // the whole scan: connect, send, scan, reply
-  std::uint64_t max_size = 25ull << 20;  // larger messages are not scanned (on_error applies)
+  // Larger messages are not sent (on_error applies); never below limits.max_message_size.
+  std::uint64_t max_size = 35ull << 20;
 };
 
 struct Checks {

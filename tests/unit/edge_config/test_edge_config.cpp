@@ -347,21 +347,21 @@ BOOST_AUTO_TEST_CASE(clamd_is_off_by_default_and_local_only) {
   BOOST_CHECK_EQUAL(c.socket, "/run/clamav/clamd.ctl");
   BOOST_CHECK(c.on_error == nj::edge::ClamdOnError::tempfail);
   BOOST_CHECK(c.timeout == 30s);
-  BOOST_CHECK_EQUAL(c.max_size, 25u << 20);
+  BOOST_CHECK_EQUAL(c.max_size, 35u << 20);
   std::string printed = nj::edge::print_effective(*unix_socket);
   BOOST_CHECK(printed.find("  clamd:\n    socket: /run/clamav/clamd.ctl\n    on_error: tempfail\n"
-                           "    timeout: 30s\n    max_size: 25M\n") != std::string::npos);
+                           "    timeout: 30s\n    max_size: 35M\n") != std::string::npos);
   auto again = nj::edge::load_text(printed, "printed.yaml");
   BOOST_REQUIRE_MESSAGE(again.ok(), (again.ok() ? std::string() : again.error()));
   BOOST_CHECK_EQUAL(nj::edge::print_effective(*again), printed);
 
   auto tcp = with("    socket: localhost:3310\n    on_error: accept\n    timeout: 5s\n"
-                  "    max_size: 1M\n");
+                  "    max_size: 40M\n");
   BOOST_REQUIRE_MESSAGE(tcp.ok(), (tcp.ok() ? std::string() : tcp.error()));
   BOOST_CHECK_EQUAL(tcp->checks.clamd.socket, "127.0.0.1:3310");
   BOOST_CHECK(tcp->checks.clamd.on_error == nj::edge::ClamdOnError::accept);
   BOOST_CHECK(tcp->checks.clamd.timeout == 5s);
-  BOOST_CHECK_EQUAL(tcp->checks.clamd.max_size, 1u << 20);
+  BOOST_CHECK_EQUAL(tcp->checks.clamd.max_size, 40u << 20);
   auto v6 = with("    socket: \"[::1]:3310\"\n");
   BOOST_REQUIRE(v6.ok());
   BOOST_CHECK_EQUAL(v6->checks.clamd.socket, "[::1]:3310");
@@ -384,7 +384,7 @@ BOOST_AUTO_TEST_CASE(clamd_is_off_by_default_and_local_only) {
   BOOST_REQUIRE_MESSAGE(ex.ok(), (ex.ok() ? std::string() : ex.error()));
   BOOST_CHECK_EQUAL(ex->checks.clamd.socket, "/run/clamav/clamd.ctl");
   BOOST_CHECK(ex->checks.clamd.timeout == 30s);
-  BOOST_CHECK_EQUAL(ex->checks.clamd.max_size, 25u << 20);
+  BOOST_CHECK_EQUAL(ex->checks.clamd.max_size, 35u << 20);
 }
 
 BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
