@@ -70,6 +70,24 @@ bool needs_encoding(std::string_view s, bool seven_bit) {
   return false;
 }
 
+// True when a line of `s` starts with "--" and the boundary of an enclosing multipart: written
+// as is, it would end the part early. (Cleaning can create such a line: the parser turns a bare
+// LF into a line end, and we write line ends as CRLF.)
+bool has_delimiter_line(std::string_view s, const std::vector<std::string_view>& boundaries) {
+  if (boundaries.empty()) return false;
+  for (size_t line = 0; line < s.size();) {
+    if (s.substr(line, 2) == "--") {
+      for (auto b : boundaries) {
+        if (s.substr(line + 2, b.size()) == b) return true;
+      }
+    }
+    size_t nl = s.find('\n', line);
+    if (nl == std::string_view::npos) break;
+    line = nl + 1;
+  }
+  return false;
+}
+
 bool ends_with_crlf(std::string_view s) { return s.size() >= 2 && s.substr(s.size() - 2) == "\r\n"; }
 
 std::string fold_field(std::string_view name, std::string_view value) {
@@ -111,7 +129,7 @@ class BodyCleaner {
         continue;
       }
       if (!p.type.is("text", "html")) continue;
-      auto st = html_part(p, p.parent.has_value() ? nullptr : &root_rewritten, splices);
+      auto st = html_part(*tree, p, p.parent.has_value() ? nullptr : &root_rewritten, splices);
       if (!st) return make_error(st.error());
     }
     if (!root_rewritten) splices.push_back(root_header(tree->root(), nullptr));
@@ -150,7 +168,8 @@ class BodyCleaner {
   }
 
   // `root_done` is non-null when p is the message itself (a single-part text/html message).
-  Status html_part(const MimePart& p, bool* root_done, std::vector<Splice>& splices) {
+  Status html_part(const mail::MimeTree& tree, const MimePart& p, bool* root_done,
+                   std::vector<Splice>& splices) {
     auto cte = transfer_encoding(p);
     if (!cte) return make_error(cte.error());
     const mail::MimeParam* cs = p.type.param("charset");
@@ -159,6 +178,12 @@ class BodyCleaner {
     if (!octets) return make_error("HTML part in charset " + charset + " cannot be cleaned");
 
     std::string_view body = p.body(msg_);
+    if (body.empty()) {
+      // Nothing to fetch, and perhaps no separator line to put a body after (a header
+      // section that runs to the end of its part): the part stays as it is.
+      ++result_.html_parts;
+      return {};
+    }
     std::string decoded;
     if (*cte == Cte::quoted_printable) {
       decoded = decode_quoted_printable(body);
@@ -178,6 +203,10 @@ class BodyCleaner {
     result_.removed.merge(cleaned->removed);
     ++result_.html_parts;
 
+    std::vector<std::string_view> boundaries;
+    for (auto up = p.parent; up; up = tree.parts[*up].parent) {
+      boundaries.push_back(tree.parts[*up].boundary);
+    }
     std::string text = lf_to_crlf(cleaned->html);
     const char* new_cte = nullptr;
     std::string encoded;
@@ -189,12 +218,11 @@ class BodyCleaner {
         encoded = encode_base64_body(text);
         break;
       case Cte::binary:
-        encoded = std::move(text);
-        break;
       case Cte::none:
       case Cte::seven_bit:
       case Cte::eight_bit:
-        if (needs_encoding(text, *cte != Cte::eight_bit)) {
+        if (has_delimiter_line(text, boundaries) ||
+            (*cte != Cte::binary && needs_encoding(text, *cte != Cte::eight_bit))) {
           new_cte = "quoted-printable";
           encoded = encode_quoted_printable(text);
         } else {

@@ -65,7 +65,9 @@ std::string encode_quoted_printable(std::string_view data) {
     auto u = static_cast<unsigned char>(c);
     bool at_line_end = i + 1 == data.size() || (data[i + 1] == '\r' && i + 2 < data.size() &&
                                                 data[i + 2] == '\n');
-    bool literal = (u >= 33 && u <= 126 && c != '=') || (is_wsp(c) && !at_line_end);
+    // A '-' opening a line is encoded so no encoded line can read as a MIME delimiter.
+    bool literal = (u >= 33 && u <= 126 && c != '=' && !(c == '-' && col == 0)) ||
+                   (is_wsp(c) && !at_line_end);
     if (literal) {
       emit(std::string_view(&c, 1));
     } else {

@@ -19,7 +19,8 @@ inline constexpr size_t kMaxIdentityLine = 998;  // RFC 5322 2.1.1, octets befor
 std::string decode_quoted_printable(std::string_view body);
 
 // CRLF line breaks stay hard breaks; lines are cut with soft breaks to at most 76 octets;
-// "=", controls, octets >= 0x80 and white space before a line end are encoded.
+// "=", controls, octets >= 0x80, white space before a line end and a '-' that starts a line
+// (so that no line can be taken for a multipart delimiter) are encoded.
 std::string encode_quoted_printable(std::string_view data);
 
 // White space (CR, LF, SP, HT) anywhere is ignored; anything else outside the alphabet, or

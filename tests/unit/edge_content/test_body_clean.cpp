@@ -84,6 +84,26 @@ BOOST_AUTO_TEST_CASE(no_html_still_gets_the_field) {
   BOOST_TEST(r.message == "X-Nightjar-Content: no html\r\n" + msg);
 }
 
+BOOST_AUTO_TEST_CASE(html_part_without_body_stays_as_is) {
+  // Found by fuzzing: a header section without the empty line has no body to put HTML after.
+  std::string msg = "Content-Type: text/html\r\nSubject: s\r\n";
+  auto r = must_clean(msg);
+  BOOST_TEST(r.message == "X-Nightjar-Content: html cleaned; nothing removed\r\n" + msg);
+}
+
+BOOST_AUTO_TEST_CASE(cleaning_never_writes_a_delimiter_line) {
+  // Found by fuzzing: "\n--b1" is not a delimiter (no CR), but the parser reads the LF as a
+  // line end and we write CRLF; the part must be encoded instead.
+  std::string msg = alternative("Content-Type: text/html\r\n", "<p>a\n--b1\nb</p>");
+  auto before = nj::mail::parse_mime(msg);
+  auto r = must_clean(msg);
+  auto after = nj::mail::parse_mime(r.message);
+  BOOST_REQUIRE(before.ok() && after.ok());
+  BOOST_TEST(before->parts.size() == after->parts.size());
+  BOOST_TEST(has(r.message, "=2D-b1"), r.message);
+  BOOST_TEST(has(html_of(r.message), "--b1"));
+}
+
 BOOST_AUTO_TEST_CASE(nothing_removed) {
   auto r = must_clean(alternative("Content-Type: text/html\r\n", "<p>fine</p>"));
   BOOST_TEST(r.field_value == "html cleaned; nothing removed");
