@@ -18,10 +18,14 @@ std::mutex g_write_mu;
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "?";
 }
@@ -41,9 +45,15 @@ std::string keyed_tag(const char* kind, std::string_view v) {
 
 }  // namespace
 
-void init(const Options& o) { g_opts = o; }
-const Options& options() { return g_opts; }
-void set_sink(Sink s) { g_sink = s; }
+void init(const Options& o) {
+  g_opts = o;
+}
+const Options& options() {
+  return g_opts;
+}
+void set_sink(Sink s) {
+  g_sink = s;
+}
 
 std::string ip(std::string_view address) {
   if (!g_opts.redact) return std::string(address);
@@ -88,6 +98,20 @@ void write(Level l, const char* fmt, ...) {
   va_start(ap, fmt);
   vwrite(l, fmt, ap);
   va_end(ap);
+}
+
+std::string printable(std::string_view raw, std::size_t max, bool space) {
+  std::string out;
+  for (char ch : raw) {
+    if (out.size() == max) {
+      if (max >= 3) out.replace(max - 3, 3, "...");
+      break;
+    }
+    auto c = static_cast<unsigned char>(ch);
+    bool ok = (c > 0x20 && c < 0x7f) || (space && c == 0x20);
+    out += ok ? ch : '?';
+  }
+  return out;
 }
 
 }  // namespace nj::log

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/base/log.h"
+
 namespace nj::checks {
 namespace {
 
@@ -16,21 +18,6 @@ constexpr size_t kMaxReasonLength = 200;
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// Printable ASCII of at most `max` characters; `space` keeps ' ' too.
-std::string printable(std::string_view raw, size_t max, bool space) {
-  std::string out;
-  for (char ch : raw) {
-    if (out.size() == max) {
-      out.replace(max - 3, 3, "...");
-      break;
-    }
-    auto c = static_cast<unsigned char>(ch);
-    bool ok = (c > 0x20 && c < 0x7f) || (space && c == 0x20);
-    out += ok ? ch : '?';
-  }
-  return out;
 }
 
 size_t clamp_chunk(size_t n) {
@@ -145,7 +132,7 @@ class Scan final : public ClamdScan {
 }  // namespace
 
 std::string sanitize_signature(std::string_view raw) {
-  std::string s = printable(raw, kMaxSignatureLength, false);
+  std::string s = log::printable(raw, kMaxSignatureLength, false);
   return s.empty() ? "?" : s;
 }
 
@@ -154,7 +141,7 @@ ClamdResult parse_clamd_reply(std::string_view reply) {
     return ClamdResult::error("reply over " + std::to_string(kMaxClamdReply) + " bytes");
   if (reply == kSizeLimit) return ClamdResult::error("INSTREAM size limit exceeded");
   auto unexpected = [&] {
-    return ClamdResult::error("unexpected reply \"" + printable(reply, 64, true) + "\"");
+    return ClamdResult::error("unexpected reply \"" + log::printable(reply, 64, true) + "\"");
   };
   if (reply.substr(0, kStreamPrefix.size()) != kStreamPrefix) return unexpected();
   std::string_view rest = reply.substr(kStreamPrefix.size());
@@ -166,7 +153,8 @@ ClamdResult parse_clamd_reply(std::string_view reply) {
     return ClamdResult::infected(sanitize_signature(sig));
   }
   if (ends_with(rest, " ERROR") && rest.size() > 6)
-    return ClamdResult::error(printable(rest.substr(0, rest.size() - 6), kMaxReasonLength, true));
+    return ClamdResult::error(
+        log::printable(rest.substr(0, rest.size() - 6), kMaxReasonLength, true));
   return unexpected();
 }
 

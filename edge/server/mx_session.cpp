@@ -7,6 +7,7 @@
 #include "common/crypto/crypto.h"
 #include "common/mail/sanitize.h"
 #include "common/queue/envelope.h"
+#include "common/uv/work.h"
 #include "edge/server/edge_server.h"
 
 namespace nj::edge {
@@ -36,8 +37,8 @@ MxSession::MxSession(EdgeServer& server, std::unique_ptr<uv::Connection> conn,
 MxSession::~MxSession() = default;
 
 void MxSession::start() {
-  NJ_LOG_INFO("session=%s connect listener=%s client=%s", id_.c_str(),
-              onion_ ? "onion_mx" : "mx", log::ip(client_ip_).c_str());
+  NJ_LOG_INFO("session=%s connect listener=%s client=%s", id_.c_str(), onion_ ? "onion_mx" : "mx",
+              log::ip(client_ip_).c_str());
   conn_->on_read([this](std::string_view b) { on_bytes(b); });
   conn_->on_close([this](const Status&) { finish(); });
 
@@ -111,7 +112,9 @@ void MxSession::flush() {
   io_.arm_timeout();
 }
 
-void MxSession::close() { io_.close(); }
+void MxSession::close() {
+  io_.close();
+}
 
 void MxSession::finish() {
   if (finished_) return;
@@ -144,8 +147,9 @@ smtp::Reply MxSession::reject(const char* stage, const checks::Decision& d, Refu
 std::optional<smtp::Reply> MxSession::on_helo(std::string_view name, bool esmtp) {
   const auto& opt = srv_.cfg_.checks.helo;
   if (!opt.allow_address_literal && !name.empty() && name.front() == '[')
-    return reject("helo", checks::Decision::reply(550, "5.7.1", "Address literals are not accepted",
-                                                  "helo: address literal"),
+    return reject("helo",
+                  checks::Decision::reply(550, "5.7.1", "Address literals are not accepted",
+                                          "helo: address literal"),
                   Refusal::helo);
   auto d = checks::check_helo(name, client_ip_, srv_.our_names_);
   // check_helo judges everything; the operator's switches forgive two of its refusals.
@@ -170,10 +174,11 @@ std::optional<smtp::Reply> MxSession::on_mail(std::string_view path,
   // sender in one of our domains is forged, postmaster@ included (the forgery most likely to be
   // believed). The null sender stays allowed: bounces carry it.
   if (!mb->null_path && is_our_domain(srv_.cfg_.domains, mb->domain)) {
-    return reject("mail", checks::Decision::reply(550, "5.7.1",
-                                                  "Our users' mail never arrives from the Internet",
-                                                  "sender in our domain"),
-                  Refusal::sender_forged);
+    return reject(
+        "mail",
+        checks::Decision::reply(550, "5.7.1", "Our users' mail never arrives from the Internet",
+                                "sender in our domain"),
+        Refusal::sender_forged);
   }
   sender_ = std::move(*mb);
   sender_smtputf8_ = utf8;
@@ -237,8 +242,8 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
   }
   if (!internal) {
     // No relaying, whatever the client address: 127.0.0.1 is where every onion peer comes from.
-    return reject("rcpt", checks::Decision::reply(554, "5.7.1", "Relay access denied",
-                                                  "relay denied"),
+    return reject("rcpt",
+                  checks::Decision::reply(554, "5.7.1", "Relay access denied", "relay denied"),
                   Refusal::relay);
   }
   if (srv_.greylist_) {
@@ -249,8 +254,9 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
   if (rewritten.size() > queue::Limits{}.max_address) {
     // The internal domain can be longer than the public one; an envelope holds 256 bytes an
     // address (RFC 5321 4.5.3.1.3), and the link's size bound counts on it.
-    return reject("rcpt", checks::Decision::reply(550, "5.1.3", "Recipient address too long",
-                                                  "rewritten recipient too long"),
+    return reject("rcpt",
+                  checks::Decision::reply(550, "5.1.3", "Recipient address too long",
+                                          "rewritten recipient too long"),
                   Refusal::recipient_too_long);
   }
   if (!srv_.link_) {
@@ -267,23 +273,24 @@ std::optional<smtp::Reply> MxSession::on_rcpt(std::string_view path,
         answer(smtp::Reply::make(250, "2.1.5", "Recipient ok"));
         return;
       case link::VerifyOutcome::unknown:
-        answer(reject("rcpt", checks::Decision::reply(550, "5.1.1", "No such user here",
-                                                      "no such user"),
-                             Refusal::no_such_user));
+        answer(reject("rcpt",
+                      checks::Decision::reply(550, "5.1.1", "No such user here", "no such user"),
+                      Refusal::no_such_user));
         return;
       case link::VerifyOutcome::full:
         // RFC 3463 4.2.2: the sender keeps the message and tries later, so a full mailbox
         // never fills the edge's queue.
-        answer(reject("rcpt", checks::Decision::reply(452, "4.2.2",
-                                                      "Mailbox full, try again later",
-                                                      "mailbox full"),
-                             Refusal::mailbox_full));
+        answer(reject(
+            "rcpt",
+            checks::Decision::reply(452, "4.2.2", "Mailbox full, try again later", "mailbox full"),
+            Refusal::mailbox_full));
         return;
       case link::VerifyOutcome::temporary:
-        answer(reject("rcpt", checks::Decision::reply(451, "4.4.3",
-                                                      "Recipient check unavailable, try again later",
-                                                      "link did not answer"),
-                             Refusal::recipient_check_unavailable));
+        answer(reject(
+            "rcpt",
+            checks::Decision::reply(451, "4.4.3", "Recipient check unavailable, try again later",
+                                    "link did not answer"),
+            Refusal::recipient_check_unavailable));
         return;
     }
   });
@@ -299,9 +306,8 @@ std::optional<smtp::Reply> MxSession::on_message(const smtp::Message& m) {
   if (!srv_.clamd_) return queue_message(m);
   // One scan per message. The engine keeps `m` until answer() resolves it, and the scan, held in
   // scan_, never calls back into a session that has ended.
-  scan_ = srv_.clamd_->scan(m.data, [this, &m](checks::ClamdResult r) {
-    message_after_scan(m, std::move(r));
-  });
+  scan_ = srv_.clamd_->scan(
+      m.data, [this, &m](checks::ClamdResult r) { message_after_scan(m, std::move(r)); });
   return std::nullopt;
 }
 
@@ -347,6 +353,34 @@ std::optional<smtp::Reply> MxSession::queue_message(const smtp::Message& m) {
     ++messages_refused_here_;
     return smtp::Reply::make(550, "5.6.0", "Message header section is malformed");
   }
+  // HTML parts lose everything that would reach the network; one field says what went. Parsing
+  // HTML is the one step whose time grows with what a stranger sends (up to a second or two at
+  // the cleaner's limits), so it runs on the thread pool and the loop keeps serving everyone
+  // else. Each session has at most one message here.
+  auto input = std::make_shared<std::string>(std::move(*clean));
+  auto output = std::make_shared<std::optional<Result<content::BodyCleaned>>>();
+  auto alive = std::weak_ptr<bool>(alive_);
+  uv::queue_work(
+      srv_.loop_, [input, output] { output->emplace(content::clean_body(*input)); },
+      [this, alive, output, &m] {
+        // The engine keeps `m` until answer(); a session that has ended is not touched.
+        if (alive.expired()) return;
+        if (auto reply = seal_message(m, std::move(**output))) answer(*reply);
+      });
+  return std::nullopt;
+}
+
+std::optional<smtp::Reply> MxSession::seal_message(const smtp::Message& m,
+                                                   Result<content::BodyCleaned> body) {
+  // A part the cleaner cannot read is refused rather than passed on as it came.
+  if (!body) {
+    // The error may name what the message declared (a charset): printable and bounded.
+    NJ_LOG_INFO("session=%s reject stage=data code=554 5.6.0 reason=content: %s", id_.c_str(),
+                log::printable(body.error(), 160).c_str());
+    srv_.counters_.refused(Refusal::content);
+    ++messages_refused_here_;
+    return smtp::Reply::make(554, "5.6.0", "Message content cannot be made safe to deliver");
+  }
   queue::Envelope e;
   e.id = crypto::random_id();
   e.received_at = srv_.clock_.now();
@@ -363,7 +397,7 @@ std::optional<smtp::Reply> MxSession::queue_message(const smtp::Message& m) {
   ri.id = e.id;
   ri.when = static_cast<std::time_t>(e.received_at);
   e.message = mail::received_line(ri);
-  e.message += *clean;
+  e.message += body->message;
 
   std::string id = e.id;
   int64_t queued_at = e.received_at;
@@ -371,31 +405,33 @@ std::optional<smtp::Reply> MxSession::queue_message(const smtp::Message& m) {
   size_t rcpts = e.recipients.size();
   auto alive = std::weak_ptr<bool>(alive_);
   std::string sid = id_;
-  srv_.queue_->enqueue(*srv_.committer_, std::move(e),
-                       [this, srv = &srv_, alive, id, queued_at, sid, size, rcpts](Status s) {
-                         if (!s) {
-                           NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(),
-                                        id.c_str(), s.error().c_str());
-                           srv->counters_.refused(Refusal::queue_write);
-                           if (!alive.expired()) {
-                             ++messages_refused_here_;
-                             answer(smtp::Reply::make(451, "4.3.0",
-                                                      "Queue write failed, try again later"));
-                           }
-                           return;
-                         }
-                         srv->counters_.message_accepted();
-                         NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(),
-                                     id.c_str(), size, rcpts);
-                         // The server outlives every session; the session may be gone.
-                         if (srv->link_) srv->link_->inbound_committed(id, queued_at);
-                         if (alive.expired()) return;
-                         answer(smtp::Reply::make(250, "2.0.0", "Ok: queued as " + id));
-                       });
+  srv_.queue_->enqueue(
+      *srv_.committer_, std::move(e),
+      [this, srv = &srv_, alive, id, queued_at, sid, size, rcpts](Status s) {
+        if (!s) {
+          NJ_LOG_ERROR("session=%s msg=%s queue write failed: %s", sid.c_str(), id.c_str(),
+                       s.error().c_str());
+          srv->counters_.refused(Refusal::queue_write);
+          if (!alive.expired()) {
+            ++messages_refused_here_;
+            answer(smtp::Reply::make(451, "4.3.0", "Queue write failed, try again later"));
+          }
+          return;
+        }
+        srv->counters_.message_accepted();
+        NJ_LOG_INFO("session=%s msg=%s queued size=%zu rcpts=%zu", sid.c_str(), id.c_str(), size,
+                    rcpts);
+        // The server outlives every session; the session may be gone.
+        if (srv->link_) srv->link_->inbound_committed(id, queued_at);
+        if (alive.expired()) return;
+        answer(smtp::Reply::make(250, "2.0.0", "Ok: queued as " + id));
+      });
   return std::nullopt;
 }
 
-void MxSession::on_rset() { recipients_.clear(); }
+void MxSession::on_rset() {
+  recipients_.clear();
+}
 
 void MxSession::on_quit() {}
 

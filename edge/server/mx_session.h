@@ -21,6 +21,7 @@
 #include "edge/checks/clamd.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/decision.h"
+#include "edge/content/body_clean.h"
 #include "edge/server/observe.h"
 
 namespace nj::edge {
@@ -64,7 +65,10 @@ class MxSession final : public smtp::Hooks {
   // The end of DATA, step by step: clamd's verdict on the message, then sanitize, seal and
   // commit (nullopt: the commit answers later).
   void message_after_scan(const smtp::Message& m, checks::ClamdResult r);
+  // Headers sanitized, then the body cleaned on the thread pool; seal_message finishes.
   std::optional<smtp::Reply> queue_message(const smtp::Message& m);
+  std::optional<smtp::Reply> seal_message(const smtp::Message& m,
+                                          Result<content::BodyCleaned> body);
 
   EdgeServer& srv_;
   std::unique_ptr<uv::Connection> conn_;

@@ -48,6 +48,8 @@ const char* refusal_name(Refusal r) {
       return "virus_scan_failed";
     case Refusal::headers:
       return "headers";
+    case Refusal::content:
+      return "content";
     case Refusal::queue_write:
       return "queue_write";
   }

@@ -2,7 +2,8 @@
 """Edge: every 250 is durable. Clients send in parallel while the edge is SIGKILLed; after a
 restart, the edge's `nightjarctl edge-queue list` holds every acknowledged message, and `show` prints it
 decrypted: recipient rewritten to the internal domain, one Received line naming no IP, and
-Return-Path / Delivered-To / X-Original-To / X-Nightjar-* dropped."""
+Return-Path / Delivered-To / X-Original-To and the sender's X-Nightjar-* dropped (the one such
+field left is the edge's own X-Nightjar-Content)."""
 import os, re, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import harness as h
@@ -89,9 +90,13 @@ def test():
         rfield = re.search(r"(?ims)^received:.*?(?=^\S)", head + "\nEnd:")
         h.check(not re.search(r"\b\d{1,3}(\.\d{1,3}){3}\b|\[[0-9a-f:]+\]", rfield.group(0)),
                 "Received names an IP: %r" % rfield.group(0))
-        for name in ("Return-Path:", "Delivered-To:", "X-Original-To:", "X-Nightjar-"):
+        for name in ("Return-Path:", "Delivered-To:", "X-Original-To:", "X-Nightjar-Verdict"):
             h.check(not re.search(r"(?im)^" + re.escape(name), head),
                     "%s was not dropped:\n%s" % (name, head))
+        # The only X-Nightjar- field is the edge's own: what its body cleaner did.
+        ours = re.findall(r"(?im)^x-nightjar-[^:]*:.*$", head)
+        h.check(ours == ["X-Nightjar-Content: no html"],
+                "X-Nightjar- fields other than the edge's one: %r" % ours)
         h.check(edge.stop() == 0, "edge did not exit 0 on SIGTERM after the restart")
 
 
