@@ -8,15 +8,17 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libuv1-dev liblmdb-dev libsodium-dev libc-ares-dev libyaml-cpp-dev
   libboost-test-dev libssl-dev
-  # content from the Internet: gumbo parses HTML as browsers do (edge/content)
-  libgumbo-dev
+  # content from the Internet: gumbo parses HTML as browsers do (edge/content); OpenDKIM's
+  # library signs and verifies DKIM; the public suffix list finds a domain's organization (DMARC)
+  libgumbo-dev libopendkim-dev publicsuffix
   # tests and demo: real peers and clients
   # swaks --tls needs Net::SSLeay (a Recommends of swaks, which --no-install-recommends skips)
   lmdb-utils swaks libnet-ssleay-perl unbound rbldnsd postfix tor torsocks python3 openssl dnsutils hashcash procps iproute2 dovecot-pop3d fetchmail netcat-openbsd i2pd
   # postgrey: the greylisting of the receiving MTA (Postfix) in the fleet tests
   postgrey
-  # clamd, run by the content tests with their own signature database (no freshclam)
-  clamav-daemon
+  # clamd, run by the content tests with their own signature database (no freshclam); DKIM
+  # signers and verifiers from outside the project (dkimpy, OpenDKIM's tools)
+  clamav-daemon python3-dkim opendkim-tools
 )
 # The VM images (tests/e2e/t_80, t_81; image/, ansible/): only with IMAGES=1, as `make check`
 # runs them only then.
