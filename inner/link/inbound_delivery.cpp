@@ -6,6 +6,7 @@
 #include "common/link/payloads.h"
 #include "common/mail/address.h"
 #include "common/mail/origin.h"
+#include "common/mail/sanitize.h"
 #include "common/queue/envelope.h"
 #include "common/uv/work.h"
 #include "inner/link/inbound_bounce.h"
@@ -63,7 +64,19 @@ void InboundDelivery::open_envelope(const crypto::KeyPair& inner, Opened& o) {
     o.error = "bad envelope: the sender is not an address";
     return;
   }
-  auto marked = mail::mark_internet_origin(o.env.message);
+  // The edge sanitized the header section, but the inner trusts no edge: the same sanitizer
+  // runs again (postman's step 7). What it drops the inner writes itself or nobody may write:
+  // Return-Path (below), Delivered-To, X-Original-To, the origin mark. The edge's own fields
+  // (its Received line, X-Nightjar-Content, its Authentication-Results) stay: the inner has no
+  // way to check them, and says so nowhere else.
+  mail::InboundPolicy policy;
+  policy.drop_prefixes.clear();
+  auto clean = mail::sanitize_inbound(o.env.message, policy);
+  if (!clean) {
+    o.error = "header section does not parse: " + clean.error();
+    return;
+  }
+  auto marked = mail::mark_internet_origin(*clean);
   if (!marked) {
     o.error = "header section does not parse: " + marked.error();
     return;

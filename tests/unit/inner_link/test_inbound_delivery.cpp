@@ -174,6 +174,23 @@ BOOST_AUTO_TEST_CASE(a_forged_origin_mark_is_removed) {
   BOOST_CHECK_EQUAL(h->count("Nightjar-Origin"), 1u);
 }
 
+BOOST_AUTO_TEST_CASE(the_inner_sanitizes_the_header_section_again) {
+  // What a seized edge might add: a second Return-Path and delivery fields a reader could take
+  // for the inner's. The edge's own fields stay.
+  const std::string forged =
+      "Return-Path: <ceo@example.org>\r\nDelivered-To: alice@example.i2p\r\n"
+      "X-Original-To: alice@example.i2p\r\nX-Nightjar-Content: no html\r\n"
+      "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=example.org\r\n"
+      "Subject: y\r\n";
+  BOOST_REQUIRE(deliver(sealed("O2", {kAlice}, "body", "carol@example.org", forged)).outcome ==
+                InboundDelivery::Outcome::delivered);
+  BOOST_CHECK_EQUAL(read(kAlice, "a"),
+                    "Return-Path: <carol@example.org>\r\nNightjar-Origin: internet\r\n"
+                    "X-Nightjar-Content: no html\r\n"
+                    "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=example.org\r\n"
+                    "Subject: y\r\n\r\nbody\r\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_retransmit_makes_no_duplicate) {
   BOOST_CHECK(deliver(sealed("M2", {kAlice})).outcome == InboundDelivery::Outcome::delivered);
   auto again = deliver(sealed("M2", {kAlice}));
