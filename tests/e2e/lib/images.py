@@ -57,33 +57,15 @@ def image_build(args, timeout, log_path):
 
 
 def build_roots(tiers, workdir, timeout=1500):
-    """Root file systems for each tier (edge, inner, stock), built at the same time; returns
-    {tier: (root dir, seconds)}."""
-    procs = {}
-    env = dict(os.environ, NJ_BUILD_DIR=h.BUILD_DIR)
+    """Root file systems for each tier (edge, inner, stock) by image/build roots (one minbase,
+    copied; the tiers' parts at the same time); returns {tier: (root dir, seconds for all)}."""
     for tier in tiers:
-        root = os.path.join(workdir, tier + ".root")
-        if os.path.exists(root):
-            shutil.rmtree(root)
-        logf = open(os.path.join(workdir, "root-%s.log" % tier), "wb")
-        procs[tier] = (root, logf, time.monotonic(),
-                       subprocess.Popen([BUILD, "root", tier, root], stdin=subprocess.DEVNULL,
-                                        stdout=logf, stderr=subprocess.STDOUT, env=env))
-    out = {}
-    for tier, (root, logf, t0, p) in procs.items():
-        try:
-            rc = p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            rc = -1
-        logf.close()
-        secs = time.monotonic() - t0
-        with open(logf.name, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-        h.check(rc == 0, "image/build root %s exited %d:\n%s" % (tier, rc, text[-6000:]))
-        h.log("root %s built in %.0f s" % (tier, secs))
-        out[tier] = (root, secs)
-    return out
+        shutil.rmtree(os.path.join(workdir, tier + ".root"), ignore_errors=True)
+    t0 = time.monotonic()
+    image_build(["roots", workdir] + list(tiers), timeout, os.path.join(workdir, "roots.log"))
+    secs = time.monotonic() - t0
+    h.log("roots %s built in %.0f s" % (" ".join(tiers), secs))
+    return {tier: (os.path.join(workdir, tier + ".root"), secs) for tier in tiers}
 
 
 def chroot_inventory(path, edges, inner=None, common=None):
@@ -165,6 +147,20 @@ def add_probe(raw, script, extra_files=None):
             os.symlink("/etc/systemd/system/nj-probe.service", link)
         for rel, data in (extra_files or {}).items():
             put(rel, data, 0o755 if rel.endswith((".sh", "/lynis")) else 0o644)
+    finally:
+        h.run(["umount", mnt])
+        os.rmdir(mnt)
+
+
+def disk_file(raw, rel):
+    """The bytes of file rel in the disk's partition, or None when it is not there."""
+    mnt = tempfile.mkdtemp(prefix="nj-probe-mnt.")
+    h.run(["mount", "-o", "loop,ro,offset=%d" % (2048 * 512), raw, mnt])
+    try:
+        with open(os.path.join(mnt, rel.lstrip("/")), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
     finally:
         h.run(["umount", mnt])
         os.rmdir(mnt)
