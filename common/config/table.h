@@ -92,6 +92,8 @@ class Checker {
                            : (key.front() == '[' ? path_ + std::string(key) : join_key(path_, key));
     ctx_.error(ctx_.line_of(full, line_), full.empty() ? "(top)" : full, problem);
   }
+  // Whether a check may look at this machine (a file's contents): Host::this_one.
+  bool checks_here() const { return ctx_.checks_here(); }
 
  private:
   Context& ctx_;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -299,6 +300,42 @@ Table<OutboundConfig> outbound_table() {
       });
 }
 
+// Signing domains are few; two keys each (ed25519 and rsa) for a handful of domains.
+constexpr std::size_t kMaxDkimKeys = 32;
+
+Type<std::string> dkim_selector() {
+  return Type<std::string>{"a DKIM selector like mx1-2026 (labels of a-z, 0-9 and '-')",
+                           [](std::string_view s) -> Result<std::string> {
+                             std::string v(s);
+                             for (char& c : v)
+                               if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+                             if (!dkim::valid_selector(v))
+                               return make_error(
+                                   "must be dot-separated labels of a-z, 0-9 and '-', at most 63 "
+                                   "characters in all, like mx1-2026-ed");
+                             return v;
+                           },
+                           [](const std::string& v) { return config::yaml_quote(v); }};
+}
+
+Table<DkimKeyConfig> dkim_table() {
+  return Table<DkimKeyConfig>()
+      .key("domain", &DkimKeyConfig::domain, config::domain(), config::required)
+      .key("selector", &DkimKeyConfig::selector, dkim_selector(), config::required)
+      .key("key", &DkimKeyConfig::key, config::path(PathCheck::readable_file), config::required)
+      .key("algorithm", &DkimKeyConfig::algorithm,
+           config::one_of<dkim::Algorithm>(
+               {{"ed25519", dkim::Algorithm::ed25519}, {"rsa", dkim::Algorithm::rsa}}),
+           config::required)
+      .check([](const DkimKeyConfig& k, Checker& c) {
+        // The key must be one the signer can use, of the algorithm named: a mismatch found at
+        // the first message would leave every message unsigned (or undelivered).
+        if (!c.checks_here()) return;
+        auto key = dkim::load_key(k.key, k.algorithm);
+        if (!key) c.fail("key", key.error());
+      });
+}
+
 const Table<EdgeConfig>& edge_table() {
   static const Table<EdgeConfig> t =
       Table<EdgeConfig>()
@@ -315,6 +352,7 @@ const Table<EdgeConfig>& edge_table() {
           .section("limits", &EdgeConfig::limits, limits_table())
           .section("inbound", &EdgeConfig::inbound, inbound_table())
           .section("outbound", &EdgeConfig::outbound, outbound_table())
+          .list("dkim", &EdgeConfig::dkim, dkim_table(), Items{.max = kMaxDkimKeys})
           .section("log", &EdgeConfig::log, config::log_table())
           .check([](const EdgeConfig& e, Checker& c) {
             // Each public and each internal domain names exactly one mapping, and the two sides
@@ -337,6 +375,31 @@ const Table<EdgeConfig>& edge_table() {
                          std::to_string(e.limits.max_message_size) +
                          " bytes): larger messages could never be scanned; raise it (and clamd's "
                          "StreamMaxLength) or lower limits.max_message_size");
+          })
+          .check([](const EdgeConfig& e, Checker& c) {
+            // A signature for a domain that is not ours would vouch for someone else's mail;
+            // one (domain, selector) names one record; a domain signs once per algorithm.
+            for (std::size_t i = 0; i < e.dkim.size(); ++i) {
+              const DkimKeyConfig& k = e.dkim[i];
+              std::string at = "dkim[" + std::to_string(i) + "]";
+              bool ours = std::any_of(e.domains.begin(), e.domains.end(), [&](const DomainMap& d) {
+                return d.public_domain == k.domain;
+              });
+              if (!ours)
+                c.fail(at + ".domain", "\"" + k.domain + "\" is not one of domains[].public");
+              for (std::size_t j = 0; j < i; ++j) {
+                const DkimKeyConfig& o = e.dkim[j];
+                if (o.domain != k.domain) continue;
+                if (o.selector == k.selector)
+                  c.fail(at + ".selector", "duplicate of dkim[" + std::to_string(j) +
+                                               "]: the same domain and selector");
+                else if (o.algorithm == k.algorithm)
+                  c.fail(at + ".algorithm",
+                         "dkim[" + std::to_string(j) + "] already signs " + k.domain + " with " +
+                             std::string(dkim::algorithm_name(k.algorithm)) +
+                             ": a domain has at most one ed25519 and one rsa key");
+              }
+            }
           });
   return t;
 }

@@ -13,6 +13,7 @@
 #include "common/base/log.h"
 #include "common/base/result.h"
 #include "common/config/types.h"
+#include "edge/dkim/key.h"
 
 namespace nj::edge {
 
@@ -151,6 +152,15 @@ struct OutboundConfig {
   bool allow_private_addresses = false;  // tests only: deliver to 127.0.0.1
 };
 
+// DKIM signing of outbound mail (edge/dkim): mail whose From: is in `domain` is signed with each
+// of the domain's keys (at most one ed25519 and one rsa key per domain).
+struct DkimKeyConfig {
+  std::string domain;    // one of domains[].public
+  std::string selector;  // the record is SELECTOR._domainkey.DOMAIN
+  std::string key;       // private key file (PEM), read at start-up
+  dkim::Algorithm algorithm = dkim::Algorithm::ed25519;
+};
+
 using config::LogConfig;
 
 struct EdgeConfig {
@@ -166,6 +176,7 @@ struct EdgeConfig {
   Limits limits;
   InboundConfig inbound;
   OutboundConfig outbound;
+  std::vector<DkimKeyConfig> dkim;
   LogConfig log;
 };
 

@@ -15,6 +15,7 @@
 
 #include "common/link/message_size.h"
 #include "edge/config/config.h"
+#include "edge/dkim/key.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -53,6 +54,23 @@ struct Scratch {
     for (const char* f : {"keys/edge.secret", "keys/inner.public", "keys/inner.pub", "tls/cert.pem",
                           "tls/key.pem", "onion_map.yaml"})
       std::ofstream(dir / f) << "x\n";
+    // DKIM keys are parsed at load: real ones of each algorithm, and one that is not a key.
+    BOOST_REQUIRE(nj::edge::dkim::write_key((dir / "keys/dkim-ed.key").string(), dkim_key(false)));
+    BOOST_REQUIRE(nj::edge::dkim::write_key((dir / "keys/dkim-rsa.key").string(), dkim_key(true)));
+    std::ofstream(dir / "keys/dkim-garbage.key") << "x\n";
+    fs::permissions(dir / "keys/dkim-garbage.key", fs::perms::owner_read | fs::perms::owner_write);
+  }
+
+  // One key of each algorithm for the whole run (an RSA key takes a while to make).
+  static const nj::edge::dkim::Key& dkim_key(bool rsa) {
+    auto make = [](nj::edge::dkim::Algorithm a) {
+      auto k = nj::edge::dkim::generate_key(a);
+      BOOST_REQUIRE(k.ok());
+      return std::move(*k);
+    };
+    static const nj::edge::dkim::Key ed = make(nj::edge::dkim::Algorithm::ed25519);
+    static const nj::edge::dkim::Key r = make(nj::edge::dkim::Algorithm::rsa);
+    return rsa ? r : ed;
   }
   ~Scratch() { fs::remove_all(dir); }
 
@@ -394,6 +412,44 @@ BOOST_AUTO_TEST_CASE(tls_with_both_files_is_accepted) {
           .string());
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
   BOOST_CHECK_EQUAL(r->tls.cert, (s.dir / "tls/cert.pem").string());
+}
+
+BOOST_AUTO_TEST_CASE(dkim_keys_of_both_algorithms_load_and_print_back) {
+  Scratch s;
+  auto r = nj::edge::load(s.write("min.yaml", kMinimal).string());
+  BOOST_REQUIRE(r.ok());
+  BOOST_CHECK(r->dkim.empty());  // default: nothing signed
+
+  std::string text = kMinimal +
+                     "dkim:\n"
+                     "  - domain: Example.org\n"
+                     "    selector: MX1-2026.ed\n"
+                     "    key: /etc/nightjar/keys/dkim-ed.key\n"
+                     "    algorithm: ed25519\n"
+                     "  - {domain: example.org, selector: mx1-2026-rsa, algorithm: rsa,\n"
+                     "     key: /run/credentials/nightjar-edge.service/keys_dkim-rsa.key}\n";
+  r = nj::edge::load(s.write("dkim.yaml", text).string());
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
+  BOOST_REQUIRE_EQUAL(r->dkim.size(), 2u);
+  BOOST_CHECK_EQUAL(r->dkim[0].domain, "example.org");
+  BOOST_CHECK_EQUAL(r->dkim[0].selector, "mx1-2026.ed");
+  BOOST_CHECK_EQUAL(r->dkim[0].key, (s.dir / "keys/dkim-ed.key").string());
+  BOOST_CHECK(r->dkim[0].algorithm == nj::edge::dkim::Algorithm::ed25519);
+  BOOST_CHECK(r->dkim[1].algorithm == nj::edge::dkim::Algorithm::rsa);
+  std::string printed = nj::edge::print_effective(*r);
+  auto again = nj::edge::load_text(printed, "printed.yaml");
+  BOOST_REQUIRE_MESSAGE(again.ok(), printed + (again.ok() ? std::string() : again.error()));
+  BOOST_CHECK_EQUAL(nj::edge::print_effective(*again), printed);
+  BOOST_CHECK(printed.find("algorithm: rsa") != std::string::npos);
+
+  // Another machine's copy (nightjarctl overlay) is not checked against this one's files: a
+  // key that does not exist or does not parse here is no problem there.
+  std::string elsewhere = text;
+  replace_all(elsewhere, "keys/dkim-ed.key", "keys/dkim-garbage.key");
+  replace_all(elsewhere, "keys_dkim-rsa.key", "keys_dkim-missing.key");
+  BOOST_CHECK(!nj::edge::load(s.write("other.yaml", elsewhere).string()).ok());
+  auto other = nj::edge::load(s.write("other.yaml", elsewhere).string(), nj::config::Host::other);
+  BOOST_CHECK_MESSAGE(other.ok(), (other.ok() ? std::string() : other.error()));
 }
 
 // Each file in bad/ starts with one "# expect: :LINE: key: problem" line per expected error
