@@ -132,6 +132,13 @@ Result<std::string> prepare_outbound(const queue::Envelope& e, const DelivererCo
   policy.limits = config.mime_limits;
   auto clean = mail::sanitize_outbound(e.message, policy);
   if (!clean) return make_error(clean.error());
+  // Signed after sanitizing, over exactly what is sent (the Received line is not signed).
+  std::string signatures;
+  if (config.dkim) {
+    auto sig = config.dkim->sign(*clean, send_time);
+    if (!sig) return make_error("dkim: " + sig.error());
+    signatures = std::move(*sig);
+  }
   mail::ReceivedInfo info;
   // The message came over the link from an authenticated user of our public domain; the line
   // names only public names, never the inner or a client.
@@ -142,7 +149,7 @@ Result<std::string> prepare_outbound(const queue::Envelope& e, const DelivererCo
   info.smtputf8 = e.smtputf8;
   info.id = e.id;
   info.when = send_time;
-  return mail::received_line(info) + *clean;
+  return mail::received_line(info) + signatures + *clean;
 }
 
 namespace {
@@ -500,7 +507,8 @@ struct Deliverer::Domain : std::enable_shared_from_this<Deliverer::Domain> {
   void start_message(std::string early_bytes) {
     auto data = prepare_outbound(env, owner->config_, owner->clock_.now());
     if (!data) {
-      NJ_LOG_WARN("outbound %s: not sanitizable: %s", env.id.c_str(), data.error().c_str());
+      NJ_LOG_WARN("outbound %s: cannot be prepared (sanitized, signed): %s", env.id.c_str(),
+                  data.error().c_str());
       close_session();
       release_slot();
       return all(RcptStatus::permanent, "554 5.6.0 message cannot be prepared for sending");

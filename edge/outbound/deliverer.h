@@ -4,7 +4,8 @@
 // (no STARTTLS: the onion circuit is already end-to-end encrypted and authenticated). It speaks
 // SMTP with common/smtp ClientSession (PIPELINING when offered) under a fixed public HELO name.
 // Right before sending, the message is sanitized again (common/mail/outbound.h, Date = now in
-// UTC) and gets the edge's one redacted Received line.
+// UTC), signed with DKIM when its From: domain has a key, and gets the edge's one redacted
+// Received line.
 // Connections per destination host are limited (ConcurrencyLimiter); a waiting attempt gets the
 // next free slot in FIFO order.
 // Connection cache (as Postfix's on-demand cache): after a delivery over the clearnet, the
@@ -36,6 +37,7 @@
 #include "common/tls/tls.h"
 #include "common/uv/loop.h"
 #include "common/uv/tcp.h"
+#include "edge/dkim/signer.h"
 #include "edge/outbound/router.h"
 #include "edge/outbound/status.h"
 
@@ -103,12 +105,19 @@ struct DelivererConfig {
   size_t connection_reuse_limit = 100;        // messages per cached connection
   smtp::ClientTimeouts timeouts;
   mail::MimeLimits mime_limits;
+  // Signs what leaves when its From: is in a signing domain (edge/dkim/signer.h); null: nothing
+  // is signed. Shared with nobody else: used on the loop thread only.
+  std::shared_ptr<nj::edge::dkim::Signer> dkim;
 };
 
 // "550 5.1.1 text" from a reply.
 std::string reply_text(const smtp::Reply& r);
 
-// The message as it leaves: sanitized for `send_time`, with the edge's Received line first.
+// The message as it leaves: sanitized for `send_time`, signed (config.dkim, t= send_time: the
+// second its Date names), with the edge's Received line first and the DKIM-Signature fields
+// below it. Each attempt prepares the message afresh (a fresh Message-ID, Date the time it
+// leaves), so each attempt is signed over what it sends; the signature of given bytes at a given
+// second is always the same (ed25519 and RSA PKCS#1 v1.5 are deterministic).
 Result<std::string> prepare_outbound(const queue::Envelope& e, const DelivererConfig& config,
                                      std::time_t send_time);
 

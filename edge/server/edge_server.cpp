@@ -257,6 +257,20 @@ Status EdgeServer::start_outbound() {
   dc.allow_private_addresses = o.allow_private_addresses;
   dc.connection_cache_ms = static_cast<uint64_t>(o.connection_cache_time.count());
   dc.connection_reuse_limit = static_cast<size_t>(o.connection_reuse_limit);
+  if (!cfg_.dkim.empty()) {
+    // Read here, at start-up, like the edge's other keys (the unit's credentials are gone once
+    // it stops); a key OpenDKIM will not sign with stops start-up.
+    std::vector<dkim::SigningKey> keys;
+    for (const auto& k : cfg_.dkim) {
+      auto key = dkim::load_key(k.key, k.algorithm);
+      if (!key) return make_error("dkim: " + key.error());
+      keys.push_back({k.domain, k.selector, std::move(*key)});
+    }
+    auto signer = dkim::Signer::create(std::move(keys));
+    if (!signer) return make_error(signer.error());
+    dc.dkim = std::move(*signer);
+    NJ_LOG_INFO("dkim: signing outbound mail with %zu key(s)", cfg_.dkim.size());
+  }
   deliverer_ = std::make_unique<Deliverer>(loop_, *resolver_, *router_, *dialer_, &*tls_client_,
                                            clock_, dc);
   QueueOptions qo;

@@ -205,6 +205,45 @@ BOOST_FIXTURE_TEST_CASE(delivers_sanitized_with_one_received_and_per_recipient_r
   BOOST_CHECK(mail);
 }
 
+// edge/dkim's own test verifies signatures; here: that what leaves is signed after sanitizing,
+// below the Received line, with t= the second of its Date, and only for a signing domain.
+BOOST_FIXTURE_TEST_CASE(signed_after_sanitizing_when_from_is_a_signing_domain, Fixture) {
+  dns.set("dest.test", dns::Type::MX, test::mx({{10, "mx.dest.test"}}));
+  dns.set("mx.dest.test", dns::Type::A, test::addrs({"127.0.0.1"}));
+  dns.set("mx.dest.test", dns::Type::AAAA, test::status(dns::Status::nodata));
+  auto signer_for = [](const std::string& domain) {
+    auto key = nj::edge::dkim::generate_key(nj::edge::dkim::Algorithm::ed25519);
+    BOOST_REQUIRE(key.ok());
+    std::vector<nj::edge::dkim::SigningKey> keys;
+    keys.push_back({domain, "sel", std::move(*key)});
+    auto s = nj::edge::dkim::Signer::create(std::move(keys));
+    BOOST_REQUIRE(s.ok());
+    return std::shared_ptr<nj::edge::dkim::Signer>(std::move(*s));
+  };
+  cfg.dkim = signer_for("example.org");
+  cfg.connection_cache_ms = 0;
+  build(server->l->port());
+  auto r = run(env("ID1", {"x@dest.test"}));
+  BOOST_REQUIRE(r.size() == 1 && r[0].status == RcptStatus::delivered);
+  BOOST_REQUIRE_EQUAL(server->messages.size(), 1u);
+  const std::string& m = server->messages[0];
+  BOOST_CHECK(m.starts_with("Received: from example.org by mx.edge.example.org"));
+  size_t sig = m.find("\r\nDKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org;");
+  BOOST_REQUIRE_MESSAGE(sig != std::string::npos, m);
+  BOOST_CHECK_LT(sig, m.find("\r\nFrom: "));
+  BOOST_CHECK(m.find("t=1800000000;") != std::string::npos);
+  BOOST_CHECK(m.find("Date: Fri, 15 Jan 2027 08:00:00 +0000") != std::string::npos);
+  BOOST_CHECK_EQUAL(m.find("DKIM-Signature", sig + 20), std::string::npos);
+
+  // Keys for another domain only: the message leaves unsigned.
+  cfg.dkim = signer_for("example.net");
+  build(server->l->port());
+  r = run(env("ID2", {"x@dest.test"}));
+  BOOST_REQUIRE(r.size() == 1 && r[0].status == RcptStatus::delivered);
+  BOOST_REQUIRE_EQUAL(server->messages.size(), 2u);
+  BOOST_CHECK_EQUAL(server->messages[1].find("DKIM-Signature"), std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(refused_greeting_moves_to_the_next_mx, Fixture) {
   // Both MX hosts refuse at the greeting: each is tried once, and the result is transient.
   dns.set("dest.test", dns::Type::MX, test::mx({{10, "a.dest.test"}, {20, "b.dest.test"}}));
