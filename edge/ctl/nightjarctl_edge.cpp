@@ -2,12 +2,13 @@
 // /usr/bin/nightjarctl): the edge operator's commands, in one table. It carries no inner code
 // (DESIGN.md: the edge image holds none): keygen and the status client are the shared ones
 // (common/ctl), overlay prints the edge's half (edge/ctl/overlay.h), edge-queue reads the
-// edge's queue format. tests/unit/ctl checks that no inner library or header is in it.
+// edge's queue format, dkim makes DKIM keys (edge/ctl/dkim.h). tests/unit/ctl checks that no inner library or header is in it.
 // Trust: run by the operator on the edge's machine; arguments are the operator's.
 #include "common/ctl/keygen.h"
 #include "common/ctl/status.h"
 #include "common/ctl/tool.h"
 #include "edge/config/config.h"
+#include "edge/ctl/dkim.h"
 #include "edge/ctl/edge_queue.h"
 #include "edge/ctl/overlay.h"
 
@@ -36,6 +37,7 @@ constexpr Command kCommands[] = {
     {"status", "the running edge's link, queues and counts", cmd_status},
     {"overlay", "print this edge's torrc or i2pd lines and its DNS records", cmd_edge_overlay},
     {"edge-queue", "read the sealed inbound queue with the inner's key", cmd_edge_queue},
+    {"dkim", "make a DKIM key for outbound mail, print its DNS record", cmd_dkim},
 };
 
 constexpr Tool kTool{kCommands,
