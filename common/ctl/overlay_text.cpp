@@ -167,4 +167,26 @@ std::string dns_records(const EdgeFacts& e, bool tor) {
   return out;
 }
 
+std::string auth_records(const EdgeFacts& e) {
+  std::string out = comment(
+      "SPF and DMARC, the same from every edge: publish them once per domain. SPF names the MX "
+      "hosts (the edges) as the only senders: the addresses of each edge's MX name must be the "
+      "ones it connects from. DMARC has no rua= or ruf=: reports would tell every receiver that "
+      "sends them, and the mailbox that gets them, about our users' traffic.");
+  for (const auto& d : e.public_domains) {
+    out += d + ". IN TXT \"" + std::string(kSpfRecord) + "\"\n";
+    out += "_dmarc." + d + ". IN TXT \"" + std::string(kDmarcRecord) + "\"\n";
+  }
+  if (!e.dkim_configured)
+    return out + comment("Edge " + e.name +
+                         " signs nothing (edge.yaml has no dkim: keys): DMARC then rests on SPF "
+                         "alone, which forwarding breaks. Make keys with 'nightjarctl dkim "
+                         "keygen' and name them in dkim:.");
+  out += comment("DKIM: the keys of edge " + e.name +
+                 " (edge.yaml dkim:); each edge has its own selectors, so publish every edge's.");
+  for (const auto& r : e.dkim_records) out += r + "\n";
+  for (const auto& u : e.dkim_unreadable) out += comment(u);
+  return out;
+}
+
 }  // namespace nj::ctl

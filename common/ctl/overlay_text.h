@@ -63,6 +63,11 @@ struct EdgeFacts {
   std::string onion_mx_name;   // "<56 base32>.onion", or empty: not known yet
   std::string inner_link_b32;  // "<52 base32>.b32.i2p": the one client of its I2P link tunnel
   std::string tor_dir = std::string(kDefaultTorDir);  // parent of its HiddenServiceDirs
+  // Its DKIM records, one zone file line each (edge.yaml dkim:, from the key files), and a
+  // comment line for each key whose file could not be read here.
+  std::vector<std::string> dkim_records;
+  std::vector<std::string> dkim_unreadable;
+  bool dkim_configured = false;  // edge.yaml has a dkim: section with keys
 };
 
 // torrc lines for the edge's machine: the SocksPort for OnionMX delivery (outbound.socks, else
@@ -80,5 +85,17 @@ Result<std::string> i2p_edge(const EdgeFacts& e);
 // its OnionMX onion. Without onion_mx_name no SRV record (one is never printed with a stand-in
 // for the name), only a comment saying where the name will be.
 std::string dns_records(const EdgeFacts& e, bool tor);
+
+// The DMARC record every public domain publishes: reject what fails, strict alignment, and no
+// rua= or ruf= (aggregate and failure reports would go to a mailbox of ours and tell whoever
+// sends them, and every receiver that reports, about our users' traffic).
+constexpr std::string_view kDmarcRecord = "v=DMARC1; p=reject; adkim=s; aspf=s";
+// SPF: mail of a public domain comes only from its MX hosts, the edges, which are also what
+// delivers it.
+constexpr std::string_view kSpfRecord = "v=spf1 mx -all";
+
+// The mail authentication records of each public domain the edge serves: its SPF and DMARC
+// records (the same from every edge: published once per domain) and this edge's DKIM records.
+std::string auth_records(const EdgeFacts& e);
 
 }  // namespace nj::ctl

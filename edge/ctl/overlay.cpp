@@ -11,6 +11,7 @@
 #include "common/ctl/overlay_names.h"
 #include "common/ctl/overlay_text.h"
 #include "edge/config/config.h"
+#include "edge/dkim/key.h"
 
 namespace nj::ctl {
 namespace {
@@ -25,9 +26,10 @@ constexpr CommandText kText{
     "tunnels.conf sections (i2p), for its link service (which admits only the\n"
     "inner), its OnionMX service and the SocksPort it delivers through; and the DNS\n"
     "records to publish for it: an MX record for each public domain it serves and,\n"
-    "for tor, the _onion-mx._tcp SRV records once its OnionMX onion is known. The\n"
+    "for tor, the _onion-mx._tcp SRV records once its OnionMX onion is known; and\n"
+    "each domain's SPF and DMARC records and this edge's DKIM records (dkim:). The\n"
     "inner prints its own half with its nightjarctl overlay. Only names, ports and\n"
-    "addresses are read from EDGE.yaml.\n"
+    "addresses are read from EDGE.yaml, and the public half of its DKIM keys.\n"
     "  --name NAME             its entry in the inner's edges: (default edge)\n"
     "  --link-port N           the port of that entry's address, where the inner\n"
     "                          dials the link (default: the link listener's port)\n"
@@ -92,6 +94,21 @@ EdgeFacts edge_facts(const edge::EdgeConfig& c) {
   f.onion_mx = c.listen.onion_mx;
   f.socks = c.outbound.socks;
   if (!f.link.empty()) f.link_port = f.link.front().port;
+  // DKIM records from the key files, read where the edge's unit loads them; a key this user
+  // cannot read is named, with the command that prints its record where it can be read.
+  f.dkim_configured = !c.dkim.empty();
+  for (const auto& k : c.dkim) {
+    auto key = edge::dkim::load_key(config::file_for_this_process(k.key), k.algorithm);
+    if (key) {
+      f.dkim_records.push_back(edge::dkim::txt_record(k.selector, k.domain, *key));
+    } else {
+      f.dkim_unreadable.push_back(
+          "No record for selector " + k.selector + " of " + k.domain + ": " + key.error() +
+          ". Run this as root, or where the key is: nightjarctl dkim record --domain " + k.domain +
+          " --selector " + k.selector + " --algorithm " +
+          std::string(edge::dkim::algorithm_name(k.algorithm)) + " --key FILE");
+    }
+  }
   return f;
 }
 
@@ -150,6 +167,8 @@ int cmd_edge_overlay(const Args& args) {
     out += "\n# ---- i2pd on edge " + f.name + "'s machine ----\n" + *part;
   }
   out += "\n# ---- DNS: publish in each public domain's zone ----\n" + dns_records(f, o.tor);
+  out += "\n# ---- DNS: SPF, DMARC and DKIM, in each public domain's zone ----\n" +
+         auth_records(f);
   std::fputs(out.c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : kExitFailure;
 }

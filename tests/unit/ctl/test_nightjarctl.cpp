@@ -50,7 +50,8 @@ struct Tool {
   const char* path;
   std::vector<std::string> commands;
 };
-const Tool kEdgeTool{NIGHTJARCTL_EDGE_PATH, {"keygen", "status", "overlay", "edge-queue"}};
+const Tool kEdgeTool{NIGHTJARCTL_EDGE_PATH,
+                     {"keygen", "status", "overlay", "edge-queue", "dkim"}};
 const Tool kInnerTool{NIGHTJARCTL_PATH,
                       {"keygen", "account", "quota", "queue", "edge", "status", "overlay"}};
 const Tool* const kTools[] = {&kEdgeTool, &kInnerTool};

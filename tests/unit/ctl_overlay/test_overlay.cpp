@@ -34,6 +34,7 @@
 #include "common/ctl/overlay_names.h"
 #include "common/ctl/overlay_text.h"
 #include "edge/ctl/overlay.h"
+#include "edge/dkim/key.h"
 #include "inner/ctl/overlay.h"
 #include "tests/unit/support/capture.h"
 
@@ -1331,4 +1332,63 @@ BOOST_AUTO_TEST_CASE(i2p_keys_reader_refuses_what_is_not_a_keys_file) {
   auto long_file = nj::ctl::read_i2p_keys_b32((w.dir / "long.dat").string());
   BOOST_REQUIRE(long_file.ok());
   BOOST_TEST(*long_file == *nj::ctl::i2p_keys_b32(with_cert(5, 4, 4, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(spf_dmarc_and_dkim_records_beside_the_mx_records) {
+  World w;
+  const std::string kAuthPart = "# ---- DNS: SPF, DMARC and DKIM, in each public domain's zone ----";
+  // Without dkim: SPF and DMARC for each public domain, once, and a word on the missing keys.
+  std::string out, err;
+  BOOST_TEST(run_edge(w.edge_args("tor", "mx1", w.edge_yaml), out, err) == 0, err);
+  std::string auth = part(out, kAuthPart);
+  BOOST_TEST(config_lines(auth) ==
+                 "example.test. IN TXT \"v=spf1 mx -all\"\n"
+                 "_dmarc.example.test. IN TXT \"v=DMARC1; p=reject; adkim=s; aspf=s\"\n"
+                 "example.org. IN TXT \"v=spf1 mx -all\"\n"
+                 "_dmarc.example.org. IN TXT \"v=DMARC1; p=reject; adkim=s; aspf=s\"\n",
+             auth);
+  BOOST_TEST(config_lines(auth).find("rua=") == std::string::npos);
+  BOOST_TEST(config_lines(auth).find("ruf=") == std::string::npos);
+  BOOST_TEST(flat(auth).find("Edge mx1 signs nothing") != std::string::npos, auth);
+  // The MX part is as it was: the new records are a part of their own.
+  BOOST_TEST(config_lines(part(out, "# ---- DNS: publish in each public domain's zone ----")) ==
+             config_lines(nj::ctl::dns_records(w.facts(), true)));
+
+  // With keys: this edge's DKIM records, made from the key files' public halves.
+  auto ed = nj::edge::dkim::generate_key(nj::edge::dkim::Algorithm::ed25519);
+  auto rsa = nj::edge::dkim::generate_key(nj::edge::dkim::Algorithm::rsa);
+  BOOST_REQUIRE(ed.ok() && rsa.ok());
+  BOOST_REQUIRE(nj::edge::dkim::write_key((w.dir / "ed.key").string(), *ed).ok());
+  BOOST_REQUIRE(nj::edge::dkim::write_key((w.dir / "rsa.key").string(), *rsa).ok());
+  fs::path signing = w.edge_file(
+      "signing", "mx.nightjar.test", 2601, 2526,
+      "dkim:\n"
+      "  - {domain: example.org, selector: mx1-ed, algorithm: ed25519, key: " +
+          (w.dir / "ed.key").string() +
+          "}\n"
+          "  - {domain: example.org, selector: mx1-rsa, algorithm: rsa, key: " +
+          (w.dir / "rsa.key").string() + "}\n");
+  BOOST_TEST(run_edge(w.edge_args("tor", "mx1", signing), out, err) == 0, err);
+  auth = part(out, kAuthPart);
+  std::string lines = config_lines(auth);
+  BOOST_TEST(lines.find("mx1-ed._domainkey.example.org. IN TXT \"v=DKIM1; k=ed25519; p=" +
+                        ed->public_b64 + "\"\n") != std::string::npos,
+             auth);
+  BOOST_TEST(lines.find(nj::edge::dkim::txt_record("mx1-rsa", "example.org", *rsa) + "\n") !=
+                 std::string::npos,
+             auth);
+  BOOST_TEST(auth.find("PRIVATE") == std::string::npos);
+  BOOST_TEST(flat(auth).find("signs nothing") == std::string::npos, auth);
+
+  // A key this user cannot read (here: gone) is named with the command that prints its record.
+  fs::remove(w.dir / "rsa.key");
+  BOOST_TEST(run_edge(w.edge_args("tor", "mx1", signing), out, err) == 0, err);
+  auth = part(out, kAuthPart);
+  BOOST_TEST(config_lines(auth).find("mx1-rsa._domainkey") == std::string::npos, auth);
+  BOOST_TEST(flat(auth).find("No record for selector mx1-rsa of example.org: ") !=
+                 std::string::npos,
+             auth);
+  BOOST_TEST(flat(auth).find("nightjarctl dkim record --domain example.org --selector mx1-rsa "
+                             "--algorithm rsa --key FILE") != std::string::npos,
+             auth);
 }
