@@ -230,6 +230,15 @@ Table<ClamdChecks> clamd_table() {
       .key("max_size", &ClamdChecks::max_size, config::size(64 << 10, 1ull << 30), 35ull << 20);
 }
 
+Table<AuthChecks> auth_table() {
+  return Table<AuthChecks>()
+      .key("enabled", &AuthChecks::enabled, config::boolean(), true)
+      .key("dmarc_reject", &AuthChecks::dmarc_reject, config::boolean(), true)
+      .key("public_suffix_list", &AuthChecks::public_suffix_list,
+           config::path(PathCheck::readable_file),
+           std::string("/usr/share/publicsuffix/public_suffix_list.dat"));
+}
+
 Table<Checks> checks_table() {
   return Table<Checks>()
       .key("greet_wait", &Checks::greet_wait, config::duration(0ms, 60s), 6s)
@@ -238,7 +247,8 @@ Table<Checks> checks_table() {
       .section("dnsbl", &Checks::dnsbl, dnsbl_table())
       .section("greylist", &Checks::greylist, greylist_table())
       .optional_section("clamd", &Checks::clamd, clamd_table(),
-                        [](const ClamdChecks& c) { return !c.socket.empty(); });
+                        [](const ClamdChecks& c) { return !c.socket.empty(); })
+      .section("auth", &Checks::auth, auth_table());
 }
 
 Table<Limits> limits_table() {

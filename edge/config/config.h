@@ -110,6 +110,15 @@ struct ClamdChecks {
   std::uint64_t max_size = 35ull << 20;
 };
 
+// SPF, DKIM and DMARC of inbound mail, recorded in one Authentication-Results field under the
+// edge's hostname (edge/auth/sender_auth.h).
+struct AuthChecks {
+  bool enabled = true;
+  bool dmarc_reject = true;  // DMARC fail with p=reject (after pct): 550 5.7.1
+  // Debian's publicsuffix package; read at start-up (DMARC's organizational domains).
+  std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+};
+
 struct Checks {
   Duration greet_wait{6000};  // 0: no pregreet test
   HeloChecks helo;
@@ -117,6 +126,7 @@ struct Checks {
   DnsblChecks dnsbl;
   GreylistChecks greylist;
   ClamdChecks clamd;
+  AuthChecks auth;
 };
 
 struct Limits {

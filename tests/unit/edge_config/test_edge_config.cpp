@@ -137,6 +137,10 @@ BOOST_AUTO_TEST_CASE(minimal_config_gets_the_documented_defaults) {
   BOOST_CHECK(c.checks.greylist.retry_window == 48h);
   BOOST_CHECK(c.checks.greylist.max_age == 35 * 24h);
   BOOST_CHECK_EQUAL(c.checks.greylist.auto_allow_after, 5);
+  BOOST_CHECK(c.checks.auth.enabled);
+  BOOST_CHECK(c.checks.auth.dmarc_reject);
+  BOOST_CHECK_EQUAL(c.checks.auth.public_suffix_list,
+                    "/usr/share/publicsuffix/public_suffix_list.dat");
   BOOST_CHECK_EQUAL(c.limits.max_message_size, 35u << 20);
   BOOST_CHECK_EQUAL(c.limits.max_recipients, 100);
   BOOST_CHECK_EQUAL(c.limits.max_connections, 1000);
