@@ -167,6 +167,21 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
     NJ_LOG_INFO("virus scanning by clamd at %s on_error=%s", s->clamd_->where().c_str(),
                 ch.clamd.on_error == ClamdOnError::tempfail ? "tempfail" : "accept");
   }
+  if (ch.auth.enabled) {
+    auto lib = auth::DkimLibrary::create();
+    if (!lib) return make_error("checks.auth: " + lib.error());
+    auto psl = auth::PublicSuffixList::load(ch.auth.public_suffix_list);
+    if (!psl) return make_error("checks.auth.public_suffix_list: " + psl.error());
+    s->dkim_lib_ = std::move(*lib);
+    s->psl_.emplace(std::move(*psl));
+    auth::SenderAuthOptions o;
+    o.authserv_id = config.hostname;
+    o.dmarc_reject = ch.auth.dmarc_reject;
+    s->auth_ = std::make_unique<auth::SenderAuth>(loop, *s->resolver_, *s->dkim_lib_, *s->psl_,
+                                                  std::move(o));
+    NJ_LOG_INFO("sender authentication: spf dkim dmarc dmarc_reject=%s",
+                ch.auth.dmarc_reject ? "yes" : "no");
+  }
   s->sessions_ = std::make_unique<uv::SessionSet<MxSession>>(loop);
   s->add_collectors();
   return s;

@@ -29,6 +29,7 @@
 #include "common/uv/handles.h"
 #include "common/uv/session_set.h"
 #include "common/uv/tcp.h"
+#include "edge/auth/sender_auth.h"
 #include "edge/checks/clamd.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/dnsbl.h"
@@ -98,6 +99,10 @@ class EdgeServer {
   std::unique_ptr<outbound::Deliverer> deliverer_;
   std::unique_ptr<outbound::EdgeOutboundQueue> outbound_;
   std::unique_ptr<dns::Resolver> resolver_;
+  // Sender authentication (checks.auth); null when off. After the resolver: gone before it.
+  std::unique_ptr<auth::DkimLibrary> dkim_lib_;
+  std::optional<auth::PublicSuffixList> psl_;
+  std::unique_ptr<auth::SenderAuth> auth_;
   std::optional<tls::Context> tls_;
 
   checks::ConnectionLimiter limiter_;

@@ -124,6 +124,7 @@ void MxSession::finish() {
   domain_pending_.cancel();
   allow_pending_.cancel();
   scan_.reset();
+  auth_pending_.cancel();
   const auto& st = smtp_.stats();
   for (uint32_t i = messages_refused_here_; i < st.messages_refused; ++i)
     srv_.counters_.refused(Refusal::data_limits);
@@ -353,11 +354,55 @@ std::optional<smtp::Reply> MxSession::queue_message(const smtp::Message& m) {
     ++messages_refused_here_;
     return smtp::Reply::make(550, "5.6.0", "Message header section is malformed");
   }
+  auto input = std::make_shared<std::string>(std::move(*clean));
+  auth_field_.clear();
+  if (!srv_.auth_) return clean_message(m, std::move(input));
+  // SPF, DKIM and DMARC see the message as it arrived (the sanitizer left the body and every
+  // signed field alone) and before the cleaner rewrites the body, which would break DKIM's
+  // body hashes.
+  auth::AuthInput in;
+  in.client_ip = client_ip_;
+  in.helo = helo_;
+  // Every onion peer arrives from 127.0.0.1: no SPF record can speak for that address.
+  in.check_spf = !onion_;
+  if (!sender_.null_path) {
+    in.sender_local = sender_.normalized_local();
+    in.sender_domain = sender_.domain;
+  }
+  in.log_id = id_;
+  auth_pending_ = srv_.auth_->check(input, std::move(in), [this, &m, input](auth::AuthVerdict v) {
+    // The engine keeps `m` until answer(); a session that has ended cancelled this.
+    message_after_auth(m, input, std::move(v));
+  });
+  return std::nullopt;
+}
+
+void MxSession::message_after_auth(const smtp::Message& m, std::shared_ptr<std::string> input,
+                                   auth::AuthVerdict v) {
+  // The summary holds result names only: no domain, no address.
+  NJ_LOG_INFO("session=%s auth %s", id_.c_str(), v.summary.c_str());
+  if (v.reject) {
+    ++messages_refused_here_;
+    answer(reject("data",
+                  checks::Decision::reply(550, "5.7.1",
+                                          "Message refused: DMARC authentication failed and the "
+                                          "From domain's policy is reject",
+                                          "dmarc: " + v.summary),
+                  Refusal::dmarc));
+    return;
+  }
+  // The field goes first among the message's fields, under the Received line, when sealing: the
+  // cleaner adds its own field at the top of what it is given.
+  auth_field_ = std::move(v.field);
+  if (auto reply = clean_message(m, std::move(input))) answer(*reply);
+}
+
+std::optional<smtp::Reply> MxSession::clean_message(const smtp::Message& m,
+                                                    std::shared_ptr<std::string> input) {
   // HTML parts lose everything that would reach the network; one field says what went. Parsing
   // HTML is the one step whose time grows with what a stranger sends (up to a second or two at
   // the cleaner's limits), so it runs on the thread pool and the loop keeps serving everyone
   // else. Each session has at most one message here.
-  auto input = std::make_shared<std::string>(std::move(*clean));
   auto output = std::make_shared<std::optional<Result<content::BodyCleaned>>>();
   auto alive = std::weak_ptr<bool>(alive_);
   uv::queue_work(
@@ -397,6 +442,8 @@ std::optional<smtp::Reply> MxSession::seal_message(const smtp::Message& m,
   ri.id = e.id;
   ri.when = static_cast<std::time_t>(e.received_at);
   e.message = mail::received_line(ri);
+  e.message += auth_field_;
+  auth_field_.clear();
   e.message += body->message;
 
   std::string id = e.id;

@@ -2,8 +2,9 @@
 // engine and applies the checks in the order the design gives: connection limits and the
 // greeting delay (pregreet), HELO sanity, sender checks (none of our own domains, DNSBL score,
 // sender domain, usual-suspect allowlists), recipient checks (our domains only, greylisting),
-// then DATA: a virus scan by clamd when configured, sanitize, rewrite recipients to the internal
-// domain, add one redacted Received line, seal, commit, and only then 250.
+// then DATA: a virus scan by clamd when configured, sanitize, SPF/DKIM/DMARC (one
+// Authentication-Results field, DMARC p=reject refused), clean HTML, rewrite recipients to the
+// internal domain, add one redacted Received line, seal, commit, and only then 250.
 // Trust: the peer is hostile. Its address is used for limits, DNSBL and greylisting only, and
 // is logged only through log::ip(). Nothing is granted because a client connects from loopback.
 #pragma once
@@ -18,6 +19,7 @@
 #include "common/uv/engine_pump.h"
 #include "common/uv/handles.h"
 #include "common/uv/tcp.h"
+#include "edge/auth/sender_auth.h"
 #include "edge/checks/clamd.h"
 #include "edge/checks/connection_limiter.h"
 #include "edge/checks/decision.h"
@@ -65,8 +67,14 @@ class MxSession final : public smtp::Hooks {
   // The end of DATA, step by step: clamd's verdict on the message, then sanitize, seal and
   // commit (nullopt: the commit answers later).
   void message_after_scan(const smtp::Message& m, checks::ClamdResult r);
-  // Headers sanitized, then the body cleaned on the thread pool; seal_message finishes.
+  // Headers sanitized, then sender authentication (checks.auth: SPF, DKIM, DMARC; a DMARC
+  // p=reject failure is refused, otherwise the Authentication-Results field is added), then the
+  // body cleaned on the thread pool; seal_message finishes.
   std::optional<smtp::Reply> queue_message(const smtp::Message& m);
+  void message_after_auth(const smtp::Message& m, std::shared_ptr<std::string> input,
+                          auth::AuthVerdict v);
+  std::optional<smtp::Reply> clean_message(const smtp::Message& m,
+                                           std::shared_ptr<std::string> input);
   std::optional<smtp::Reply> seal_message(const smtp::Message& m,
                                           Result<content::BodyCleaned> body);
 
@@ -99,6 +107,9 @@ class MxSession final : public smtp::Hooks {
   // The message's virus scan while it runs; dropping it (finish()) cancels it. Declared after
   // smtp_, whose message the scan reads, so it goes first.
   std::unique_ptr<checks::ClamdScan> scan_;
+  // The message's sender authentication while it runs; cancelled by finish().
+  auth::AuthPending auth_pending_;
+  std::string auth_field_;  // its Authentication-Results field, until seal_message
   uint32_t messages_ = 0;
   // Messages this session refused in on_message; the engine's own refusals at the end of DATA
   // (size, line length, bare CR/LF) are the rest of its messages_refused.

@@ -50,6 +50,8 @@ const char* refusal_name(Refusal r) {
       return "headers";
     case Refusal::content:
       return "content";
+    case Refusal::dmarc:
+      return "dmarc";
     case Refusal::queue_write:
       return "queue_write";
   }

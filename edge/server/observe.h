@@ -41,6 +41,7 @@ enum class Refusal : uint8_t {
   virus_scan_failed,            // clamd gave no verdict and checks.clamd.on_error is tempfail
   headers,                      // the message's header section is malformed
   content,                      // a body part the cleaner cannot make safe (edge/content)
+  dmarc,                        // DMARC failed and the From domain's policy is reject (550 5.7.1)
   queue_write,                  // the queue's commit failed (451)
 };
 inline constexpr size_t kRefusals = static_cast<size_t>(Refusal::queue_write) + 1;

@@ -29,7 +29,8 @@ SECRETS = ["127.0.0.", "127.255.", "alice", "bob", "nobody", "mallory", "carol",
 REASONS = ["connection_limit", "pregreet", "protocol", "helo", "sender_syntax", "sender_forged",
            "dnsbl", "sender_domain", "sender_allowlist", "recipient_syntax", "relay", "greylist",
            "recipient_too_long", "no_such_user", "mailbox_full", "recipient_check_unavailable",
-           "data_limits", "virus", "virus_scan_failed", "headers", "content", "queue_write"]
+           "data_limits", "virus", "virus_scan_failed", "headers", "content", "dmarc",
+           "queue_write"]
 
 
 
