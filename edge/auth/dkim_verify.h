@@ -39,11 +39,11 @@ class DkimLibrary {
   ~DkimLibrary();
   DkimLibrary(const DkimLibrary&) = delete;
   DkimLibrary& operator=(const DkimLibrary&) = delete;
-  dkim_lib* handle() const { return lib_; }
+  ::dkim_lib* handle() const { return lib_; }
 
  private:
   DkimLibrary() = default;
-  dkim_lib* lib_ = nullptr;
+  ::dkim_lib* lib_ = nullptr;
 };
 
 class DkimMessage {
@@ -76,7 +76,7 @@ class DkimMessage {
     bool final = false;    // report decided at start() (a signature libopendkim refused)
   };
   DkimMessage() = default;
-  dkim* open(const DkimLibrary& lib, std::string_view message, std::string_view log_id,
+  ::dkim* open(const DkimLibrary& lib, std::string_view message, std::string_view log_id,
              size_t* body_offset);
 
   const DkimLibrary* lib_ = nullptr;

@@ -131,6 +131,10 @@ struct SenderAuth::State : std::enable_shared_from_this<SenderAuth::State> {
 
   // ---- SPF ----
   void start_spf() {
+    if (!in.check_spf) {
+      spf_done = true;
+      return;
+    }
     spf_req.ip = in.client_ip;
     spf_req.helo = in.helo;
     if (in.sender_domain.empty()) {

@@ -41,6 +41,7 @@ struct SenderAuthOptions {
 
 struct AuthInput {
   std::string client_ip;
+  bool check_spf = true;  // false: spf=none (onion peers all arrive from 127.0.0.1)
   std::string helo;
   std::string sender_local;   // the envelope sender's local part (normalized)
   std::string sender_domain;  // empty for the null sender

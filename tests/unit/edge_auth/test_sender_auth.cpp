@@ -53,7 +53,7 @@ struct World {
   AuthVerdict run(const std::string& msg, const std::string& sender_domain,
                   const std::string& ip = "192.0.2.1") {
     std::optional<AuthVerdict> v;
-    AuthInput in{ip, "mail.helo.test", "alice", sender_domain, "t"};
+    AuthInput in{ip, true, "mail.helo.test", "alice", sender_domain, "t"};
     auto p = auth->check(std::make_shared<std::string>(msg), in,
                          [&](AuthVerdict x) { v = std::move(x); });
     BOOST_TEST(!v.has_value());  // never before check() returns
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(deadline_turns_silence_into_temperror) {
   World w;
   w.dns.defer(true);
   std::optional<AuthVerdict> v;
-  AuthInput in{"192.0.2.1", "h.test", "ceo", "bank.test", "t"};
+  AuthInput in{"192.0.2.1", true, "h.test", "ceo", "bank.test", "t"};
   auto p = w.auth->check(std::make_shared<std::string>("From: ceo@bank.test\r\n\r\nx\r\n"), in,
                          [&](AuthVerdict x) { v = std::move(x); });
   while (!v && w.loop.run_once()) {
@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(cancelled_check_never_calls_back) {
   World w;
   w.dns.defer(true);
   bool called = false;
-  AuthInput in{"192.0.2.1", "h.test", "a", "signed.test", "t"};
+  AuthInput in{"192.0.2.1", true, "h.test", "a", "signed.test", "t"};
   {
     auto p = w.auth->check(std::make_shared<std::string>(data_file("signed.eml")), in,
                            [&](AuthVerdict) { called = true; });
