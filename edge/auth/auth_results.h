@@ -33,6 +33,9 @@ const char* dmarc_result_name(DmarcResult r);
 const char* dmarc_policy_name(DmarcPolicy p);
 
 inline constexpr size_t kMaxValue = 255;  // longest property value written
+// The longest field authentication_results() writes (at most 5 signatures; every value at
+// kMaxValue and every octet of it quoted): bounded, so the growth of a message is too.
+inline constexpr size_t kMaxAuthResultsBytes = 16 * 1024;
 
 struct SpfReport {
   SpfResult result = SpfResult::none;

@@ -93,3 +93,26 @@ BOOST_AUTO_TEST_CASE(reader_round_trips_and_refuses_broken_fields) {
   BOOST_TEST(!parse_authentication_results("Authentication-Results: a; spf=pass (x\r\n").ok());
   BOOST_TEST(!parse_authentication_results("Received: a; spf=pass\r\n").ok());
 }
+
+BOOST_AUTO_TEST_CASE(the_longest_field_is_bounded) {
+  std::string worst(kMaxValue, '"');  // every octet needs a quoted-pair
+  AuthReport r;
+  r.authserv_id = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') +
+                  "." + std::string(61, 'd');
+  r.spf.result = SpfResult::permerror;
+  r.spf.mailfrom = worst;
+  for (int i = 0; i < 5; ++i) {
+    DkimReport d;
+    d.result = DkimResult::permerror;
+    d.domain = d.selector = d.algorithm = d.b_prefix = worst;
+    d.comment = std::string(200, 'x');
+    r.dkim.push_back(d);
+  }
+  r.dmarc.result = DmarcResult::temperror;
+  r.dmarc.from = worst;
+  r.dmarc.policy = DmarcPolicy::quarantine;
+  r.dmarc.disposition = DmarcPolicy::quarantine;
+  auto f = authentication_results(r);
+  BOOST_TEST(f.size() < kMaxAuthResultsBytes);
+  BOOST_TEST(parse_authentication_results(f).ok());
+}
