@@ -8,8 +8,12 @@ namespace {
 constexpr std::string_view kFieldName = "Authentication-Results";
 constexpr std::string_view kFold = "\r\n\t";
 
-bool is_tspecial(char c) { return std::strchr("()<>@,;:\\\"/[]?=", c) != nullptr && c != '\0'; }
-bool is_token_char(char c) { return c > 0x20 && c < 0x7f && !is_tspecial(c); }
+bool is_tspecial(char c) {
+  return std::strchr("()<>@,;:\\\"/[]?=", c) != nullptr && c != '\0';
+}
+bool is_token_char(char c) {
+  return c > 0x20 && c < 0x7f && !is_tspecial(c);
+}
 
 bool is_domain(std::string_view s) {
   if (s.empty() || s.size() > 253) return false;
@@ -57,46 +61,68 @@ std::string lower(std::string_view s) {
 
 const char* spf_result_name(SpfResult r) {
   switch (r) {
-    case SpfResult::none: return "none";
-    case SpfResult::neutral: return "neutral";
-    case SpfResult::pass: return "pass";
-    case SpfResult::fail: return "fail";
-    case SpfResult::softfail: return "softfail";
-    case SpfResult::temperror: return "temperror";
-    case SpfResult::permerror: return "permerror";
+    case SpfResult::none:
+      return "none";
+    case SpfResult::neutral:
+      return "neutral";
+    case SpfResult::pass:
+      return "pass";
+    case SpfResult::fail:
+      return "fail";
+    case SpfResult::softfail:
+      return "softfail";
+    case SpfResult::temperror:
+      return "temperror";
+    case SpfResult::permerror:
+      return "permerror";
   }
   return "permerror";
 }
 
 const char* dkim_result_name(DkimResult r) {
   switch (r) {
-    case DkimResult::none: return "none";
-    case DkimResult::pass: return "pass";
-    case DkimResult::fail: return "fail";
-    case DkimResult::policy: return "policy";
-    case DkimResult::neutral: return "neutral";
-    case DkimResult::temperror: return "temperror";
-    case DkimResult::permerror: return "permerror";
+    case DkimResult::none:
+      return "none";
+    case DkimResult::pass:
+      return "pass";
+    case DkimResult::fail:
+      return "fail";
+    case DkimResult::policy:
+      return "policy";
+    case DkimResult::neutral:
+      return "neutral";
+    case DkimResult::temperror:
+      return "temperror";
+    case DkimResult::permerror:
+      return "permerror";
   }
   return "permerror";
 }
 
 const char* dmarc_result_name(DmarcResult r) {
   switch (r) {
-    case DmarcResult::none: return "none";
-    case DmarcResult::pass: return "pass";
-    case DmarcResult::fail: return "fail";
-    case DmarcResult::temperror: return "temperror";
-    case DmarcResult::permerror: return "permerror";
+    case DmarcResult::none:
+      return "none";
+    case DmarcResult::pass:
+      return "pass";
+    case DmarcResult::fail:
+      return "fail";
+    case DmarcResult::temperror:
+      return "temperror";
+    case DmarcResult::permerror:
+      return "permerror";
   }
   return "permerror";
 }
 
 const char* dmarc_policy_name(DmarcPolicy p) {
   switch (p) {
-    case DmarcPolicy::none: return "none";
-    case DmarcPolicy::quarantine: return "quarantine";
-    case DmarcPolicy::reject: return "reject";
+    case DmarcPolicy::none:
+      return "none";
+    case DmarcPolicy::quarantine:
+      return "quarantine";
+    case DmarcPolicy::reject:
+      return "reject";
   }
   return "none";
 }

@@ -54,13 +54,13 @@ struct DkimReport {
 
 struct DmarcReport {
   DmarcResult result = DmarcResult::none;
-  std::string from;                   // the RFC 5322 From domain; empty when there is none
-  std::optional<DmarcPolicy> policy;  // the domain's published policy (p= or sp=), when found
+  std::string from;                        // the RFC 5322 From domain; empty when there is none
+  std::optional<DmarcPolicy> policy;       // the domain's published policy (p= or sp=), when found
   std::optional<DmarcPolicy> disposition;  // what the edge applied, when policy is set
 };
 
 struct AuthReport {
-  std::string authserv_id;       // the edge's hostname
+  std::string authserv_id;  // the edge's hostname
   SpfReport spf;
   std::vector<DkimReport> dkim;  // empty: one "dkim=none"
   DmarcReport dmarc;
@@ -76,8 +76,8 @@ std::string authentication_results(const AuthReport& report);
 std::optional<std::string> pvalue(std::string_view v);
 
 struct ParsedResult {
-  std::string method;  // lowercased
-  std::string result;  // lowercased
+  std::string method;                                      // lowercased
+  std::string result;                                      // lowercased
   std::vector<std::pair<std::string, std::string>> props;  // "header.d" -> unquoted value
 };
 

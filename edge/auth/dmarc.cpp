@@ -217,8 +217,7 @@ DmarcReport dmarc_evaluate(const DmarcInput& in, const PublicSuffixList& psl) {
   }
   out.result = DmarcResult::fail;
   // pct (RFC 7489 6.6.4): a message outside the sample gets the next policy down.
-  out.disposition =
-      static_cast<int>(in.draw) < rec.pct ? applies : one_lower(applies);
+  out.disposition = static_cast<int>(in.draw) < rec.pct ? applies : one_lower(applies);
   return out;
 }
 

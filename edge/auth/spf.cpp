@@ -52,8 +52,12 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // A name we may ask about: labels of 1..63 visible octets, at most 253 in all.
 bool queryable(std::string_view s) {
@@ -72,7 +76,9 @@ bool queryable(std::string_view s) {
 }
 
 // RFC 7208 4.3: a domain check_host() accepts: queryable and at least two labels.
-bool multi_label(std::string_view s) { return queryable(s) && s.find('.') != std::string_view::npos; }
+bool multi_label(std::string_view s) {
+  return queryable(s) && s.find('.') != std::string_view::npos;
+}
 
 std::string ip_macro(const Ip& ip) {
   char buf[64];
@@ -210,10 +216,14 @@ class Eval {
 
   static R qualified(char q) {
     switch (q) {
-      case '-': return R::fail;
-      case '~': return R::softfail;
-      case '?': return R::neutral;
-      default: return R::pass;
+      case '-':
+        return R::fail;
+      case '~':
+        return R::softfail;
+      case '?':
+        return R::neutral;
+      default:
+        return R::pass;
     }
   }
 
@@ -227,8 +237,8 @@ class Eval {
   // A void lookup (RFC 7208 4.6.4): false once more than two happened.
   bool count_void(const dns::Answer& a) {
     if (a.status != dns::Status::nxdomain && a.status != dns::Status::nodata &&
-        !(a.status == dns::Status::ok && a.addresses.empty() && a.mx.empty() &&
-          a.names.empty() && a.txt.empty()))
+        !(a.status == dns::Status::ok && a.addresses.empty() && a.mx.empty() && a.names.empty() &&
+          a.txt.empty()))
       return true;
     if (++voids_ > kMaxVoidLookups) {
       problem(R::permerror, "more than 2 void lookups");
@@ -304,7 +314,9 @@ class Eval {
     return true;
   }
 
-  bool valid_domain_spec(std::string_view s) { return valid_macro_string(s, false) && good_domain_end(s); }
+  bool valid_domain_spec(std::string_view s) {
+    return valid_macro_string(s, false) && good_domain_end(s);
+  }
 
   bool parse(std::string_view rec, Record& r) {
     std::string_view rest = rec.substr(6);
@@ -439,24 +451,40 @@ class Eval {
     bool escape = letter >= 'A' && letter <= 'Z';
     std::string value;
     switch (letter | 0x20) {
-      case 's': value = req_.local + "@" + req_.domain; break;
-      case 'l': value = req_.local; break;
-      case 'o': value = req_.domain; break;
-      case 'd': value = d; break;
-      case 'i': value = ip_macro(ip_); break;
-      case 'v': value = ip_.v6 ? "ip6" : "in-addr"; break;
-      case 'h': value = req_.helo; break;
+      case 's':
+        value = req_.local + "@" + req_.domain;
+        break;
+      case 'l':
+        value = req_.local;
+        break;
+      case 'o':
+        value = req_.domain;
+        break;
+      case 'd':
+        value = d;
+        break;
+      case 'i':
+        value = ip_macro(ip_);
+        break;
+      case 'v':
+        value = ip_.v6 ? "ip6" : "in-addr";
+        break;
+      case 'h':
+        value = req_.helo;
+        break;
       case 'p': {
         auto p = validated_name(d);
         if (!p) return std::nullopt;
         value = *p;
         break;
       }
-      default: return std::nullopt;  // c, r, t: exp only, refused at parse time
+      default:
+        return std::nullopt;  // c, r, t: exp only, refused at parse time
     }
     size_t k = 1;
     size_t keep = 0;
-    while (k < body.size() && is_digit(body[k])) keep = keep * 10 + static_cast<size_t>(body[k++] - '0');
+    while (k < body.size() && is_digit(body[k]))
+      keep = keep * 10 + static_cast<size_t>(body[k++] - '0');
     bool reverse = k < body.size() && (body[k] | 0x20) == 'r';
     if (reverse) ++k;
     std::string delims(body.substr(k));
@@ -470,7 +498,8 @@ class Eval {
       }
     }
     if (reverse) std::reverse(parts.begin(), parts.end());
-    if (keep > 0 && keep < parts.size()) parts.erase(parts.begin(), parts.end() - static_cast<long>(keep));
+    if (keep > 0 && keep < parts.size())
+      parts.erase(parts.begin(), parts.end() - static_cast<long>(keep));
     std::string joined;
     for (size_t j = 0; j < parts.size(); ++j) joined += (j ? "." : "") + parts[j];
     return escape ? url_escape(joined) : joined;
@@ -528,8 +557,8 @@ class Eval {
 
   R match(const Term& t, const std::string& domain) {
     std::string target = domain;
-    if (t.kind == Term::include || t.kind == Term::a || t.kind == Term::mx ||
-        t.kind == Term::ptr || t.kind == Term::exists) {
+    if (t.kind == Term::include || t.kind == Term::a || t.kind == Term::mx || t.kind == Term::ptr ||
+        t.kind == Term::exists) {
       if (!count_term()) return R::permerror;
       if (!t.spec.empty()) {
         auto e = expand(t.spec, domain);
@@ -547,12 +576,16 @@ class Eval {
       case Term::include: {
         R r = check_host(target);
         switch (r) {
-          case R::pass: return R::pass;
+          case R::pass:
+            return R::pass;
           case R::fail:
           case R::softfail:
-          case R::neutral: return R::none;
-          case R::none: return problem(R::permerror, "include of a domain without SPF");
-          default: return r;
+          case R::neutral:
+            return R::none;
+          case R::none:
+            return problem(R::permerror, "include of a domain without SPF");
+          default:
+            return r;
         }
       }
       case Term::a: {
@@ -592,8 +625,9 @@ class Eval {
         if (!names) return R::need;
         std::string tl = dns_key_name(target);
         for (const auto& n : *names)
-          if (n == tl || (n.size() > tl.size() && n.compare(n.size() - tl.size(), tl.size(), tl) == 0 &&
-                          n[n.size() - tl.size() - 1] == '.'))
+          if (n == tl ||
+              (n.size() > tl.size() && n.compare(n.size() - tl.size(), tl.size(), tl) == 0 &&
+               n[n.size() - tl.size() - 1] == '.'))
             return R::pass;
         return R::none;
       }
@@ -617,18 +651,25 @@ class Eval {
   bool need_ = false;
 
   friend std::string nj::edge::auth::spf_expand_for_test(std::string_view, const SpfRequest&,
-                                                          std::string_view);
+                                                         std::string_view);
 };
 
 SpfResult to_result(R r) {
   switch (r) {
-    case R::neutral: return SpfResult::neutral;
-    case R::pass: return SpfResult::pass;
-    case R::fail: return SpfResult::fail;
-    case R::softfail: return SpfResult::softfail;
-    case R::temperror: return SpfResult::temperror;
-    case R::permerror: return SpfResult::permerror;
-    default: return SpfResult::none;
+    case R::neutral:
+      return SpfResult::neutral;
+    case R::pass:
+      return SpfResult::pass;
+    case R::fail:
+      return SpfResult::fail;
+    case R::softfail:
+      return SpfResult::softfail;
+    case R::temperror:
+      return SpfResult::temperror;
+    case R::permerror:
+      return SpfResult::permerror;
+    default:
+      return SpfResult::none;
   }
 }
 

@@ -88,7 +88,8 @@ BOOST_AUTO_TEST_CASE(reader_round_trips_and_refuses_broken_fields) {
   BOOST_TEST(p->results[0].method == "spf");
   BOOST_TEST(p->results[0].result == "pass");
   BOOST_TEST(p->results[2].props[0].second == "sender.test");
-  BOOST_TEST(!parse_authentication_results("Authentication-Results: a;\r\n spf=pass\r\nX: y\r\n").ok());
+  BOOST_TEST(
+      !parse_authentication_results("Authentication-Results: a;\r\n spf=pass\r\nX: y\r\n").ok());
   BOOST_TEST(!parse_authentication_results("Authentication-Results: a; spf=pass\n").ok());
   BOOST_TEST(!parse_authentication_results("Authentication-Results: a; spf=pass (x\r\n").ok());
   BOOST_TEST(!parse_authentication_results("Received: a; spf=pass\r\n").ok());

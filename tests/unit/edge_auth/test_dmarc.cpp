@@ -1,5 +1,4 @@
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 
 #include "edge/auth/dmarc.h"
@@ -56,7 +55,7 @@ BOOST_AUTO_TEST_CASE(records) {
   BOOST_TEST(!r->strict_spf);
   BOOST_TEST(!parse_dmarc_record("p=reject; v=DMARC1"));  // v must come first
   BOOST_TEST(!parse_dmarc_record("v=DMARC2; p=reject"));
-  BOOST_TEST(!parse_dmarc_record("v=DMARC1"));             // neither p nor rua
+  BOOST_TEST(!parse_dmarc_record("v=DMARC1"));  // neither p nor rua
   auto rua = parse_dmarc_record("v=DMARC1; rua=mailto:x@y.test");
   BOOST_TEST_REQUIRE(rua.has_value());
   BOOST_TEST((rua->p == DmarcPolicy::none));

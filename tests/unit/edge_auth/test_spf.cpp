@@ -1,5 +1,4 @@
 #include <boost/test/unit_test.hpp>
-
 #include <map>
 
 #include "edge/auth/spf.h"
@@ -101,7 +100,7 @@ BOOST_AUTO_TEST_CASE(a_mx_include_redirect_exists) {
   BOOST_TEST((z.run("198.51.100.7", "s.test") == SpfResult::pass));  // include
   BOOST_TEST((z.run("9.9.9.9", "s.test") == SpfResult::pass));       // exists
   BOOST_TEST((z.run("8.8.8.8", "s.test") == SpfResult::fail));
-  BOOST_TEST((z.run("203.0.113.5", "r.test") == SpfResult::pass));   // redirect
+  BOOST_TEST((z.run("203.0.113.5", "r.test") == SpfResult::pass));  // redirect
   BOOST_TEST((z.run("8.8.8.8", "r.test") == SpfResult::fail));
 }
 
@@ -214,8 +213,9 @@ BOOST_AUTO_TEST_CASE(macro_expansion_examples) {
   BOOST_TEST(x("%{L}.x.test") == "strong-bad.x.test");
   BOOST_TEST(x("%{p}.x.test") == "unknown");  // needs DNS first
   rq.ip = "2001:db8::cb01";
-  BOOST_TEST(x("%{ir}.%{v}._spf.%{d2}") ==
-             "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
+  BOOST_TEST(
+      x("%{ir}.%{v}._spf.%{d2}") ==
+      "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com");
   // Syntax errors: exp-only letters, zero digits, unknown letters, a bad end.
   BOOST_TEST(x("%{c}.x.test") == "");
   BOOST_TEST(x("%{d0}.x.test") == "");
