@@ -18,8 +18,8 @@ namespace {
 constexpr size_t kBPrefix = 8;  // RFC 6008 3: at least 8 characters of b=
 
 bool valid_label_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
 }
 
 bool valid_name(std::string_view s) {
@@ -62,10 +62,14 @@ const char* algorithm_name(DKIM_SIGINFO* sig) {
   dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
   if (dkim_sig_getsignalg(sig, &alg) != DKIM_STAT_OK) return "";
   switch (alg) {
-    case DKIM_SIGN_RSASHA1: return "rsa-sha1";
-    case DKIM_SIGN_RSASHA256: return "rsa-sha256";
-    case DKIM_SIGN_ED25519SHA256: return "ed25519-sha256";
-    default: return "";
+    case DKIM_SIGN_RSASHA1:
+      return "rsa-sha1";
+    case DKIM_SIGN_RSASHA256:
+      return "rsa-sha256";
+    case DKIM_SIGN_ED25519SHA256:
+      return "ed25519-sha256";
+    default:
+      return "";
   }
 }
 
@@ -138,19 +142,18 @@ std::string dkim_key_name(std::string_view selector, std::string_view domain) {
   return valid_name(name) ? name : std::string();
 }
 
-Result<std::unique_ptr<DkimLibrary>> DkimLibrary::create() {
-  std::unique_ptr<DkimLibrary> l(new DkimLibrary());
+Result<std::shared_ptr<const DkimLibrary>> DkimLibrary::create() {
+  std::shared_ptr<DkimLibrary> l(new DkimLibrary());
   l->lib_ = dkim_init(nullptr, nullptr);
   if (!l->lib_) return make_error("libopendkim: dkim_init failed");
   // Signatures with syntax errors still get a handle, so that they are reported.
   unsigned int flags = DKIM_LIBFLAGS_BADSIGHANDLES;
-  if (dkim_options(l->lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) !=
-      DKIM_STAT_OK)
+  if (dkim_options(l->lib_, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK)
     return make_error("libopendkim: cannot set options");
   if (dkim_set_key_lookup(l->lib_, key_lookup) != DKIM_STAT_OK ||
       dkim_set_prescreen(l->lib_, prescreen) != DKIM_STAT_OK)
     return make_error("libopendkim: cannot set the key lookup");
-  return l;
+  return std::shared_ptr<const DkimLibrary>(std::move(l));
 }
 
 DkimLibrary::~DkimLibrary() {
@@ -184,16 +187,16 @@ DKIM* DkimMessage::open(const DkimLibrary& lib, std::string_view message, std::s
   return d;
 }
 
-std::unique_ptr<DkimMessage> DkimMessage::start(const DkimLibrary& lib, std::string_view message,
-                                                std::string_view log_id) {
+std::unique_ptr<DkimMessage> DkimMessage::start(std::shared_ptr<const DkimLibrary> lib,
+                                                std::string_view message, std::string_view log_id) {
   std::unique_ptr<DkimMessage> m(new DkimMessage());
-  m->lib_ = &lib;
+  m->lib_ = std::move(lib);
   m->log_id_ = std::string(log_id);
   // A first pass over the header section only lists the signatures: the prescreen hook ignores
   // them all, so libopendkim looks up no key yet (it would at the end of the header section).
   m->discovering_ = true;
   size_t body_offset = 0;
-  DKIM* d = m->open(lib, message, log_id, &body_offset);
+  DKIM* d = m->open(*m->lib_, message, log_id, &body_offset);
   m->discovering_ = false;
   if (!d) {
     m->header_failed_ = true;
@@ -212,8 +215,8 @@ std::unique_ptr<DkimMessage> DkimMessage::start(const DkimLibrary& lib, std::str
     s.report.domain = cstr(dkim_sig_getdomain(sig));
     s.report.selector = cstr(dkim_sig_getselector(sig));
     s.report.algorithm = algorithm_name(sig);
-    std::string b = cstr(dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(
-                                                               const_cast<char*>("b"))));
+    std::string b =
+        cstr(dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("b"))));
     for (char c : b) {
       if (s.report.b_prefix.size() >= kBPrefix) break;
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n') s.report.b_prefix += c;

@@ -29,13 +29,14 @@ struct dkim;
 
 namespace nj::edge::auth {
 
-inline constexpr size_t kMaxSignatures = 5;      // signatures evaluated per message
-inline constexpr size_t kMaxKeyRecord = 1024;    // octets of one key TXT record (libopendkim's)
+inline constexpr size_t kMaxSignatures = 5;    // signatures evaluated per message
+inline constexpr size_t kMaxKeyRecord = 1024;  // octets of one key TXT record (libopendkim's)
 
 // libopendkim's library handle, one per edge, with the key lookup hook installed.
 class DkimLibrary {
  public:
-  static Result<std::unique_ptr<DkimLibrary>> create();
+  // Shared: a message's verification on the thread pool keeps it alive through a shutdown.
+  static Result<std::shared_ptr<const DkimLibrary>> create();
   ~DkimLibrary();
   DkimLibrary(const DkimLibrary&) = delete;
   DkimLibrary& operator=(const DkimLibrary&) = delete;
@@ -50,8 +51,8 @@ class DkimMessage {
  public:
   // `message` is the whole message (header section, CRLF line ends, as received); only its
   // header section is read here. The returned object keeps no view into it.
-  static std::unique_ptr<DkimMessage> start(const DkimLibrary& lib, std::string_view message,
-                                            std::string_view log_id);
+  static std::unique_ptr<DkimMessage> start(std::shared_ptr<const DkimLibrary> lib,
+                                            std::string_view message, std::string_view log_id);
   ~DkimMessage();
   DkimMessage(const DkimMessage&) = delete;
   DkimMessage& operator=(const DkimMessage&) = delete;
@@ -77,9 +78,9 @@ class DkimMessage {
   };
   DkimMessage() = default;
   ::dkim* open(const DkimLibrary& lib, std::string_view message, std::string_view log_id,
-             size_t* body_offset);
+               size_t* body_offset);
 
-  const DkimLibrary* lib_ = nullptr;
+  std::shared_ptr<const DkimLibrary> lib_;
   std::string log_id_;
   bool discovering_ = false;  // the first pass: every signature ignored
   int eoh_status_ = 0;

@@ -46,6 +46,7 @@ struct SenderAuth::State : std::enable_shared_from_this<SenderAuth::State> {
   // DMARC
   std::string from;
   bool from_problem = false;
+  bool several_authors = false;  // From: names authors in more than one domain
   std::string org;
   bool dmarc_done = false;
   std::optional<DmarcRecord> record;
@@ -87,6 +88,8 @@ struct SenderAuth::State : std::enable_shared_from_this<SenderAuth::State> {
     // None, or authors in several domains: DMARC cannot name one domain (6.6.1).
     if (domains.size() != 1 || domains.begin()->empty() || domains.begin()->front() == '[') {
       from_problem = true;
+      // "From: ceo@bank.example, x@elsewhere" would otherwise slip past the bank's p=reject.
+      several_authors = domains.size() > 1;
       return;
     }
     from = *domains.begin();
@@ -280,6 +283,12 @@ struct SenderAuth::State : std::enable_shared_from_this<SenderAuth::State> {
     }
     v.reject = owner.opt_.dmarc_reject && v.report.dmarc.result == DmarcResult::fail &&
                v.report.dmarc.disposition == DmarcPolicy::reject;
+    // RFC 7489 6.6.1 lets a receiver refuse what DMARC cannot judge; OpenDMARC's
+    // RejectMultiValueFrom does. Otherwise any domain's p=reject is one extra author away.
+    if (owner.opt_.dmarc_reject && several_authors) {
+      v.reject = true;
+      v.several_authors = true;
+    }
     v.field = authentication_results(v.report);
 
     v.summary = std::string("spf=") + spf_result_name(spf) + " dkim=";
@@ -296,9 +305,14 @@ struct SenderAuth::State : std::enable_shared_from_this<SenderAuth::State> {
   }
 };
 
-SenderAuth::SenderAuth(uv::Loop& loop, dns::Resolver& resolver, const DkimLibrary& dkim,
-                       const PublicSuffixList& psl, SenderAuthOptions options)
-    : loop_(loop), resolver_(resolver), dkim_(dkim), psl_(psl), opt_(std::move(options)) {}
+SenderAuth::SenderAuth(uv::Loop& loop, dns::Resolver& resolver,
+                       std::shared_ptr<const DkimLibrary> dkim, const PublicSuffixList& psl,
+                       SenderAuthOptions options)
+    : loop_(loop),
+      resolver_(resolver),
+      dkim_(std::move(dkim)),
+      psl_(psl),
+      opt_(std::move(options)) {}
 
 AuthPending SenderAuth::check(std::shared_ptr<const std::string> message, AuthInput in,
                               VerdictCallback cb) {

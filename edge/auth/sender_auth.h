@@ -50,9 +50,10 @@ struct AuthInput {
 
 struct AuthVerdict {
   AuthReport report;
-  std::string field;    // the Authentication-Results field, CRLF-terminated
-  bool reject = false;  // DMARC failed with p=reject applied
-  std::string summary;  // for the log: result names only
+  std::string field;             // the Authentication-Results field, CRLF-terminated
+  bool reject = false;           // DMARC failed with p=reject applied, or several author domains
+  bool several_authors = false;  // From: names authors in more than one domain (refused)
+  std::string summary;           // for the log: result names only
 };
 
 using VerdictCallback = std::function<void(AuthVerdict)>;
@@ -81,7 +82,7 @@ class AuthPending {
 
 class SenderAuth {
  public:
-  SenderAuth(uv::Loop& loop, dns::Resolver& resolver, const DkimLibrary& dkim,
+  SenderAuth(uv::Loop& loop, dns::Resolver& resolver, std::shared_ptr<const DkimLibrary> dkim,
              const PublicSuffixList& psl, SenderAuthOptions options);
 
   // `message` is the whole message as received (after the header sanitizer); it is shared with
@@ -95,7 +96,7 @@ class SenderAuth {
  private:
   uv::Loop& loop_;
   dns::Resolver& resolver_;
-  const DkimLibrary& dkim_;
+  std::shared_ptr<const DkimLibrary> dkim_;
   const PublicSuffixList& psl_;
   SenderAuthOptions opt_;
 };

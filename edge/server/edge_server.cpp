@@ -22,7 +22,8 @@ Result<std::vector<std::pair<uint8_t, uint8_t>>> dnsbl_filter(const DnsblZone& z
   std::vector<std::pair<uint8_t, uint8_t>> out;
   for (const auto& r : z.match) {
     if ((r.first >> 8) != 0x7f0000 || (r.last >> 8) != 0x7f0000)
-      return make_error("checks.dnsbl.zones: " + z.zone + ": match ranges must lie in 127.0.0.0/24");
+      return make_error("checks.dnsbl.zones: " + z.zone +
+                        ": match ranges must lie in 127.0.0.0/24");
     out.emplace_back(static_cast<uint8_t>(r.first & 0xff), static_cast<uint8_t>(r.last & 0xff));
   }
   return out;
@@ -34,9 +35,9 @@ EdgeServer::EdgeServer(const EdgeConfig& config, uv::Loop& loop, const Clock& cl
     : cfg_(config),
       loop_(loop),
       clock_(clock),
-      limiter_(checks::ConnectionLimits{static_cast<size_t>(config.limits.max_connections),
-                                        static_cast<size_t>(
-                                            config.limits.max_connections_per_client)}) {}
+      limiter_(checks::ConnectionLimits{
+          static_cast<size_t>(config.limits.max_connections),
+          static_cast<size_t>(config.limits.max_connections_per_client)}) {}
 
 EdgeServer::~EdgeServer() {
   shutdown();
@@ -177,7 +178,7 @@ Result<std::unique_ptr<EdgeServer>> EdgeServer::create(const EdgeConfig& config,
     auth::SenderAuthOptions o;
     o.authserv_id = config.hostname;
     o.dmarc_reject = ch.auth.dmarc_reject;
-    s->auth_ = std::make_unique<auth::SenderAuth>(loop, *s->resolver_, *s->dkim_lib_, *s->psl_,
+    s->auth_ = std::make_unique<auth::SenderAuth>(loop, *s->resolver_, s->dkim_lib_, *s->psl_,
                                                   std::move(o));
     NJ_LOG_INFO("sender authentication: spf dkim dmarc dmarc_reject=%s",
                 ch.auth.dmarc_reject ? "yes" : "no");
@@ -193,8 +194,9 @@ Status EdgeServer::listen() {
       auto l = uv::TcpListener::bind(
           loop_, ep.str(),
           [this, onion](std::unique_ptr<uv::Connection> c) { accept(std::move(c), onion); }, 1024);
-      if (!l) return make_error((onion ? "listen.onion_mx " : "listen.mx ") + ep.str() + ": " +
-                                l.error());
+      if (!l)
+        return make_error((onion ? "listen.onion_mx " : "listen.mx ") + ep.str() + ": " +
+                          l.error());
       NJ_LOG_INFO("listening %s on %s", onion ? "onion_mx" : "mx", ep.str().c_str());
       listeners_.push_back(std::move(*l));
     }
@@ -230,8 +232,8 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
     counters_.refused(Refusal::connection_limit);
     NJ_LOG_INFO("reject stage=connect code=421 reason=%s", adm.decision.reason.c_str());
     // Closed right after the reply; the connection object lives until libuv lets it go.
-    (void)conn->write(smtp::Reply::make(adm.decision.code, adm.decision.enhanced, adm.decision.text)
-                    .serialize());
+    (void)conn->write(
+        smtp::Reply::make(adm.decision.code, adm.decision.enhanced, adm.decision.text).serialize());
     auto* raw = conn.get();
     raw->on_close([c = std::shared_ptr<uv::Connection>(std::move(conn))](const Status&) {});
     raw->shutdown_then_close();
@@ -242,7 +244,9 @@ void EdgeServer::accept(std::unique_ptr<uv::Connection> conn, bool onion) {
       ->start();
 }
 
-void EdgeServer::finished(MxSession* s) { sessions_->finished(s); }
+void EdgeServer::finished(MxSession* s) {
+  sessions_->finished(s);
+}
 
 Status EdgeServer::start_outbound() {
   using namespace outbound;
@@ -286,8 +290,8 @@ Status EdgeServer::start_outbound() {
     dc.dkim = std::move(*signer);
     NJ_LOG_INFO("dkim: signing outbound mail with %zu key(s)", cfg_.dkim.size());
   }
-  deliverer_ = std::make_unique<Deliverer>(loop_, *resolver_, *router_, *dialer_, &*tls_client_,
-                                           clock_, dc);
+  deliverer_ =
+      std::make_unique<Deliverer>(loop_, *resolver_, *router_, *dialer_, &*tls_client_, clock_, dc);
   QueueOptions qo;
   qo.backoff.initial_s = std::chrono::duration_cast<std::chrono::seconds>(o.retry_initial).count();
   qo.backoff.max_s = std::chrono::duration_cast<std::chrono::seconds>(o.retry_max).count();
@@ -315,12 +319,12 @@ Status EdgeServer::start_outbound() {
         for (const auto& r : results) {
           counters->delivery(r.status == RcptStatus::delivered ? Delivery::delivered
                              : r.status == RcptStatus::expired ? Delivery::expired
-                                                                 : Delivery::failed);
+                                                               : Delivery::failed);
           link::RecipientStatus x;
           x.recipient = r.address;
           x.outcome = r.status == RcptStatus::delivered ? link::RecipientOutcome::delivered
                       : r.status == RcptStatus::expired ? link::RecipientOutcome::expired
-                                                          : link::RecipientOutcome::failed;
+                                                        : link::RecipientOutcome::failed;
           if (x.outcome == link::RecipientOutcome::failed) x.remote_reply = r.reply.substr(0, 2000);
           st.push_back(std::move(x));
         }

@@ -100,7 +100,7 @@ class EdgeServer {
   std::unique_ptr<outbound::EdgeOutboundQueue> outbound_;
   std::unique_ptr<dns::Resolver> resolver_;
   // Sender authentication (checks.auth); null when off. After the resolver: gone before it.
-  std::unique_ptr<auth::DkimLibrary> dkim_lib_;
+  std::shared_ptr<const auth::DkimLibrary> dkim_lib_;
   std::optional<auth::PublicSuffixList> psl_;
   std::unique_ptr<auth::SenderAuth> auth_;
   std::optional<tls::Context> tls_;

@@ -5,6 +5,7 @@
 
 #include "common/base/log.h"
 #include "common/crypto/crypto.h"
+#include "common/link/message_size.h"
 #include "common/mail/sanitize.h"
 #include "common/queue/envelope.h"
 #include "common/uv/work.h"
@@ -383,12 +384,16 @@ void MxSession::message_after_auth(const smtp::Message& m, std::shared_ptr<std::
   NJ_LOG_INFO("session=%s auth %s", id_.c_str(), v.summary.c_str());
   if (v.reject) {
     ++messages_refused_here_;
-    answer(reject("data",
-                  checks::Decision::reply(550, "5.7.1",
-                                          "Message refused: DMARC authentication failed and the "
-                                          "From domain's policy is reject",
-                                          "dmarc: " + v.summary),
-                  Refusal::dmarc));
+    answer(
+        reject("data",
+               checks::Decision::reply(
+                   550, "5.7.1",
+                   v.several_authors ? "Message refused: From names authors in several "
+                                       "domains, which DMARC cannot check"
+                                     : "Message refused: DMARC authentication failed and the "
+                                       "From domain's policy is reject",
+                   (v.several_authors ? "dmarc: several author domains; " : "dmarc: ") + v.summary),
+               Refusal::dmarc));
     return;
   }
   // The field goes first among the message's fields, under the Received line, when sealing: the
@@ -425,6 +430,17 @@ std::optional<smtp::Reply> MxSession::seal_message(const smtp::Message& m,
     srv_.counters_.refused(Refusal::content);
     ++messages_refused_here_;
     return smtp::Reply::make(554, "5.6.0", "Message content cannot be made safe to deliver");
+  }
+  // limits.max_message_size is checked against the link's frame at start-up, but the cleaner
+  // may have lengthened the message (quoted-printable) and the Authentication-Results field
+  // adds to it: what the link can never carry must not be acknowledged, or it would sit in the
+  // queue until it expires.
+  if (auth_field_.size() + body->message.size() > link::max_message_size(recipients_.size())) {
+    NJ_LOG_INFO("session=%s reject stage=data code=552 5.3.4 reason=too large once cleaned",
+                id_.c_str());
+    srv_.counters_.refused(Refusal::data_limits);
+    ++messages_refused_here_;
+    return smtp::Reply::make(552, "5.3.4", "Message too large once made safe to deliver");
   }
   queue::Envelope e;
   e.id = crypto::random_id();

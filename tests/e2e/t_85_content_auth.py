@@ -9,7 +9,9 @@ with the edge's nightjarctl edge-queue show:
   - unsigned mail: dkim=none, dmarc=none, and a sender's own Authentication-Results claiming
     the edge's name is gone;
   - a From in a p=quarantine domain: dmarc=fail (p=quarantine dis=quarantine), accepted;
-  - a From in a p=reject domain it does not come from: 550 5.7.1 naming DMARC, not queued.
+  - a From in a p=reject domain it does not come from: 550 5.7.1 naming DMARC, not queued;
+    the same with a second author in another domain (which DMARC cannot judge, and which would
+    otherwise slip past p=reject): 550 5.7.1, not queued.
 Each queued message has exactly one field with the edge's authserv-id, right after the edge's
 Received line, and no IP address in it."""
 import base64, email, email.policy, json, os, re, smtplib, subprocess, sys
@@ -181,6 +183,8 @@ def run(edge, keydir):
                        [("Authentication-Results", "%s; dkim=pass header.d=bank.test" % host)])
     quarantined = message("Carol <carol@quar.test>", "t85-quarantine")
     forged = message("The CEO <ceo@forged.test>", "t85-forged")
+    # The same forgery with a second author in a domain that has no DMARC record.
+    two_authors = message("The CEO <ceo@forged.test>, Bob <bob@unsigned.test>", "t85-two-authors")
     bs = b_prefixes(good)
     bs_altered = b_prefixes(altered)
 
@@ -196,6 +200,9 @@ def run(edge, keydir):
     h.check(code == 550 and text.startswith("5.7.1") and "DMARC" in text,
             "a forgery of a p=reject domain: wanted 550 5.7.1 naming DMARC, got %d %s"
             % (code, text))
+    code, text = send(edge, "bob@unsigned.test", two_authors)
+    h.check(code == 550 and text.startswith("5.7.1") and "several" in text,
+            "authors in two domains: wanted 550 5.7.1 naming them, got %d %s" % (code, text))
 
     expect["t85-good"] = [
         host, "spf=pass smtp.mailfrom=signed.test",
@@ -223,7 +230,8 @@ def run(edge, keydir):
         raw = edge.queue("show", qid)
         subject = email.message_from_string(raw.replace("\r\n", "\n"))["Subject"]
         queued[str(subject)] = raw
-    h.check("t85-forged" not in queued, "the refused forgery was queued")
+    h.check("t85-forged" not in queued and "t85-two-authors" not in queued,
+            "a refused forgery was queued")
     h.check(sorted(queued) == sorted(expect), "queued: %s" % sorted(queued))
     for subject, want in expect.items():
         fs = fields(queued[subject])
@@ -238,7 +246,7 @@ def run(edge, keydir):
     h.check("bank.test" not in queued["t85-unsigned"],
             "the sender's own Authentication-Results claiming our name survived")
     auth_lines = [l for l in edge.output().splitlines() if " auth spf=" in l]
-    h.check(len(auth_lines) == 5, "wanted 5 auth log lines, got %d" % len(auth_lines))
+    h.check(len(auth_lines) == 6, "wanted 6 auth log lines, got %d" % len(auth_lines))
     h.check(not any(IP_RX.search(l.split(" auth ", 1)[1]) or "test" in l for l in auth_lines),
             "the auth log lines name an address or a domain: %s" % auth_lines)
     h.log("t_85: signed, altered, unsigned, quarantined and forged mail as expected")

@@ -1,7 +1,6 @@
 // SenderAuth with a fake resolver (the only fake: the seam every lookup goes through), a real
 // libuv loop and thread pool, libopendkim and the public suffix list.
 #include <boost/test/unit_test.hpp>
-
 #include <optional>
 
 #include "common/uv/loop.h"
@@ -29,7 +28,7 @@ Answer txt(std::vector<std::string> t) {
 struct World {
   nj::uv::Loop loop;
   FakeResolver dns;
-  std::unique_ptr<DkimLibrary> lib;
+  std::shared_ptr<const DkimLibrary> lib;
   PublicSuffixList psl;
   std::unique_ptr<SenderAuth> auth;
 
@@ -41,7 +40,7 @@ struct World {
     o.authserv_id = "mx.example.org";
     o.draw = [] { return 0u; };
     o.deadline_ms = 2000;
-    auth = std::make_unique<SenderAuth>(loop, dns, *lib, psl, o);
+    auth = std::make_unique<SenderAuth>(loop, dns, lib, psl, o);
     dns.set("rs._domainkey.signed.test", Type::TXT, txt({key_record("rs")}));
     dns.set("ed._domainkey.signed.test", Type::TXT, txt({key_record("ed")}));
     dns.set("signed.test", Type::TXT, txt({"v=spf1 ip4:192.0.2.0/24 -all"}));
@@ -82,10 +81,12 @@ BOOST_AUTO_TEST_CASE(signed_mail_passes_everything) {
              "Authentication-Results: mx.example.org;\r\n"
              "\tspf=pass smtp.mailfrom=signed.test;\r\n"
              "\tdkim=pass header.d=signed.test header.s=rs header.a=rsa-sha256 header.b=" +
-                 v.report.dkim[0].b_prefix + ";\r\n"
-             "\tdkim=pass header.d=signed.test header.s=ed header.a=ed25519-sha256 header.b=" +
-                 v.report.dkim[1].b_prefix + ";\r\n"
-             "\tdmarc=pass (p=reject dis=none) header.from=signed.test\r\n");
+                 v.report.dkim[0].b_prefix +
+                 ";\r\n"
+                 "\tdkim=pass header.d=signed.test header.s=ed header.a=ed25519-sha256 header.b=" +
+                 v.report.dkim[1].b_prefix +
+                 ";\r\n"
+                 "\tdmarc=pass (p=reject dis=none) header.from=signed.test\r\n");
   BOOST_TEST(!v.reject);
   BOOST_TEST(v.summary == "spf=pass dkim=pass,pass dmarc=pass disposition=none");
   // Every lookup went to the resolver: keys, SPF, DMARC.
@@ -107,7 +108,7 @@ BOOST_AUTO_TEST_CASE(forgery_of_a_reject_domain_is_refused) {
   SenderAuthOptions o;
   o.authserv_id = "mx.example.org";
   o.dmarc_reject = false;
-  w.auth = std::make_unique<SenderAuth>(w.loop, w.dns, *w.lib, w.psl, o);
+  w.auth = std::make_unique<SenderAuth>(w.loop, w.dns, w.lib, w.psl, o);
   BOOST_TEST(!w.run("From: ceo@bank.test\r\n\r\nx\r\n", "bank.test").reject);
 }
 
@@ -171,8 +172,23 @@ BOOST_AUTO_TEST_CASE(cancelled_check_never_calls_back) {
   BOOST_TEST(!called);
 }
 
-BOOST_AUTO_TEST_CASE(several_from_domains_are_a_permerror) {
+BOOST_AUTO_TEST_CASE(several_from_domains_are_a_permerror_and_refused) {
   World w;
   auto v = w.run("From: a@bank.test, b@evil.test\r\n\r\nx\r\n", "evil.test");
   BOOST_TEST((v.report.dmarc.result == DmarcResult::permerror));
+  // Otherwise the bank's p=reject would be one extra author away.
+  BOOST_TEST(v.reject);
+  BOOST_TEST(v.several_authors);
+  // Two From fields are the same trick.
+  auto two = w.run("From: a@bank.test\r\nFrom: b@evil.test\r\n\r\nx\r\n", "evil.test");
+  BOOST_TEST(two.reject);
+  // One domain, two authors: DMARC judges it as usual.
+  auto one = w.run("From: a@evil.test, b@evil.test\r\n\r\nx\r\n", "evil.test");
+  BOOST_TEST(!one.several_authors);
+  // With dmarc_reject off nothing is refused for it.
+  SenderAuthOptions o;
+  o.authserv_id = "mx.example.org";
+  o.dmarc_reject = false;
+  w.auth = std::make_unique<SenderAuth>(w.loop, w.dns, w.lib, w.psl, o);
+  BOOST_TEST(!w.run("From: a@bank.test, b@evil.test\r\n\r\nx\r\n", "evil.test").reject);
 }
