@@ -76,3 +76,17 @@ function(nj_check_tier_now target forbid)
     endforeach()
   endwhile()
 endfunction()
+
+# nj_known_library_leaks(TEST...): under NJ_SANITIZE, the tests that drive a library with a known
+# leak of its own (tests/asan/lsan.supp says which and why) get its suppressions. The slow
+# unwinder is needed for them to match (the library's frames have no frame pointers), and it is
+# costly, so only these tests get it.
+function(nj_known_library_leaks)
+  if(NJ_SANITIZE)
+    foreach(t ${ARGN})
+      set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
+        "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0"
+        "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/asan/lsan.supp")
+    endforeach()
+  endif()
+endfunction()
