@@ -97,7 +97,8 @@ INNER_PART = "# ---- torrc on the inner's machine ----"
 EACH_EDGE = "# ---- on each edge's machine ----"
 
 # The commands each machine's operator tool lists, and those it must not (the other tier's).
-TOOLS = {"edge": (["keygen", "status", "overlay", "edge-queue"], ["account", "queue", "edge"]),
+TOOLS = {"edge": (["keygen", "status", "overlay", "edge-queue", "dkim"],
+                  ["account", "queue", "edge"]),
          "inner": (["keygen", "account", "quota", "queue", "edge", "status", "overlay"],
                    ["edge-queue"])}
 
@@ -214,8 +215,13 @@ class Machine:
     def __init__(self, tdir, name):
         self.name = name
         self.root = tdir.sub(name + "-root")
-        for d in ("etc/systemd/system", "usr/bin", "usr/sbin", "var/lib"):
+        for d in ("etc/systemd/system", "usr/bin", "usr/sbin", "var/lib", "usr/share"):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
+        # What a Debian package the machine has (make deps installs it) puts under /usr and a
+        # configuration names: the edge's DMARC check reads the public suffix list.
+        for shared in ("publicsuffix",):
+            os.symlink(os.path.join("/usr/share", shared),
+                       os.path.join(self.root, "usr/share", shared))
         self.cwd = tdir.sub(name + "-checkout")
         for entry in os.listdir(h.SOURCE_DIR):
             if entry not in ("build", ".git"):
